@@ -1,0 +1,7 @@
+import type { Capability } from '../capabilities.ts';
+import { seedDemoUnitsAndUsers } from './demo.ts';
+
+export const accounts: Capability = {
+  name: 'accounts',
+  seedDemo: seedDemoUnitsAndUsers,
+};

@@ -1,0 +1,5 @@
+import type { Capability } from '../capabilities.ts';
+
+export const audits: Capability = {
+  name: 'audits',
+};

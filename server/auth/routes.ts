@@ -1,0 +1,134 @@
+// HTTP for sign-in, sign-out, password change and /api/v1/me.
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import type { Routes } from '../web/access.ts';
+import { Problem, unauthorized } from '../web/problem.ts';
+import { parseForm, parseOr400 } from '../web/validate.ts';
+import { renderPage } from '../web/views.ts';
+import { generateCsrfToken } from '../web/middleware.ts';
+import { recordEvent } from '../events/service.ts';
+import { now } from '../time.ts';
+import { changePassword, login } from './service.ts';
+import { permissionsOf } from './permissions.ts';
+
+const loginBody = z.object({
+  account: z.string().trim().min(1, '請輸入帳號').max(64, '帳號過長'),
+  password: z.string().min(1, '請輸入密碼').max(256, '密碼過長'),
+});
+const passwordBody = z.object({
+  account: z.string().trim().min(1, '請輸入帳號').max(64, '帳號過長'),
+  current: z.string().min(1, '請輸入目前密碼或啟用碼').max(256),
+  next: z.string().min(1, '請輸入新密碼').max(256, '密碼過長'),
+});
+
+/** Starts a fresh session (new id: no session fixation) for the user. */
+function establish(req: Request, userId: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.session.regenerate((err) => {
+      if (err) return reject(err);
+      req.session.userId = userId;
+      req.session.createdAt = now();
+      (req.session as any).ip = req.ip ?? null;
+      req.session.save((e) => (e ? reject(e) : resolve()));
+    });
+  });
+}
+
+const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(next) ? next : '/');
+
+export function register(r: Routes, ctx: AppContext): void {
+  const { db, cfg } = ctx;
+
+  r.get('/login', (req, res) => {
+    if (req.actor) return res.redirect(303, '/');
+    renderPage(res, 'login', { title: '登入', values: { account: '' }, errors: {}, next: safeNext(req.query.next) });
+  });
+
+  r.post('/login', async (req, res) => {
+    const parsed = parseForm(loginBody, req.body);
+    const next = safeNext(req.body?.next);
+    if (!parsed.ok) return renderPage(res, 'login', { title: '登入', values: { account: String(req.body?.account ?? '') }, errors: parsed.errors, next }, 400);
+    const result = await login(db, cfg, { ...parsed.value, ip: req.ip ?? null });
+    if (result.kind === 'ok') {
+      await establish(req, result.userId);
+      return res.redirect(303, next);
+    }
+    if (result.kind === 'password-expired') {
+      req.session.flash = { kind: 'error', text: '密碼已逾期或須於首次登入時變更，請先設定新密碼。' };
+      return res.redirect(303, `/password?account=${encodeURIComponent(result.account)}`);
+    }
+    const message = result.kind === 'locked' ? '登入失敗次數過多，帳號已暫時鎖定，請稍後再試或洽管理者。' : '帳號或密碼不正確。';
+    renderPage(res, 'login', { title: '登入', values: { account: parsed.value.account }, errors: { form: message }, next }, result.kind === 'locked' ? 423 : 401);
+  });
+
+  r.post('/logout', async (req, res) => {
+    const actor = req.actor!;
+    await recordEvent(db, { id: actor.id, account: actor.account, ip: req.ip ?? null }, { action: 'logout' });
+    req.session.destroy(() => res.redirect(303, '/login'));
+  });
+
+  r.get('/password', (req, res) => {
+    const account = typeof req.query.account === 'string' ? req.query.account : req.actor?.account ?? '';
+    renderPage(res, 'password', { title: '變更密碼', values: { account }, errors: {}, minLength: cfg.PASSWORD_MIN_LENGTH });
+  });
+
+  r.post('/password', async (req, res) => {
+    const parsed = parseForm(passwordBody, req.body);
+    const values = { account: String(req.body?.account ?? '') };
+    const show = (errors: Record<string, string>, status: number) =>
+      renderPage(res, 'password', { title: '變更密碼', values, errors, minLength: cfg.PASSWORD_MIN_LENGTH }, status);
+    if (!parsed.ok) return show(parsed.errors, 400);
+    if (req.body.next !== req.body.confirm) return show({ confirm: '兩次輸入的新密碼不一致' }, 400);
+    try {
+      await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null });
+    } catch (e) {
+      if (e instanceof Problem && e.status === 400) {
+        return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), 400);
+      }
+      throw e;
+    }
+    req.session.flash = { kind: 'ok', text: '密碼已變更，請以新密碼登入。' };
+    if (req.actor) return req.session.destroy(() => res.redirect(303, '/login'));
+    res.redirect(303, '/login');
+  });
+
+  r.post('/api/v1/auth/login', async (req: Request, res: Response) => {
+    const body = parseOr400(loginBody, req.body);
+    const result = await login(db, cfg, { ...body, ip: req.ip ?? null });
+    if (result.kind === 'ok') {
+      await establish(req, result.userId);
+      return res.status(204).end();
+    }
+    if (result.kind === 'locked') throw new Problem(423, 'account-locked', 'Locked', '登入失敗次數過多，帳號已暫時鎖定。', [], { lockedUntil: new Date(result.until).toISOString() });
+    if (result.kind === 'password-expired') throw new Problem(409, 'password-expired', 'Password change required', '密碼已逾期或須變更，請以 POST /api/v1/auth/password 設定新密碼。');
+    throw unauthorized('帳號或密碼不正確。');
+  });
+
+  r.post('/api/v1/auth/logout', async (req, res) => {
+    const actor = req.actor!;
+    await recordEvent(db, { id: actor.id, account: actor.account, ip: req.ip ?? null }, { action: 'logout' });
+    req.session.destroy(() => res.status(204).end());
+  });
+
+  r.post('/api/v1/auth/password', async (req, res) => {
+    const body = parseOr400(passwordBody, req.body);
+    await changePassword(db, cfg, { ...body, ip: req.ip ?? null });
+    res.status(204).end();
+  });
+
+  r.get('/api/v1/me', async (req, res) => {
+    const a = req.actor!;
+    const unit = await db('units').where({ id: a.unitId }).first('id', 'code', 'name', 'kind');
+    res.json({
+      id: a.id,
+      account: a.account,
+      name: a.name,
+      roles: a.roles,
+      rank: a.rank,
+      unit: unit ? { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind } : null,
+      permissions: await permissionsOf(db, a.id),
+      csrfToken: generateCsrfToken(req),
+    });
+  });
+}

@@ -1,0 +1,96 @@
+// Request-level plumbing: request ids, the signed-in actor, absolute session lifetime, CSRF,
+// service tokens and locals for the views.
+import crypto from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { csrfSync } from 'csrf-sync';
+import type { Db } from '../db.ts';
+import { now } from '../time.ts';
+import { isRole, type Role } from '../accounts/roles.ts';
+import { navFor } from './views.ts';
+import { Problem, unauthorized } from './problem.ts';
+
+export function requestId(): RequestHandler {
+  return (req, res, next) => {
+    req.requestId = crypto.randomUUID();
+    res.setHeader('X-Request-Id', req.requestId);
+    next();
+  };
+}
+
+export const bearerOf = (req: Request): string | null => {
+  const h = req.headers.authorization;
+  return h && /^Bearer\s+\S+$/i.test(h) ? h.replace(/^Bearer\s+/i, '') : null;
+};
+
+export const sha256hex = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');
+
+/** Resolves `Authorization: Bearer` service tokens (integrations), bound to one unit. */
+export function serviceTokens(db: Db): RequestHandler {
+  return async (req, _res, next) => {
+    const raw = bearerOf(req);
+    if (!raw) return next();
+    const row = await db('service_tokens as t')
+      .join('users as u', 'u.id', 't.user_id')
+      .where({ 't.token_hash': sha256hex(raw), 't.status': 'active' })
+      .first('t.id', 't.name', 't.unit_id', 't.user_id', 'u.status as user_status');
+    if (!row || row.user_status !== 'active') return next(unauthorized('服務權杖無效或已停用。'));
+    req.serviceToken = { id: row.id, name: row.name, unitId: row.unit_id, userId: row.user_id };
+    await db('service_tokens').where({ id: row.id }).update({ last_used_at: now() });
+    next();
+  };
+}
+
+/**
+ * Loads the signed-in person on every request, so a disabled account or one whose scheduled
+ * disable date has come stops working at once, not at its next login.
+ */
+export function loadActor(db: Db, opts: { absoluteMs: number; isDisabledNow: (u: { status: string; disable_on: string | null }) => boolean }): RequestHandler {
+  return async (req, _res, next) => {
+    const s = req.session;
+    if (!s?.userId) return next();
+    if (s.createdAt && now() - s.createdAt > opts.absoluteMs) {
+      return s.regenerate(() => next());
+    }
+    const user = await db('users').where({ id: s.userId }).first('id', 'account', 'name', 'unit_id', 'rank', 'status', 'disable_on');
+    if (!user || opts.isDisabledNow(user)) {
+      return s.regenerate(() => next());
+    }
+    const roles = (await db('user_roles').where({ user_id: user.id }).pluck('role')).filter(isRole) as Role[];
+    req.actor = { id: user.id, account: user.account, name: user.name, unitId: user.unit_id, roles, rank: user.rank, ip: req.ip ?? null };
+    next();
+  };
+}
+
+// Synchroniser-token CSRF: the token lives in the session; forms send `_csrf`, scripts `X-CSRF-Token`.
+const csrf = csrfSync({
+  getTokenFromRequest: (req) => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined)),
+});
+export const generateCsrfToken = (req: Request): string => csrf.generateToken(req);
+
+/** CSRF on every state-changing request that rides on a session cookie. */
+export function csrfProtection(exempt: Set<string>): RequestHandler {
+  return (req, res, next) => {
+    if (req.serviceToken) return next(); // Bearer tokens are not sent by browsers automatically.
+    if (exempt.has(`${req.method} ${req.path}`)) return next();
+    csrf.csrfSynchronisedProtection(req, res, (err?: unknown) => {
+      if (err) return next(new Problem(403, 'csrf', 'CSRF token missing or invalid', '表單已過期或來源不明，請重新整理頁面後再送出。'));
+      next();
+    });
+  };
+}
+
+/** Locals every page needs: the actor, navigation, CSRF token, flash message. */
+export function viewLocals(countyName: string): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    res.locals.actor = req.actor ?? null;
+    res.locals.nav = navFor(req.actor?.roles);
+    res.locals.countyName = countyName;
+    res.locals.path = req.path;
+    res.locals.csrfToken = req.session ? generateCsrfToken(req) : '';
+    if (req.session?.flash) {
+      res.locals.flash = req.session.flash;
+      delete req.session.flash;
+    }
+    next();
+  };
+}

@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { ConfigError, parseConfig } from '../../server/config.ts';
+
+const expectKey = (env: Record<string, string>, key: string) => {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    expect((e as ConfigError).key).to.equal(key);
+    expect((e as Error).message).to.contain(key);
+    return;
+  }
+  expect.fail(`expected a configuration error naming ${key}`);
+};
+
+describe('configuration', () => {
+  it('has working defaults: SQLite under ./data, port 3000, Asia/Taipei', () => {
+    const c = parseConfig({});
+    expect(c.DB_CLIENT).to.equal('sqlite');
+    expect(c.DATABASE_URL).to.equal('./data/nhi-audit.sqlite');
+    expect(c.PORT).to.equal(3000);
+    expect(c.TZ_DISPLAY).to.equal('Asia/Taipei');
+    expect(c.subjectEncKey.length).to.equal(32);
+  });
+  it('names the key of an invalid value', () => {
+    expectKey({ PORT: 'eighty' }, 'PORT');
+    expectKey({ DB_CLIENT: 'oracle' }, 'DB_CLIENT');
+    expectKey({ TZ_DISPLAY: 'Mars/Olympus' }, 'TZ_DISPLAY');
+    expectKey({ DB_CLIENT: 'mysql' }, 'DATABASE_URL');
+    expectKey({ DB_CLIENT: 'mysql', DATABASE_URL: 'postgres://x' }, 'DATABASE_URL');
+    expectKey({ SUBJECT_ENC_KEY: 'dG9vLXNob3J0' }, 'SUBJECT_ENC_KEY');
+  });
+  it('refuses policy values weaker than the rules and the security baseline', () => {
+    expectKey({ RETENTION_YEARS: '4' }, 'RETENTION_YEARS');
+    expectKey({ PASSWORD_MIN_LENGTH: '8' }, 'PASSWORD_MIN_LENGTH');
+    expectKey({ PASSWORD_MAX_AGE_DAYS: '120' }, 'PASSWORD_MAX_AGE_DAYS');
+    expectKey({ LOCKOUT_THRESHOLD: '6' }, 'LOCKOUT_THRESHOLD');
+    expectKey({ SAMPLE_RATE_PERCENT: '2.5' }, 'SAMPLE_RATE_PERCENT');
+    expectKey({ SAMPLE_MINIMUM: '9' }, 'SAMPLE_MINIMUM');
+  });
+  it('in production refuses missing or example secrets and names which', () => {
+    const good = {
+      NODE_ENV: 'production',
+      SESSION_SECRET: 'x'.repeat(40),
+      SUBJECT_ENC_KEY: Buffer.alloc(32, 1).toString('base64'),
+      SUBJECT_HMAC_KEY: 'y'.repeat(40),
+    };
+    expect(parseConfig(good).NODE_ENV).to.equal('production');
+    expectKey({ ...good, SESSION_SECRET: '' }, 'SESSION_SECRET');
+    expectKey({ ...good, SESSION_SECRET: 'change-me-session-secret-at-least-32-characters' }, 'SESSION_SECRET');
+    expectKey({ ...good, SUBJECT_ENC_KEY: '' }, 'SUBJECT_ENC_KEY');
+    expectKey({ ...good, SUBJECT_HMAC_KEY: 'change-me-subject-hmac-key-at-least-32-characters' }, 'SUBJECT_HMAC_KEY');
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every configuration key and parses as a valid configuration', async () => {
+    const fs = await import('node:fs');
+    const { parse } = await import('dotenv');
+    const example = parse(fs.readFileSync(new URL('../../.env.example', import.meta.url)));
+    const cfg = parseConfig(example);
+    const documented = new Set(Object.keys(example));
+    const keys = Object.keys(cfg).filter((k) => /^[A-Z][A-Z0-9_]+$/.test(k));
+    expect(keys.filter((k) => !documented.has(k)), 'keys missing from .env.example').to.deep.equal([]);
+  });
+});
