@@ -1,0 +1,124 @@
+// The tamper-evident query log. Each entry is chained:
+//   hash = SHA-256(prev_hash ‖ "\n" ‖ canonical entry)
+// where the canonical entry is a JSON array of the recorded fields in a fixed order, seq first.
+// Appenders take the chain head row (id = 1) with an UPDATE first, which serialises them on both
+// databases (a row lock on MariaDB, the write lock on SQLite) before reading it.
+// The subject's ciphertext is deliberately outside the hash so the encryption key can be rotated;
+// the subject's HMAC, which identifies the person, is inside it.
+import crypto from 'node:crypto';
+import type { Conn, Db } from '../db.ts';
+import { insertChunked } from '../db.ts';
+import { now } from '../time.ts';
+
+export const GENESIS = '0'.repeat(64);
+
+/** The recorded fields of a query log entry, as stored. */
+export interface EntryFields {
+  user_id: number;
+  account: string;
+  unit_id: number;
+  queried_at: number;
+  op_code: string;
+  scope_code: string;
+  query_request_id: number | null;
+  case_no: string;
+  reason: string;
+  subject_type: string;
+  subject_hmac: string;
+  subject_cipher: string;
+  subject_mask: string;
+  client_ip: string | null;
+  source: string;
+  token_id: number | null;
+}
+
+export interface ChainedRow extends EntryFields {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The canonical text of an entry: fixed field order, JSON-encoded, numbers as numbers. */
+export function canonical(e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
+  return JSON.stringify([
+    Number(e.seq), Number(e.user_id), e.account, Number(e.unit_id), Number(e.queried_at), e.op_code, e.scope_code,
+    e.query_request_id == null ? null : Number(e.query_request_id), e.case_no, e.reason, e.subject_type, e.subject_hmac,
+    e.subject_mask, e.client_ip ?? null, e.source, e.token_id == null ? null : Number(e.token_id),
+  ]);
+}
+
+export function chainHash(prevHash: string, e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
+  return crypto.createHash('sha256').update(prevHash).update('\n').update(canonical(e)).digest('hex');
+}
+
+export interface Appended { id: number; seq: number; hash: string }
+
+/**
+ * Appends entries to the chain inside the caller's transaction (all or nothing). The caller
+ * acknowledges only after its transaction commits.
+ */
+export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<Appended[]> {
+  if (!entries.length) return [];
+  await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() });
+  const head = await trx('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  if (!head) throw new Error('query log chain head is missing');
+  let seq = Number(head.seq);
+  let prev: string = head.hash;
+  const rows: ChainedRow[] = entries.map((e) => {
+    seq += 1;
+    const hash = chainHash(prev, { ...e, seq });
+    const row = { ...e, seq, prev_hash: prev, hash };
+    prev = hash;
+    return row;
+  });
+  await insertChunked(trx, 'query_logs', rows as unknown as Record<string, unknown>[]);
+  await trx('log_chain_head').where({ id: 1 }).update({ seq, hash: prev });
+  const first = rows[0].seq;
+  const ids = await trx('query_logs').whereBetween('seq', [first, seq]).orderBy('seq').select('id', 'seq');
+  return ids.map((r: any, i: number) => ({ id: Number(r.id), seq: Number(r.seq), hash: rows[i].hash }));
+}
+
+export type VerifyResult =
+  | { ok: true; count: number; headSeq: number; headHash: string; fromCheckpoint: { seq: number; hash: string } | null }
+  | { ok: false; count: number; badId: number | null; badSeq: number; reason: string };
+
+/**
+ * Walks the chain in seq order from the latest retention checkpoint (or the genesis), paging by
+ * key. Detects a changed, deleted, inserted or reordered entry and names the first bad one.
+ */
+export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void } = {}): Promise<VerifyResult> {
+  const page = opts.pageSize ?? 5000;
+  const cp = await db('log_checkpoints').orderBy('id', 'desc').first('seq', 'hash');
+  let expectSeq = cp ? Number(cp.seq) + 1 : 1;
+  let prev: string = cp ? cp.hash : GENESIS;
+  let count = 0;
+  let lastSeq = expectSeq - 1;
+  for (;;) {
+    const rows: any[] = await db('query_logs').where('seq', '>=', expectSeq).orderBy('seq').limit(page)
+      .select('id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash');
+    if (!rows.length) break;
+    for (const r of rows) {
+      const seq = Number(r.seq);
+      if (seq !== expectSeq) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it` };
+      if (r.prev_hash !== prev) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved' };
+      const h = chainHash(prev, r);
+      if (h !== r.hash) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: 'its content does not match its hash: the entry was changed' };
+      prev = r.hash;
+      lastSeq = seq;
+      expectSeq = seq + 1;
+      count++;
+    }
+    opts.onProgress?.(count);
+  }
+  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  if (head && (Number(head.seq) !== lastSeq || head.hash !== prev)) {
+    return { ok: false, count, badId: null, badSeq: lastSeq + 1, reason: `the chain head records seq ${head.seq} but the log ends at seq ${lastSeq}: entries at the end were removed or the head was altered` };
+  }
+  return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null };
+}
+
+/** The current chain head, printed on monthly sheets and annual reports. */
+export async function chainHead(db: Conn): Promise<{ seq: number; hash: string }> {
+  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  return { seq: Number(head?.seq ?? 0), hash: head?.hash ?? GENESIS };
+}

@@ -1,0 +1,124 @@
+// Subject conditions (被查詢者查詢條件) and their protection at rest: a keyed HMAC for exact
+// look-up ("who queried this person?"), AES-256-GCM ciphertext for authorised display, and a mask
+// for everywhere else. Keys come from the environment, never from the database.
+import crypto from 'node:crypto';
+
+export const SUBJECT_TYPES = ['national-id', 'resident-certificate', 'name-birthdate', 'other'] as const;
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
+
+// Letter codes of the Taiwan national ID / resident certificate checksum.
+const LETTER: Record<string, number> = {
+  A: 10, B: 11, C: 12, D: 13, E: 14, F: 15, G: 16, H: 17, I: 34, J: 18, K: 19, L: 20, M: 21,
+  N: 22, O: 35, P: 23, Q: 24, R: 25, S: 26, T: 27, U: 28, V: 29, W: 32, X: 30, Y: 31, Z: 33,
+};
+const WEIGHTS = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1];
+
+function checksumOk(firstCode: number, secondDigit: number, rest: string): boolean {
+  const digits = [Math.floor(firstCode / 10), firstCode % 10, secondDigit, ...rest.split('').map(Number)];
+  const sum = digits.reduce((acc, d, i) => acc + d * WEIGHTS[i], 0);
+  return sum % 10 === 0;
+}
+
+/** Taiwan national ID: a letter, 1 or 2 (sex), 8 digits, with its checksum. */
+export function isNationalId(value: string): boolean {
+  const v = value.trim().toUpperCase();
+  if (!/^[A-Z][12]\d{8}$/.test(v)) return false;
+  return checksumOk(LETTER[v[0]], Number(v[1]), v.slice(2));
+}
+
+/**
+ * Resident certificate (居留證) numbers: the new format (2021–) is a letter, 8 or 9, 8 digits, with
+ * the national-ID checksum; the old format is two letters (the second A–D), 8 digits, where the
+ * second letter counts by the last digit of its code.
+ */
+export function isResidentCertificate(value: string): boolean {
+  const v = value.trim().toUpperCase();
+  if (/^[A-Z][89]\d{8}$/.test(v)) return checksumOk(LETTER[v[0]], Number(v[1]), v.slice(2));
+  if (/^[A-Z][A-D]\d{8}$/.test(v)) return checksumOk(LETTER[v[0]], LETTER[v[1]] % 10, v.slice(2));
+  return false;
+}
+
+export interface Subject {
+  type: SubjectType;
+  value: string;
+}
+
+/** Normalised form (what the HMAC and ciphertext cover): IDs upper-case, whitespace trimmed. */
+export function normalise(s: Subject): string {
+  const v = s.value.normalize('NFC').trim();
+  if (s.type === 'national-id' || s.type === 'resident-certificate') return v.toUpperCase();
+  if (s.type === 'name-birthdate') return v.replace(/\s+/g, ' ');
+  return v.replace(/\s+/g, ' ');
+}
+
+/** A message (zh-TW) when the subject is not valid for its type; null when valid. */
+export function subjectProblem(s: Subject): string | null {
+  const v = normalise(s);
+  if (!v) return '請輸入被查詢者查詢條件';
+  switch (s.type) {
+    case 'national-id':
+      return isNationalId(v) ? null : '身分證統一編號格式或檢查碼不正確';
+    case 'resident-certificate':
+      return isResidentCertificate(v) ? null : '居留證統一證號格式或檢查碼不正確';
+    case 'name-birthdate': {
+      const m = /^(.+?)[ ,，|/]\s*(\d{4}-\d{2}-\d{2})$/.exec(v);
+      if (!m) return '請以「姓名 出生日期(YYYY-MM-DD)」格式輸入';
+      const d = new Date(m[2] + 'T00:00:00Z');
+      return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== m[2] ? '出生日期不正確' : null;
+    }
+    case 'other':
+      return v.length > 200 ? '查詢條件過長（最多 200 字）' : null;
+  }
+}
+
+const kindOf = (t: SubjectType) => (t === 'national-id' || t === 'resident-certificate' ? 'id' : t === 'name-birthdate' ? 'nb' : 'ot');
+
+/** Keyed HMAC-SHA256 for exact search. National ID and resident certificate share one key space. */
+export function subjectHmac(key: string | Buffer, s: Subject): string {
+  return crypto.createHmac('sha256', key).update(`${kindOf(s.type)}:${normalise(s)}`).digest('hex');
+}
+
+/** Short fingerprint naming which key encrypted a value, so rotation can tell old from new. */
+export const keyId = (key: Buffer): string => crypto.createHash('sha256').update(key).digest('hex').slice(0, 8);
+
+/** AES-256-GCM: "v1.<keyId>.<iv>.<tag>.<ciphertext>" (base64url parts). */
+export function encryptSubject(key: Buffer, plain: string): string {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return ['v1', keyId(key), iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+}
+
+/** Decrypts with whichever of the given keys encrypted the value; throws if none did. */
+export function decryptSubject(keys: Buffer[], token: string): string {
+  const [v, kid, iv, tag, ct] = token.split('.');
+  if (v !== 'v1' || !ct) throw new Error('unrecognised subject ciphertext');
+  const key = keys.find((k) => keyId(k) === kid);
+  if (!key) throw new Error(`no key ${kid} configured for this subject ciphertext`);
+  const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+  d.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
+}
+
+export const cipherKeyId = (token: string): string => token.split('.')[1] ?? '';
+
+/** What people without display rights see: A123456789 → A12****789; 王小明 1980-05-06 → 王*明 1980-**-**. */
+export function maskSubject(s: Subject): string {
+  const v = normalise(s);
+  if (s.type === 'national-id' || s.type === 'resident-certificate') return v.length >= 10 ? `${v.slice(0, 3)}****${v.slice(-3)}` : '*'.repeat(v.length);
+  if (s.type === 'name-birthdate') {
+    const m = /^(.+?)[ ,，|/]\s*(\d{4})-\d{2}-\d{2}$/.exec(v);
+    const name = m ? m[1] : v;
+    const chars = [...name];
+    const maskedName = chars.length <= 1 ? '*' : chars.length === 2 ? `${chars[0]}*` : `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
+    return m ? `${maskedName} ${m[2]}-**-**` : maskedName;
+  }
+  const chars = [...v];
+  return chars.length <= 2 ? '**' : `${chars.slice(0, 2).join('')}${'*'.repeat(Math.min(6, chars.length - 2))}`;
+}
+
+/** Everything stored about a subject, computed once. */
+export function protectSubject(keys: { enc: Buffer; hmac: string }, s: Subject): { subject_type: SubjectType; subject_hmac: string; subject_cipher: string; subject_mask: string } {
+  const plain = normalise(s);
+  return { subject_type: s.type, subject_hmac: subjectHmac(keys.hmac, s), subject_cipher: encryptSubject(keys.enc, plain), subject_mask: maskSubject(s) };
+}
