@@ -1,0 +1,34 @@
+// Spreadsheet cells are inert: text that Excel or LibreOffice could read as a formula (starting
+// with = + - @, tab or CR) is written as an explicit text cell, prefixed with an apostrophe-free
+// quote prefix so the value shows exactly as typed.
+import type ExcelJS from 'exceljs';
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+export const looksLikeFormula = (v: unknown): boolean => typeof v === 'string' && FORMULA_START.test(v);
+
+/**
+ * Sets a cell's value so it can never be evaluated: strings are stored as rich text (always a
+ * string cell, never a formula), other values as they are.
+ */
+export function setInert(cell: ExcelJS.Cell, value: unknown): void {
+  if (value === null || value === undefined) {
+    cell.value = null;
+  } else if (typeof value === 'string') {
+    cell.value = looksLikeFormula(value) ? { richText: [{ text: value }] } : value;
+  } else if (typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) {
+    cell.value = value;
+  } else {
+    cell.value = String(value);
+  }
+}
+
+/** Adds a row of inert values to a worksheet (streaming or not) and returns it. */
+export function addInertRow(ws: ExcelJS.Worksheet, values: unknown[]): ExcelJS.Row {
+  const row = ws.addRow([]);
+  values.forEach((v, i) => setInert(row.getCell(i + 1), v));
+  return row;
+}
+
+/** Yields to the event loop: exceljs streaming writers grow memory in a tight loop (STACK.md). */
+export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
