@@ -1,6 +1,6 @@
 // Spreadsheet cells are inert: text that Excel or LibreOffice could read as a formula (starting
-// with = + - @, tab or CR) is written as an explicit text cell, prefixed with an apostrophe-free
-// quote prefix so the value shows exactly as typed.
+// with = + - @, tab or CR) is written as an inline rich-text string (t="inlineStr"), which no
+// spreadsheet evaluates, and the value still shows exactly as typed.
 import type ExcelJS from 'exceljs';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -32,3 +32,10 @@ export function addInertRow(ws: ExcelJS.Worksheet, values: unknown[]): ExcelJS.R
 
 /** Yields to the event loop: exceljs streaming writers grow memory in a tight loop (STACK.md). */
 export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The text of a cell read back with exceljs (rich text joined), for checks and tests. */
+export function cellText(value: unknown): string {
+  if (value == null) return '';
+  if (typeof value === 'object' && 'richText' in (value as object)) return (value as { richText: Array<{ text: string }> }).richText.map((r) => r.text).join('');
+  return String(value);
+}
