@@ -1,0 +1,140 @@
+// The real server as a child process (`node bin/nhi-audit.js serve`), and a small HTTP client
+// that signs in like a browser script (cookie + X-CSRF-Token). Used by the crash, outage and
+// two-instance tests and by the soak.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.join(root, 'bin', 'nhi-audit.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ServerOptions {
+  env: Record<string, string>;
+  /** Wait until /healthz answers 200 (default true). */
+  waitHealthy?: boolean;
+  timeoutMs?: number;
+}
+
+export class ServerProcess {
+  child: ChildProcess;
+  port = 0;
+  stdout = '';
+  stderr = '';
+  private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(opts: ServerOptions) {
+    this.child = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', JOBS_ENABLED: '0', PORT: '0', HOST: '127.0.0.1', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d) => (this.stdout += d));
+    this.child.stderr!.on('data', (d) => (this.stderr += d));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves once the process prints its port (and /healthz answers 200 unless told not to wait). */
+  async ready(waitHealthy = true, timeoutMs = 60_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.port) {
+      if (!this.alive) throw new Error(`server exited before listening: ${this.stderr || this.stdout}`);
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(this.stdout);
+      if (m) this.port = Number(m[1]);
+      else if (Date.now() > deadline) throw new Error(`server did not listen within ${timeoutMs} ms: ${this.stderr}`);
+      else await sleep(50);
+    }
+    while (waitHealthy) {
+      const r = await fetch(`${this.base}/healthz`).catch(() => null);
+      if (r?.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`/healthz did not answer 200 within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+    return this;
+  }
+
+  /** Waits for the process to end by itself (e.g. refused configuration). */
+  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exited;
+  }
+
+  /** Ends the process by its PID: SIGKILL simulates a crash, SIGTERM a graceful stop. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.alive) this.child.kill(signal);
+    const timer = setTimeout(() => this.alive && this.child.kill('SIGKILL'), 20_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export async function startServerProcess(opts: ServerOptions): Promise<ServerProcess> {
+  const p = new ServerProcess(opts);
+  try {
+    return await p.ready(opts.waitHealthy ?? true, opts.timeoutMs);
+  } catch (e) {
+    await p.kill();
+    throw e;
+  }
+}
+
+/** A signed-in HTTP client: session cookie and CSRF token, like the app's own scripts. */
+export class Client {
+  cookie = '';
+  csrf = '';
+  me: { account: string; roles: string[]; unit: unknown; permissions: Array<{ scope: string; opCode: string }> } | null = null;
+  constructor(public base: string) {}
+
+  async request(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+    const h: Record<string, string> = { accept: 'application/json', ...headers };
+    if (this.cookie) h.cookie = this.cookie;
+    if (this.csrf && method !== 'GET') h['x-csrf-token'] = this.csrf;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    const r = await fetch(this.base + p, { method, headers: h, body: payload, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+    const set = r.headers.getSetCookie?.() ?? [];
+    for (const c of set) if (c.startsWith('nhi.sid=')) this.cookie = c.split(';')[0];
+    const text = await r.text();
+    let parsed: any = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    return { status: r.status, body: parsed, text, headers: r.headers };
+  }
+
+  /** POST /api/v1/auth/login, then GET /api/v1/me for the CSRF token and permissions. */
+  async signIn(account: string, password: string): Promise<this> {
+    const r = await this.request('POST', '/api/v1/auth/login', { account, password });
+    if (r.status !== 204) throw new Error(`sign-in of ${account} answered ${r.status}: ${r.text}`);
+    const me = await this.request('GET', '/api/v1/me');
+    if (me.status !== 200) throw new Error(`GET /api/v1/me answered ${me.status}`);
+    this.me = me.body;
+    this.csrf = me.body.csrfToken;
+    return this;
+  }
+}
+
+/** A valid Taiwan national ID for a number (checksum computed), for generated load. */
+export function nationalId(n: number): string {
+  const letters = 'ABCDEFGHJKLMNPQRSTUVXYWZIO';
+  const letterIdx = n % 26;
+  const code = 10 + letterIdx;
+  const digits = [1 + (Math.floor(n / 26) % 2), ...String(Math.floor(n / 52) % 10_000_000).padStart(7, '0').split('').map(Number)];
+  const weights = [8, 7, 6, 5, 4, 3, 2, 1];
+  let sum = Math.floor(code / 10) + (code % 10) * 9;
+  digits.forEach((d, i) => (sum += d * weights[i]));
+  const check = (10 - (sum % 10)) % 10;
+  return letters[letterIdx] + digits.join('') + check;
+}
