@@ -59,6 +59,8 @@ export interface Appended { id: number; seq: number; hash: string }
  */
 export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<Appended[]> {
   if (!entries.length) return [];
+  // Outside a transaction the head lock would be released between statements: open one.
+  if (!(trx as any).isTransaction) return (trx as Db).transaction((t) => appendEntries(t, entries));
   await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() });
   const head = await trx('log_chain_head').where({ id: 1 }).first('seq', 'hash');
   if (!head) throw new Error('query log chain head is missing');
@@ -87,14 +89,18 @@ export type VerifyResult =
  * key. Detects a changed, deleted, inserted or reordered entry and names the first bad one.
  */
 export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void } = {}): Promise<VerifyResult> {
-  const page = opts.pageSize ?? 5000;
+  const page = opts.pageSize ?? 10000;
+  // The head is read first: entries appended while the walk runs lie beyond it and are left for
+  // the next run, so a busy log never reports a false break.
+  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  const headSeq = head ? Number(head.seq) : 0;
   const cp = await db('log_checkpoints').orderBy('id', 'desc').first('seq', 'hash');
   let expectSeq = cp ? Number(cp.seq) + 1 : 1;
   let prev: string = cp ? cp.hash : GENESIS;
   let count = 0;
   let lastSeq = expectSeq - 1;
-  for (;;) {
-    const rows: any[] = await db('query_logs').where('seq', '>=', expectSeq).orderBy('seq').limit(page)
+  while (lastSeq < headSeq) {
+    const rows: any[] = await db('query_logs').where('seq', '>=', expectSeq).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page)
       .select('id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash');
     if (!rows.length) break;
     for (const r of rows) {
@@ -110,9 +116,26 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
     }
     opts.onProgress?.(count);
   }
-  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
-  if (head && (Number(head.seq) !== lastSeq || head.hash !== prev)) {
-    return { ok: false, count, badId: null, badSeq: lastSeq + 1, reason: `the chain head records seq ${head.seq} but the log ends at seq ${lastSeq}: entries at the end were removed or the head was altered` };
+  if (head && (headSeq !== lastSeq || head.hash !== prev)) {
+    // Name the entry after the last good one when it exists (e.g. a row whose seq was moved
+    // beyond the head), else report the missing tail.
+    const next = await db('query_logs').where('seq', '>', lastSeq).orderBy('seq').first('id', 'seq');
+    return { ok: false, count, badId: next ? Number(next.id) : null, badSeq: lastSeq + 1, reason: `the chain head records seq ${headSeq} but the verified log ends at seq ${lastSeq}: entries at the end were removed or the head was altered` };
+  }
+  // A row placed beyond the head (an inserted entry) or at or below the last purge: the rows are
+  // read before the head again, so a concurrent append (which moves the head in its own
+  // transaction) is never mistaken for one.
+  const beyond = await db('query_logs').where('seq', '>', headSeq).orderBy('seq', 'desc').first('id', 'seq');
+  if (beyond) {
+    const head2 = await db('log_chain_head').where({ id: 1 }).first('seq');
+    if (Number(beyond.seq) > Number(head2?.seq ?? 0)) {
+      const first = await db('query_logs').where('seq', '>', Number(head2?.seq ?? 0)).orderBy('seq').first('id', 'seq');
+      return { ok: false, count, badId: Number(first.id), badSeq: Number(first.seq), reason: `entry seq ${first.seq} lies beyond the chain head (seq ${head2?.seq}): it was inserted outside the log` };
+    }
+  }
+  if (cp) {
+    const below = await db('query_logs').where('seq', '<=', Number(cp.seq)).orderBy('seq').first('id', 'seq');
+    if (below) return { ok: false, count, badId: Number(below.id), badSeq: Number(below.seq), reason: `entry seq ${below.seq} lies at or before the retention checkpoint (seq ${cp.seq}): it was inserted after the purge` };
   }
   return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null };
 }

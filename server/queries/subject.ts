@@ -63,11 +63,15 @@ export function subjectProblem(s: Subject): string | null {
     case 'name-birthdate': {
       const m = /^(.+?)[ ,，|/]\s*(\d{4}-\d{2}-\d{2})$/.exec(v);
       if (!m) return '請以「姓名 出生日期(YYYY-MM-DD)」格式輸入';
+      if ([...m[1]].length > 50) return '姓名過長';
       const d = new Date(m[2] + 'T00:00:00Z');
-      return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== m[2] ? '出生日期不正確' : null;
+      if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== m[2]) return '出生日期不正確';
+      return m[2] < '1900-01-01' || d.getTime() > Date.now() ? '出生日期不在合理範圍' : null;
     }
     case 'other':
-      return v.length > 200 ? '查詢條件過長（最多 200 字）' : null;
+      return [...v].length > 200 ? '查詢條件過長（最多 200 字）' : null;
+    default:
+      return '被查詢者查詢條件類型不正確';
   }
 }
 
@@ -95,8 +99,12 @@ export function decryptSubject(keys: Buffer[], token: string): string {
   if (v !== 'v1' || !ct) throw new Error('unrecognised subject ciphertext');
   const key = keys.find((k) => keyId(k) === kid);
   if (!key) throw new Error(`no key ${kid} configured for this subject ciphertext`);
-  const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-  d.setAuthTag(Buffer.from(tag, 'base64url'));
+  const ivBuf = Buffer.from(iv, 'base64url');
+  const tagBuf = Buffer.from(tag, 'base64url');
+  // A shortened tag would weaken GCM's integrity check: accept only the full 16 bytes.
+  if (ivBuf.length !== 12 || tagBuf.length !== 16) throw new Error('malformed subject ciphertext');
+  const d = crypto.createDecipheriv('aes-256-gcm', key, ivBuf, { authTagLength: 16 });
+  d.setAuthTag(tagBuf);
   return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
 }
 
@@ -121,4 +129,32 @@ export function maskSubject(s: Subject): string {
 export function protectSubject(keys: { enc: Buffer; hmac: string }, s: Subject): { subject_type: SubjectType; subject_hmac: string; subject_cipher: string; subject_mask: string } {
   const plain = normalise(s);
   return { subject_type: s.type, subject_hmac: subjectHmac(keys.hmac, s), subject_cipher: encryptSubject(keys.enc, plain), subject_mask: maskSubject(s) };
+}
+
+const LETTERS = Object.keys(LETTER);
+/** The check digit that completes the first nine characters (letter + 8 digits, or two letters + 7 digits). */
+function checkDigit(firstCode: number, second: number, middle: string): number {
+  const digits = [Math.floor(firstCode / 10), firstCode % 10, second, ...middle.split('').map(Number)];
+  const sum = digits.reduce((acc, d, i) => acc + d * WEIGHTS[i], 0);
+  return (10 - (sum % 10)) % 10;
+}
+
+/** A valid national ID with a correct checksum, for demo data and tests (random in [0,1)). */
+export function generateNationalId(random: () => number = Math.random, sex?: 1 | 2): string {
+  const letter = LETTERS[Math.floor(random() * LETTERS.length)];
+  const s = sex ?? (random() < 0.5 ? 1 : 2);
+  const middle = Array.from({ length: 7 }, () => Math.floor(random() * 10)).join('');
+  return `${letter}${s}${middle}${checkDigit(LETTER[letter], s, middle)}`;
+}
+
+/** A valid resident certificate number: the new format (letter, 8 or 9, …) or the old (two letters). */
+export function generateResidentCertificate(random: () => number = Math.random, format: 'new' | 'old' = 'new'): string {
+  const letter = LETTERS[Math.floor(random() * LETTERS.length)];
+  const middle = Array.from({ length: 7 }, () => Math.floor(random() * 10)).join('');
+  if (format === 'new') {
+    const s = random() < 0.5 ? 8 : 9;
+    return `${letter}${s}${middle}${checkDigit(LETTER[letter], s, middle)}`;
+  }
+  const second = 'ABCD'[Math.floor(random() * 4)];
+  return `${letter}${second}${middle}${checkDigit(LETTER[letter], LETTER[second] % 10, middle)}`;
 }

@@ -1,0 +1,562 @@
+// Query request forms, recording query log entries, searching and exporting them, service
+// tokens, retention and key rotation (clause 4(一)). No Express here: routes call these.
+import crypto from 'node:crypto';
+import type { Config } from '../config.ts';
+import type { Conn, Db } from '../db.ts';
+import { now, localDate, startOfLocalDay, addDays, isIsoDate } from '../time.ts';
+import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
+import type { Role } from '../accounts/roles.ts';
+import { recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
+import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
+import { appendEntries, verifyChain, type Appended, type EntryFields } from './chain.ts';
+import { cipherKeyId, decryptSubject, encryptSubject, keyId, maskSubject, normalise, protectSubject, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
+import * as rules from './rules.ts';
+import * as repo from './repo.ts';
+
+export type Keys = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious'>;
+type Cfg = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>;
+
+/** The person acting, as the services need it. */
+export interface Person {
+  id: number;
+  account: string;
+  unitId: number;
+  roles: readonly Role[];
+  ip?: string | null;
+}
+const eventActor = (p: Person): EventActor => ({ id: p.id, account: p.account, ip: p.ip ?? null });
+
+export interface EntryInput {
+  caseNo: string;
+  reason: string;
+  opCode: string;
+  scope: string;
+  queryRequestId?: number | null;
+  subject: Subject;
+  /** With a service token only: the clerk (of the token's unit) who made the query. */
+  account?: string | null;
+}
+
+/** Who records: a signed-in clerk (the page or the API with a cookie) or an integration's token. */
+export type Recorder =
+  | { kind: 'session'; person: Person; ip: string | null }
+  | { kind: 'token'; token: { id: number; unitId: number; userId: number }; ip: string | null };
+
+// ---------------------------------------------------------------------------------------------
+// Visibility (clause 4(一)2–3)
+
+/**
+ * Ethics staff see what their investigations cover. The checks capability registers the function
+ * that answers it (from its own folder) with `setEthicsScope`; until then ethics see nothing.
+ */
+export type EthicsScopeFn = (conn: Conn, person: Person) => Promise<rules.Visibility['ranges']>;
+let ethicsScopeFn: EthicsScopeFn = async () => [];
+export function setEthicsScope(fn: EthicsScopeFn | null): void {
+  ethicsScopeFn = fn ?? (async () => []);
+}
+export function ethicsScope(conn: Conn, person: Person): Promise<rules.Visibility['ranges']> {
+  return person.roles.includes('ethics') ? ethicsScopeFn(conn, person) : Promise.resolve([]);
+}
+
+/** Which query log entries the person may see: call this from any capability listing entries. */
+export async function visibleUnitsFor(conn: Conn, person: Person, units?: UnitRow[]): Promise<rules.Visibility> {
+  const all = units ?? (await allUnits(conn));
+  const own = all.find((u) => Number(u.id) === Number(person.unitId));
+  const v = rules.baseVisibility({ id: person.id, roles: person.roles, unitKind: own?.kind ?? 'unit' }, subtreeOf(all, person.unitId));
+  v.ranges = await ethicsScope(conn, person);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording (clause 4(一)1, 4(一)4)
+
+const today = (): string => localDate(now());
+
+/**
+ * Validates and records entries in one transaction, all or nothing. Throws a 400 problem naming
+ * each bad field (prefixed `entries.N.` for a batch) and stores nothing when any entry is bad.
+ * Answers only after the transaction committed.
+ */
+export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: EntryInput[], opts: { batch: boolean }): Promise<Appended[]> {
+  const prefix = (i: number) => (opts.batch ? `entries.${i}.` : '');
+  const errors: FieldError[] = [];
+  const units = await allUnits(db);
+  const unitById = new Map(units.map((u) => [Number(u.id), u]));
+
+  // Who made each query.
+  const userFor: Array<repo.UserRow | undefined> = [];
+  if (who.kind === 'session') {
+    const [me] = await repo.usersByIds(db, [who.person.id]);
+    inputs.forEach((e, i) => {
+      if (e.account && e.account !== me?.account) errors.push({ field: `${prefix(i)}account`, message: '以登入身分記錄時不可指定其他帳號' });
+      userFor.push(me);
+    });
+  } else {
+    const tokenSubtree = subtreeOf(units, who.token.unitId);
+    const named = [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))];
+    const byAccount = new Map((await repo.usersByAccounts(db, named)).map((u) => [u.account, u]));
+    const [serviceUser] = await repo.usersByIds(db, [who.token.userId]);
+    inputs.forEach((e, i) => {
+      if (!e.account) return void userFor.push(serviceUser);
+      const u = byAccount.get(e.account);
+      if (!u || u.status !== 'active' || !tokenSubtree.includes(u.unit_id) || !u.roles.includes('clerk')) {
+        errors.push({ field: `${prefix(i)}account`, message: '帳號不是此服務權杖所屬單位的在職查詢人員' });
+        userFor.push(undefined);
+      } else userFor.push(u);
+    });
+  }
+  const userIds = [...new Set(userFor.filter(Boolean).map((u) => u!.id))];
+  const perms = await repo.permissionKeys(db, userIds);
+  const agencyOfUser = new Map<number, UnitRow | undefined>();
+  for (const u of userFor) if (u && !agencyOfUser.has(u.id)) agencyOfUser.set(u.id, agencyIn(units, u.unit_id));
+  const agencyIds = [...new Set([...agencyOfUser.values()].filter(Boolean).map((a) => Number(a!.id)))];
+  const agencyScopes = await repo.activeAgencyScopes(db, agencyIds);
+  const settings = await repo.agencySettings(db, agencyIds);
+  const ops = await repo.activeOpCodes(db);
+  const forms = new Map((await repo.requestsByIds(db, [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))])).map((r: any) => [Number(r.id), r]));
+  const day = today();
+
+  inputs.forEach((e, i) => {
+    const p = prefix(i);
+    const u = userFor[i];
+    const agency = u ? agencyOfUser.get(u.id) : undefined;
+    const set = agency ? settings.get(Number(agency.id)) : undefined;
+    const cn = rules.caseNoProblem(e.caseNo, set?.case_no_pattern);
+    if (cn) errors.push({ field: `${p}caseNo`, message: cn });
+    const rs = rules.reasonProblem(e.reason, cfg.REASON_MIN_LENGTH);
+    if (rs) errors.push({ field: `${p}reason`, message: rs });
+    if (!ops.has(e.opCode)) errors.push({ field: `${p}opCode`, message: '查無此查詢作業代號或已停用' });
+    const sp = subjectProblem(e.subject);
+    if (sp) errors.push({ field: `${p}subject.value`, message: sp });
+    if (!u) {
+      if (who.kind === 'session') errors.push({ field: `${p}account`, message: '帳號不存在或已停用' });
+      return;
+    }
+    if (u.status !== 'active') errors.push({ field: `${p}account`, message: '帳號已停用' });
+    if (!agency) {
+      errors.push({ field: `${p}scope`, message: '所屬單位不在任何業務機關之下，無法記錄健保查詢' });
+      return;
+    }
+    if (!agencyScopes.get(Number(agency.id))?.has(e.scope)) errors.push({ field: `${p}scope`, message: '業務範圍不在本機關核准的健保連線業務之內（或已停用）' });
+    else if (ops.has(e.opCode) && !perms.get(u.id)?.has(`${e.scope}|${e.opCode}`)) {
+      errors.push({ field: `${p}opCode`, message: '您的查詢權限不含此業務範圍下的查詢作業代號' });
+    }
+    if (e.queryRequestId != null) {
+      const form = forms.get(Number(e.queryRequestId));
+      const fp = rules.requestFormProblem(form ? { ...form, scope_code: form.scope_code } : undefined, u.id, e.scope, day);
+      if (fp) errors.push({ field: `${p}queryRequestId`, message: fp });
+    } else if (set?.require_query_request) {
+      errors.push({ field: `${p}queryRequestId`, message: '本機關規定查詢須依核准之申請單，請填申請單編號' });
+    }
+  });
+  if (errors.length) throw validation(errors);
+
+  const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
+  const rows: EntryFields[] = inputs.map((e, i) => {
+    const u = userFor[i]!;
+    return {
+      user_id: u.id, account: u.account, unit_id: u.unit_id, queried_at: now(), op_code: e.opCode, scope_code: e.scope,
+      query_request_id: e.queryRequestId ?? null, case_no: e.caseNo.trim(), reason: e.reason.trim(), ...protectSubject(keys, e.subject),
+      client_ip: who.ip ? who.ip.slice(0, 64) : null, source: who.kind === 'token' ? 'api' : 'web', token_id: who.kind === 'token' ? who.token.id : null,
+    };
+  });
+  void unitById;
+  return db.transaction((trx) => appendEntries(trx, rows));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query request forms (申請單, clause 4(一)1)
+
+export interface RequestInput {
+  caseNo: string;
+  purpose: string;
+  scope: string;
+  validFrom: string;
+  validTo: string;
+  expectedSubjects?: Subject[];
+}
+
+export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: RequestInput): Promise<number> {
+  if (!person.roles.includes('clerk')) throw forbidden('僅查詢人員可提出申請單');
+  const errors: FieldError[] = [];
+  const units = await allUnits(db);
+  const agency = agencyIn(units, person.unitId);
+  const set = agency ? (await repo.agencySettings(db, [Number(agency.id)])).get(Number(agency.id)) : undefined;
+  const cn = rules.caseNoProblem(input.caseNo, set?.case_no_pattern);
+  if (cn) errors.push({ field: 'caseNo', message: cn });
+  const pp = rules.reasonProblem(input.purpose, cfg.REASON_MIN_LENGTH, '查詢目的');
+  if (pp) errors.push({ field: 'purpose', message: pp });
+  const scopes = agency ? (await repo.activeAgencyScopes(db, [Number(agency.id)])).get(Number(agency.id)) : undefined;
+  const mine = (await repo.permissionKeys(db, [person.id])).get(person.id) ?? new Set<string>();
+  if (!scopes?.has(input.scope)) errors.push({ field: 'scope', message: '業務範圍不在本機關核准的健保連線業務之內（或已停用）' });
+  else if (![...mine].some((k) => k.startsWith(`${input.scope}|`))) errors.push({ field: 'scope', message: '您的查詢權限不含此業務範圍' });
+  if (!isIsoDate(input.validFrom)) errors.push({ field: 'validFrom', message: '請輸入有效的生效日' });
+  if (!isIsoDate(input.validTo)) errors.push({ field: 'validTo', message: '請輸入有效的到期日' });
+  if (isIsoDate(input.validFrom) && isIsoDate(input.validTo)) {
+    const vp = rules.validityProblem(input.validFrom, input.validTo, today());
+    if (vp) errors.push(vp);
+  }
+  const subjects = input.expectedSubjects ?? [];
+  if (subjects.length > 50) errors.push({ field: 'expectedSubjects', message: '預定查詢對象最多 50 筆' });
+  subjects.forEach((s, i) => {
+    const sp = subjectProblem(s);
+    if (sp) errors.push({ field: `expectedSubjects.${i}.value`, message: sp });
+  });
+  if (errors.length) throw validation(errors);
+  const scopeId = (await db('scopes').where({ code: input.scope }).first('id')).id;
+  return db.transaction(async (trx) => {
+    const id = await repo.insertRequest(trx, {
+      unit_id: person.unitId, requester_id: person.id, case_no: input.caseNo.trim(), purpose: input.purpose.trim(), scope_id: scopeId,
+      // Expected subjects may be national IDs: only their ciphertext is stored.
+      expected_subjects_cipher: subjects.length ? encryptSubject(cfg.subjectEncKey, JSON.stringify(subjects.map((s) => ({ type: s.type, value: normalise(s) })))) : null,
+      valid_from: input.validFrom, valid_to: input.validTo, status: 'pending', created_at: now(),
+    });
+    await recordEvent(trx, eventActor(person), { action: 'query-request.file', targetType: 'query_request', targetId: id, unitId: person.unitId, detail: { scope: input.scope, expectedSubjects: subjects.length } });
+    return id;
+  });
+}
+
+export async function decideRequest(db: Db, person: Person, id: number, input: { decision: 'approve' | 'reject'; note?: string | null }): Promise<void> {
+  const form = await repo.requestById(db, id);
+  if (!form) throw notFound('查無此申請單');
+  const units = await allUnits(db);
+  const problem = rules.deciderProblem({
+    deciderId: person.id, deciderRoles: person.roles, requesterId: Number(form.requester_id),
+    requestUnitInDeciderSubtree: subtreeOf(units, person.unitId).includes(Number(form.unit_id)),
+    sameAgency: agencyIn(units, person.unitId)?.id === agencyIn(units, Number(form.unit_id))?.id,
+    status: form.status,
+  });
+  if (problem) throw problem.status === 403 ? forbidden(problem.message) : new Problem(409, 'already-decided', 'Conflict', problem.message);
+  const note = input.note?.trim() || null;
+  if (input.decision === 'reject' && !note) throw validation([{ field: 'note', message: '駁回時請說明理由' }]);
+  await db.transaction(async (trx) => {
+    const changed = await repo.decideRequestRow(trx, id, { status: input.decision === 'approve' ? 'approved' : 'rejected', decided_by: person.id, decided_at: now(), decision_note: note });
+    if (!changed) throw new Problem(409, 'already-decided', 'Conflict', '此申請單已核定，不可重複核定');
+    await recordEvent(trx, eventActor(person), { action: `query-request.${input.decision}`, targetType: 'query_request', targetId: id, unitId: Number(form.unit_id) });
+  });
+}
+
+export interface RequestView {
+  id: number; caseNo: string; purpose: string; scope: string; scopeTitle: string; unit: string; unitName: string; requester: string; requesterName: string;
+  status: string; validFrom: string; validTo: string; open: boolean; decidedBy: string | null; decidedAt: string | null; note: string | null; createdAt: string; expectedSubjects: number;
+}
+export function requestView(r: any, cfg?: Keys): RequestView {
+  const day = today();
+  let expected = 0;
+  if (r.expected_subjects_cipher && cfg) {
+    try { expected = JSON.parse(decryptSubject(keyring(cfg), r.expected_subjects_cipher)).length; } catch { expected = 0; }
+  }
+  return {
+    id: Number(r.id), caseNo: r.case_no, purpose: r.purpose, scope: r.scope_code, scopeTitle: r.scope_title, unit: r.unit_code, unitName: r.unit_name,
+    requester: r.requester_account, requesterName: r.requester_name, status: r.status, validFrom: r.valid_from, validTo: r.valid_to,
+    open: r.status === 'approved' && r.valid_from <= day && day <= r.valid_to,
+    decidedBy: r.decider_account ?? null, decidedAt: r.decided_at ? new Date(Number(r.decided_at)).toISOString() : null, note: r.decision_note ?? null,
+    createdAt: new Date(Number(r.created_at)).toISOString(), expectedSubjects: expected,
+  };
+}
+
+/**
+ * Forms the person may see: their own; for supervisors those of their unit's subtree in their
+ * agency; everything for auditors and the planning department.
+ */
+export async function listRequests(db: Db, cfg: Keys, person: Person, f: { status?: string; inbox?: boolean; mine?: boolean; open?: boolean; limit?: number }): Promise<{ items: RequestView[]; total: number }> {
+  const units = await allUnits(db);
+  const own = units.find((u) => Number(u.id) === person.unitId);
+  const seeAll = person.roles.includes('auditor') || own?.kind === 'planning';
+  const q = repo.requestQuery(db);
+  if (f.inbox) {
+    if (!person.roles.includes('supervisor')) return { items: [], total: 0 };
+    const agency = agencyIn(units, person.unitId);
+    const reach = subtreeOf(units, person.unitId).filter((id) => agency && agencyIn(units, id)?.id === agency.id);
+    q.whereIn('r.unit_id', reach.length ? reach : [-1]).andWhere('r.status', 'pending').andWhereNot('r.requester_id', person.id);
+  } else if (f.mine || !seeAll) {
+    q.where((w: any) => {
+      w.where('r.requester_id', person.id);
+      if (!f.mine && person.roles.includes('supervisor')) w.orWhereIn('r.unit_id', subtreeOf(units, person.unitId));
+    });
+  }
+  if (f.status) q.where('r.status', f.status);
+  if (f.open) { const d = today(); q.where('r.status', 'approved').andWhere('r.valid_from', '<=', d).andWhere('r.valid_to', '>=', d); }
+  const rows = await q.orderBy('r.id', 'desc').limit(f.limit ?? 200);
+  return { items: rows.map((r: any) => requestView(r, cfg)), total: rows.length };
+}
+
+/** The person's approved forms open today, for the recording page. */
+export async function openRequestsOf(db: Db, cfg: Keys, userId: number): Promise<RequestView[]> {
+  const d = today();
+  const rows = await repo.requestQuery(db).where('r.requester_id', userId).andWhere('r.status', 'approved').andWhere('r.valid_from', '<=', d).andWhere('r.valid_to', '>=', d).orderBy('r.id', 'desc');
+  return rows.map((r: any) => requestView(r, cfg));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing, "who queried this person?", display of the full subject, export
+
+export interface LogQuery {
+  from?: string;
+  to?: string;
+  unit?: string;
+  account?: string;
+  opCode?: string;
+  caseNo?: string;
+  subjectId?: string;
+  subjectType?: SubjectType;
+  withoutRequest?: boolean;
+}
+
+/** Turns the query's strings into a repository filter; a bad value is a 400 naming the field. */
+export async function toFilter(db: Conn, cfg: Keys, q: LogQuery): Promise<repo.LogFilter> {
+  const errors: FieldError[] = [];
+  const f: repo.LogFilter = {};
+  const instant = (s: string, field: string, end: boolean): number | undefined => {
+    if (isIsoDate(s)) return startOfLocalDay(end ? addDays(s, 1) : s);
+    if (/^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s))) return Date.parse(s);
+    errors.push({ field, message: '請輸入 YYYY-MM-DD 日期或 ISO 8601 時間' });
+    return undefined;
+  };
+  if (q.from) f.from = instant(q.from, 'from', false);
+  if (q.to) f.to = instant(q.to, 'to', true);
+  if (q.unit) {
+    const units = await allUnits(db);
+    const u = units.find((x) => x.code === q.unit || String(x.id) === q.unit);
+    if (!u) errors.push({ field: 'unit', message: '查無此單位' });
+    else f.unitIds = subtreeOf(units, Number(u.id));
+  }
+  if (q.account) f.account = q.account;
+  if (q.opCode) f.opCode = q.opCode;
+  if (q.caseNo) f.caseNo = q.caseNo.trim();
+  if (q.withoutRequest) f.withoutRequest = true;
+  if (q.subjectId) {
+    const type: SubjectType = q.subjectType ?? (/^[A-Za-z][A-Da-d0-9]\d{8}$/.test(q.subjectId.trim()) ? 'national-id' : 'other');
+    f.subjectHmac = subjectHmac(cfg.SUBJECT_HMAC_KEY, { type, value: q.subjectId });
+  }
+  if (errors.length) throw validation(errors);
+  return f;
+}
+
+export interface LogItem {
+  id: number; seq: number; account: string; unit: string; unitName: string; queriedAt: string; queriedAtMs: number; opCode: string; scope: string; queryRequestId: number | null;
+  caseNo: string; reason: string; subject: { type: string; masked: string }; clientIp: string | null; source: string; hash: string; flags: string[];
+}
+export function logItem(r: any): LogItem {
+  return {
+    id: Number(r.id), seq: Number(r.seq), account: r.account, unit: r.unit_code, unitName: r.unit_name, queriedAt: new Date(Number(r.queried_at)).toISOString(), queriedAtMs: Number(r.queried_at),
+    opCode: r.op_code, scope: r.scope_code, queryRequestId: r.query_request_id == null ? null : Number(r.query_request_id), caseNo: r.case_no, reason: r.reason,
+    subject: { type: r.subject_type, masked: r.subject_mask }, clientIp: r.client_ip ?? null, source: r.source, hash: r.hash,
+    flags: r.query_request_id == null ? ['no-request'] : [],
+  };
+}
+
+/**
+ * The entries the person may see, filtered and paged; subjects masked. A search by subject
+ * ("who queried this person?") spans every entry for auditors and ethics staff and is recorded as
+ * an event (with the masked subject only).
+ */
+export async function searchLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
+  const f = await toFilter(db, cfg, q);
+  const v = f.subjectHmac && rules.maySearchAllSubjects(person.roles) ? { ...rules.NOBODY, all: true } : await visibleUnitsFor(db, person);
+  const { rows, total } = await repo.listLogs(db, v, f, page);
+  if (f.subjectHmac) {
+    const type = q.subjectType ?? 'national-id';
+    await recordEvent(db, eventActor(person), { action: 'query-log.subject-search', targetType: 'subject', targetId: f.subjectHmac.slice(0, 16), detail: { subject: maskSubject({ type, value: q.subjectId! }), subjectType: type, results: total } });
+  }
+  return { items: rows.map(logItem), total };
+}
+
+/** One entry, if the person may see it. */
+export async function getLog(db: Db, person: Person, id: number): Promise<LogItem> {
+  const row = await repo.logById(db, id, await visibleUnitsFor(db, person));
+  if (!row) throw notFound('查無此查詢紀錄，或您沒有檢視權限');
+  return logItem(row);
+}
+
+const keyring = (cfg: Keys): Buffer[] => [cfg.subjectEncKey, ...(cfg.subjectEncKeyPrevious ? [cfg.subjectEncKeyPrevious] : [])];
+
+/** Whether an entry lies within one of the person's ethics investigation ranges. */
+function coveredBy(ranges: rules.Visibility['ranges'], row: any): boolean {
+  return ranges.some((r) => r.unitIds.includes(Number(row.unit_id)) && (!r.userIds?.length || r.userIds.includes(Number(row.user_id)))
+    && (r.from == null || Number(row.queried_at) >= r.from) && (r.to == null || Number(row.queried_at) < r.to));
+}
+
+/**
+ * The full subject of an entry, for auditors, the planning department and ethics staff within an
+ * investigation; the display is recorded as an event (never the plain value).
+ */
+export async function revealSubject(db: Db, cfg: Keys, person: Person, id: number): Promise<{ type: string; value: string }> {
+  const units = await allUnits(db);
+  const own = units.find((u) => Number(u.id) === person.unitId);
+  const row = await repo.logById(db, id);
+  if (!row) throw notFound('查無此查詢紀錄');
+  const ranges = await ethicsScope(db, person);
+  if (!rules.mayRevealSubject({ roles: person.roles, unitKind: own?.kind ?? 'unit' }, coveredBy(ranges, row))) {
+    await recordEvent(db, eventActor(person), { action: 'query-log.subject-reveal', outcome: 'denied', targetType: 'query_log', targetId: id });
+    throw forbidden('您沒有檢視完整查詢條件的權限');
+  }
+  const value = decryptSubject(keyring(cfg), row.subject_cipher);
+  await recordEvent(db, eventActor(person), { action: 'query-log.subject-reveal', targetType: 'query_log', targetId: id, unitId: Number(row.unit_id), detail: { subject: row.subject_mask } });
+  return { type: row.subject_type, value };
+}
+
+export const EXPORT_HEADERS = ['編號', '序號', '帳號', '單位代碼', '單位', '查詢日期', '查詢時間', '查詢作業代號', '業務範圍', '申請單', '案號', '查詢事由', '查詢條件類型', '被查詢者查詢條件（遮罩）', '來源位址', '來源', '雜湊值'];
+
+/**
+ * Streams the filtered entries (masked subjects) as xlsx rows through `addRow`, paging by key,
+ * and records the export as an event.
+ */
+export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, addRow: (values: unknown[]) => Promise<void>): Promise<number> {
+  const f = await toFilter(db, cfg, q);
+  const v = await visibleUnitsFor(db, person);
+  let before: number | null = null;
+  let n = 0;
+  for (;;) {
+    const rows = await repo.logPage(db, v, f, before, 2000);
+    if (!rows.length) break;
+    for (const r of rows) {
+      const it = logItem(r);
+      await addRow([it.id, it.seq, it.account, it.unit, it.unitName, localDate(it.queriedAtMs), new Date(it.queriedAtMs).toLocaleTimeString('en-GB', { timeZone: 'Asia/Taipei', hour12: false }),
+        it.opCode, it.scope, it.queryRequestId ?? '', it.caseNo, it.reason, it.subject.type, it.subject.masked, it.clientIp ?? '', it.source, it.hash]);
+      n++;
+    }
+    before = Number(rows[rows.length - 1].seq);
+  }
+  const { subjectId, ...rest } = q;
+  await recordEvent(db, eventActor(person), { action: 'query-log.export', targetType: 'query_log', detail: { filter: { ...rest, ...(subjectId ? { subject: maskSubject({ type: q.subjectType ?? 'national-id', value: subjectId }) } : {}) }, rows: n } });
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service tokens (integrations)
+
+export const TOKEN_PREFIX = 'nhiq_';
+export const hashToken = (raw: string): string => crypto.createHash('sha256').update(raw).digest('hex');
+
+/** Units an admin manages tokens for: everything for the planning department, else their subtree. */
+async function adminReach(db: Conn, person: Person): Promise<number[] | null> {
+  if (person.roles.includes('planning_admin')) return null;
+  return subtreeOf(await allUnits(db), person.unitId);
+}
+
+export async function listTokens(db: Db, person: Person): Promise<any[]> {
+  const rows = await repo.tokensIn(db, await adminReach(db, person));
+  return rows.map((r: any) => ({ id: Number(r.id), name: r.name, unit: r.unit_code, unitName: r.unit_name, account: r.account, status: r.status,
+    createdAt: new Date(Number(r.created_at)).toISOString(), revokedAt: r.revoked_at ? new Date(Number(r.revoked_at)).toISOString() : null, lastUsedAt: r.last_used_at ? new Date(Number(r.last_used_at)).toISOString() : null }));
+}
+
+/** Creates a token bound to a unit and its service account; the raw token is returned once and only its SHA-256 stored. */
+export async function createToken(db: Db, person: Person, input: { name: string; unit: string; account: string }): Promise<{ id: number; token: string }> {
+  const errors: FieldError[] = [];
+  const units = await allUnits(db);
+  const unit = units.find((u) => u.code === input.unit);
+  const reach = await adminReach(db, person);
+  if (!input.name.trim()) errors.push({ field: 'name', message: '請輸入權杖名稱（例如介接系統名稱）' });
+  if (!unit || unit.kind === 'planning') errors.push({ field: 'unit', message: '查無此單位' });
+  else if (reach && !reach.includes(Number(unit.id))) errors.push({ field: 'unit', message: '僅能為本單位及所屬單位建立服務權杖' });
+  const [user] = await repo.usersByAccounts(db, [input.account]);
+  if (!user || user.status !== 'active') errors.push({ field: 'account', message: '查無此在職帳號' });
+  else if (unit && !subtreeOf(units, Number(unit.id)).includes(user.unit_id)) errors.push({ field: 'account', message: '服務帳號須屬於該單位' });
+  if (errors.length) throw validation(errors);
+  const raw = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+  return db.transaction(async (trx) => {
+    const [id] = await trx('service_tokens').insert({ name: input.name.trim(), unit_id: unit!.id, user_id: user!.id, token_hash: hashToken(raw), status: 'active', created_by: person.id, created_at: now() });
+    await recordEvent(trx, eventActor(person), { action: 'service-token.create', targetType: 'service_token', targetId: Number(id), unitId: Number(unit!.id), detail: { name: input.name.trim(), account: user!.account } });
+    return { id: Number(id), token: raw };
+  });
+}
+
+export async function revokeToken(db: Db, person: Person, id: number): Promise<void> {
+  const row = await db('service_tokens').where({ id }).first('id', 'unit_id', 'status');
+  const reach = await adminReach(db, person);
+  if (!row || (reach && !reach.includes(Number(row.unit_id)))) throw notFound('查無此服務權杖');
+  if (row.status !== 'active') return;
+  await db.transaction(async (trx) => {
+    await trx('service_tokens').where({ id }).update({ status: 'revoked', revoked_at: now() });
+    await recordEvent(trx, eventActor(person), { action: 'service-token.revoke', targetType: 'service_token', targetId: id, unitId: Number(row.unit_id) });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention (clause 4(一)4: kept 5 years) and key rotation
+
+/**
+ * Purges entries queried before the retention cut-off, in one transaction, and writes a checkpoint
+ * (the last purged seq and hash) so the remaining chain still verifies. Only a prefix of the chain
+ * is purged, and only when the chain verifies: a broken chain is evidence and is kept.
+ */
+export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'>): Promise<{ purged: number; cutoff: string; checkpointSeq: number | null }> {
+  const years = Math.max(5, cfg.RETENTION_YEARS);
+  const cutoffDay = rules.retentionCutoffDate(today(), years);
+  const cutoff = startOfLocalDay(cutoffDay);
+  const v = await verifyChain(db);
+  if (!v.ok) throw new Error(`the query log chain does not verify (entry ${v.badId ?? 'seq ' + v.badSeq}): nothing purged`);
+  return db.transaction(async (trx) => {
+    await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() }); // serialise with appenders
+    const cp = await trx('log_checkpoints').orderBy('id', 'desc').first('seq');
+    const fromSeq = cp ? Number(cp.seq) : 0;
+    const firstKept = await trx('query_logs').where('queried_at', '>=', cutoff).min({ s: 'seq' }).first();
+    const head = await trx('log_chain_head').where({ id: 1 }).first('seq');
+    const lastPurged = firstKept?.s != null ? Number(firstKept.s) - 1 : Number(head.seq);
+    if (lastPurged <= fromSeq) return { purged: 0, cutoff: cutoffDay, checkpointSeq: null };
+    const last = await trx('query_logs').where({ seq: lastPurged }).first('hash');
+    let purged = 0;
+    for (let s = fromSeq; s < lastPurged; s += 5000) {
+      purged += await trx('query_logs').where('seq', '>', s).andWhere('seq', '<=', Math.min(lastPurged, s + 5000)).del();
+    }
+    await trx('log_checkpoints').insert({ seq: lastPurged, hash: last.hash, purged_before: cutoff, purged_count: purged, created_at: now() });
+    await recordEvent(trx, SYSTEM_ACTOR, { action: 'query-log.retention-purge', targetType: 'query_log', detail: { cutoff: cutoffDay, years, purged, checkpointSeq: lastPurged } });
+    return { purged, cutoff: cutoffDay, checkpointSeq: lastPurged };
+  });
+}
+
+/**
+ * Re-encrypts every subject ciphertext made with SUBJECT_ENC_KEY_PREVIOUS under SUBJECT_ENC_KEY,
+ * in batches. In query_logs only subject_cipher changes — it lies outside the chain hash by
+ * design, so the chain still verifies. Idempotent: values already under the new key are skipped.
+ */
+export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number; onProgress?: (n: number) => void } = {}): Promise<{ queryLogs: number; queryRequests: number }> {
+  const prev = cfg.subjectEncKeyPrevious;
+  if (!prev) throw new Error('SUBJECT_ENC_KEY_PREVIOUS is not set: nothing to rotate from');
+  const oldKid = keyId(prev);
+  if (oldKid === keyId(cfg.subjectEncKey)) throw new Error('SUBJECT_ENC_KEY_PREVIOUS equals SUBJECT_ENC_KEY');
+  const batch = opts.batch ?? 1000;
+  const like = `v1.${oldKid}.%`;
+  const result = { queryLogs: 0, queryRequests: 0 };
+  for (const [table, col, counter] of [['query_logs', 'subject_cipher', 'queryLogs'], ['query_requests', 'expected_subjects_cipher', 'queryRequests']] as const) {
+    let lastId = 0;
+    for (;;) {
+      const rows = await db(table).where('id', '>', lastId).andWhere(col, 'like', like).orderBy('id').limit(batch).select('id', col);
+      if (!rows.length) break;
+      await db.transaction(async (trx) => {
+        for (const r of rows) {
+          if (cipherKeyId(r[col]) !== oldKid) continue;
+          const plain = decryptSubject([prev], r[col]);
+          await trx(table).where({ id: r.id }).andWhere(col, r[col]).update({ [col]: encryptSubject(cfg.subjectEncKey, plain) });
+          result[counter]++;
+        }
+      });
+      lastId = Number(rows[rows.length - 1].id);
+      opts.onProgress?.(result.queryLogs + result.queryRequests);
+    }
+  }
+  await recordEvent(db, SYSTEM_ACTOR, { action: 'subject-key.rotate', detail: { from: oldKid, to: keyId(cfg.subjectEncKey), ...result } });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// For the home page
+
+export async function clerkSummary(db: Db, person: Person): Promise<{ today: number; openRequests: number; pending: number }> {
+  const start = startOfLocalDay(today());
+  const [{ n }] = await db('query_logs').where({ user_id: person.id }).andWhere('queried_at', '>=', start).count({ n: '*' });
+  const d = today();
+  const [{ o }] = await db('query_requests').where({ requester_id: person.id, status: 'approved' }).andWhere('valid_from', '<=', d).andWhere('valid_to', '>=', d).count({ o: '*' });
+  const [{ p }] = await db('query_requests').where({ requester_id: person.id, status: 'pending' }).count({ p: '*' });
+  return { today: Number(n), openRequests: Number(o), pending: Number(p) };
+}
+
+export async function pendingApprovals(db: Db, person: Person): Promise<number> {
+  const units = await allUnits(db);
+  const agency = agencyIn(units, person.unitId);
+  const reach = subtreeOf(units, person.unitId).filter((id) => agency && agencyIn(units, id)?.id === agency.id);
+  if (!reach.length) return 0;
+  const [{ n }] = await db('query_requests').whereIn('unit_id', reach).andWhere('status', 'pending').andWhereNot('requester_id', person.id).count({ n: '*' });
+  return Number(n);
+}
