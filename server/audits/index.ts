@@ -1,5 +1,91 @@
-import type { Capability } from '../capabilities.ts';
+// Audits capability: internal audits (5(三)), retained data and destruction (4(二)1–2), yearly
+// link reviews (4(二)3), the audit package (5(四)) and the annual filing workbook (5(五)).
+import path from 'node:path';
+import type { Capability, CliArgs, Command } from '../capabilities.ts';
+import type { JobContext, JobDef } from '../../jobs/registry.ts';
+import { previousYearPeriod } from '../../jobs/periods.ts';
+import { agencies, unitByCode } from '../accounts/units.ts';
+import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
+import { writeAnnualWorkbook } from '../../reports/annual.ts';
+import { now } from '../time.ts';
+import { access, register } from './routes.ts';
+import { awaitExport, startExport } from './exports.ts';
+import { yearProblemOf } from './service.ts';
+import { seedAuditsDemo } from './demo.ts';
+
+/** Builds every agency's workbook and the county-wide one for the year, one after another. */
+export async function runAnnualReport(ctx: JobContext, year: number): Promise<unknown> {
+  const list = await agencies(ctx.db);
+  const out: Array<{ unit: string; status: string; sha256: string | null }> = [];
+  const targets: Array<{ id: number | null; code: string }> = [...list.map((a) => ({ id: a.id, code: a.code })), { id: null, code: 'county' }];
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    const started = await startExport(ctx, SYSTEM_ACTOR, { kind: 'annual', year, unitId: t.id });
+    const row = await awaitExport(ctx.db, started.id);
+    out.push({ unit: t.code, status: row?.status ?? 'missing', sha256: row?.sha256 ?? null });
+    ctx.progress?.((i + 1) / targets.length, t.code);
+  }
+  const failed = out.filter((o) => o.status !== 'done');
+  if (failed.length) throw new Error(`annual workbooks failed for ${failed.map((f) => f.unit).join(', ')}`);
+  return { year, workbooks: out };
+}
+
+const annualReportJob: JobDef = {
+  name: 'annual-report',
+  // 2 January, 02:30 Taipei: the previous year's workbooks, ready for filing before February.
+  cron: '30 2 2 1 *',
+  ...previousYearPeriod,
+  run: (ctx, period) => runAnnualReport(ctx, Number(period)),
+};
+
+const reportAnnual: Command = {
+  name: 'report annual',
+  usage: 'report annual --year Y [--unit CODE] --out F.xlsx',
+  async run(ctx: JobContext, args: CliArgs, out) {
+    const err = (s: string) => process.stderr.write(s + '\n');
+    const { year: y, unit, out: file } = args.flags;
+    if (typeof y !== 'string' || !/^\d{4}$/.test(y)) {
+      err('report annual: --year YYYY is required (western calendar, e.g. 2025)');
+      return 2;
+    }
+    if (typeof file !== 'string' || !file.endsWith('.xlsx')) {
+      err('report annual: --out F.xlsx is required');
+      return 2;
+    }
+    const year = Number(y);
+    const bad = yearProblemOf(year);
+    if (bad) {
+      err(`report annual: --year ${y}: ${year > new Date(now()).getFullYear() ? 'is in the future' : 'is not valid'} (${bad})`);
+      return 2;
+    }
+    await ctx.db.migrate.latest();
+    let unitId: number | null = null;
+    if (unit !== undefined) {
+      if (typeof unit !== 'string') {
+        err('report annual: --unit needs a unit code');
+        return 2;
+      }
+      const u = await unitByCode(ctx.db, unit);
+      if (!u) {
+        err(`report annual: unknown unit ${unit}`);
+        return 2;
+      }
+      unitId = u.kind === 'planning' ? null : u.id;
+    }
+    const r = await writeAnnualWorkbook(ctx.db, { year, unitId, out: path.resolve(file), countyName: ctx.cfg.COUNTY_NAME });
+    await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'export-finished', targetType: 'export', targetId: `cli:annual:${year}`, unitId, detail: { kind: 'annual', year, sha256: r.sha256, via: 'cli' } });
+    for (const s of r.sheets) out(`${s.name}\t${s.rows}\t${s.sha256}`);
+    out(r.noData ? `${year}: no data for the year; workbook written to ${file}` : `written ${file} (${r.counts.entries} entries)`);
+    out(`sha256 ${r.sha256}`);
+    return 0;
+  },
+};
 
 export const audits: Capability = {
   name: 'audits',
+  access,
+  register,
+  jobs: [annualReportJob],
+  commands: [reportAnnual],
+  seedDemo: seedAuditsDemo,
 };

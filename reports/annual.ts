@@ -1,0 +1,441 @@
+// The annual filing workbook (報府備查, clause 5(五)): per agency a cover sheet, 管理者清冊,
+// 使用者清冊, 查詢紀錄單, 查核紀錄 and 稽核紀錄; county-wide (no unit) a summary of every agency.
+//
+// Sheet content hash (printed on the cover, checked by verifyWorkbook):
+//   SHA-256 over the sheet's canonical TSV: for every row from row 1 (the header) to the last,
+//   the text of cells 1..C (C = the number of header columns), each cell's text escaped
+//   (\ → \\, tab → \t, LF → \n, CR → \r), joined by a tab, each row followed by LF.
+//   A cell's text is the string as written (rich text joined) or a number in JavaScript's
+//   String(n) form; an empty cell is ''. The cover sheet itself is not hashed.
+//
+// Written with exceljs' streaming WorkbookWriter (no shared strings), paging the query log by id
+// (where id > last order by id limit 5000) and yielding to the event loop every ~1000 rows.
+// Every text cell goes through reports/cells.ts (setInert) so nothing can become a formula.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import type { Conn } from '../server/db.ts';
+import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
+import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
+import { GENESIS } from '../server/queries/chain.ts';
+import { localDate, localTime, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
+import { addInertRow, cellText, yieldToLoop } from './cells.ts';
+
+export const PAGE = 5000;
+export const YIELD_EVERY = 1000;
+export const COVER = '封面';
+export const NO_DATA = '（本年度無資料）';
+export const SHEETS = { admins: '管理者清冊', users: '使用者清冊', entries: '查詢紀錄單', checks: '查核紀錄', audits: '稽核紀錄', summary: '各機關彙總' } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Canonical TSV and the content hash
+
+export function canonicalCell(v: unknown): string {
+  const s = v == null ? '' : typeof v === 'string' ? v : String(v);
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+export function canonicalRow(values: unknown[], columns: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < columns; i++) out.push(canonicalCell(values[i]));
+  return out.join('\t') + '\n';
+}
+
+/** One streamed sheet: writes inert rows, hashes their canonical text as it goes. */
+export class HashedSheet {
+  readonly ws: ExcelJS.Worksheet;
+  private readonly hash = crypto.createHash('sha256');
+  rows = 0; // data rows (below the header)
+  constructor(wb: ExcelJS.stream.xlsx.WorkbookWriter, readonly name: string, readonly columns: Array<{ header: string; width: number }>) {
+    this.ws = wb.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 1, xSplit: 0 }] });
+    this.ws.columns = columns.map((c, i) => ({ key: `c${i}`, width: c.width }));
+    const header = this.write(columns.map((c) => c.header));
+    header.font = { bold: true };
+    header.commit();
+  }
+  private write(values: unknown[]): ExcelJS.Row {
+    this.hash.update(canonicalRow(values, this.columns.length));
+    return addInertRow(this.ws, values);
+  }
+  add(values: unknown[]): void {
+    this.write(values).commit();
+    this.rows++;
+  }
+  /** Ends the sheet: a note when it has no rows; returns its content hash. */
+  finish(): { name: string; rows: number; sha256: string } {
+    if (this.rows === 0) this.write([NO_DATA]).commit();
+    this.ws.commit();
+    return { name: this.name, rows: this.rows, sha256: this.hash.digest('hex') };
+  }
+}
+
+/** Puts the last-added worksheet (the cover, written last) first in the tab order. */
+function moveLastSheetFirst(wb: ExcelJS.stream.xlsx.WorkbookWriter): void {
+  const sheets = (wb as unknown as { _worksheets: unknown[] })._worksheets;
+  const last = sheets.pop();
+  sheets.splice(1, 0, last);
+}
+
+/** Reads back a workbook and recomputes each sheet's hash against the cover. For tests and audits. */
+export async function verifyWorkbook(file: string): Promise<{ ok: boolean; sheets: Array<{ name: string; rows: number; expected: string; actual: string | null }> }> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(file);
+  const cover = wb.getWorksheet(COVER);
+  if (!cover) return { ok: false, sheets: [] };
+  const listed: Array<{ name: string; rows: number; expected: string }> = [];
+  let inTable = false;
+  cover.eachRow((row) => {
+    const a = cellText(row.getCell(1).value);
+    if (a === '工作表' && cellText(row.getCell(3).value) === 'SHA-256') return void (inTable = true);
+    if (inTable && a) listed.push({ name: a, rows: Number(cellText(row.getCell(2).value)), expected: cellText(row.getCell(3).value) });
+    else if (inTable) inTable = false;
+  });
+  const sheets = listed.map((l) => {
+    const ws = wb.getWorksheet(l.name);
+    return { ...l, actual: ws ? sheetHashOf(ws) : null };
+  });
+  return { ok: sheets.length > 0 && sheets.every((s) => s.actual === s.expected), sheets };
+}
+
+/** The content hash of a worksheet read back with exceljs. */
+export function sheetHashOf(ws: ExcelJS.Worksheet): string {
+  const header = ws.getRow(1);
+  let columns = 0;
+  header.eachCell({ includeEmpty: false }, (_c, n) => (columns = Math.max(columns, n)));
+  const h = crypto.createHash('sha256');
+  for (let r = 1; r <= ws.rowCount; r++) {
+    const row = ws.getRow(r);
+    const values: string[] = [];
+    for (let c = 1; c <= columns; c++) values.push(cellText(row.getCell(c).value));
+    h.update(canonicalRow(values, columns));
+  }
+  return h.digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+export interface AnnualOptions {
+  year: number;
+  /** The agency (or unit) whose subtree the workbook covers; null for the county-wide summary. */
+  unitId: number | null;
+  out: string;
+  countyName: string;
+  progress?: (fraction: number, note?: string) => void;
+}
+
+export interface AnnualResult {
+  year: number;
+  unit: { id: number; code: string; name: string } | null;
+  counts: { admins: number; users: number; entries: number; sampled: number; checks: number; checkItems: number; auditRecords: number };
+  chainHead: { seq: number; hash: string };
+  sheets: Array<{ name: string; rows: number; sha256: string }>;
+  noData: boolean;
+  sha256: string;
+  bytes: number;
+}
+
+const SUBJECT_LABEL: Record<string, string> = { 'national-id': '身分證統一編號', 'resident-certificate': '居留證統一證號', 'name-birthdate': '姓名及出生日期', other: '其他條件' };
+const STATUS_LABEL: Record<string, string> = { active: '啟用', pending: '待啟用', disabled: '停用' };
+const VERDICT_LABEL: Record<string, string> = { proper: '適當', improper: '不適當', 'explanation-needed': '待說明' };
+const CHECK_STATUS: Record<string, string> = { open: '查核中', 'signed-off': '已簽核', superseded: '已重新抽樣' };
+const AUDIT_KIND: Record<string, string> = { investigation: '異常調查', 'internal-audit': '內部稽核', other: '其他' };
+const ADMIN_ROLES: Role[] = ['admin', 'planning_admin'];
+
+const day = (ms: unknown) => (ms == null ? '' : rocShort(localDate(Number(ms))));
+const dt = (ms: unknown) => (ms == null ? '' : rocDateTime(Number(ms)));
+
+async function hasTable(conn: Conn, name: string): Promise<boolean> {
+  return conn.schema.hasTable(name);
+}
+
+/** The chain head at year end: the last entry (highest seq) recorded for an instant before it. */
+export async function chainHeadAt(conn: Conn, before: number): Promise<{ seq: number; hash: string }> {
+  const m = await conn('query_logs').where('queried_at', '<', before).max('seq as seq').first();
+  if (m?.seq != null) {
+    const row = await conn('query_logs').where({ seq: m.seq }).first('seq', 'hash');
+    return { seq: Number(row.seq), hash: row.hash };
+  }
+  const cp = await conn('log_checkpoints').orderBy('id', 'desc').first('seq', 'hash');
+  return cp ? { seq: Number(cp.seq), hash: cp.hash } : { seq: 0, hash: GENESIS };
+}
+
+/** Accounts of the units that existed during the year [start, end). */
+function accountsQuery(conn: Conn, unitIds: number[], start: number, end: number) {
+  return conn('users as u')
+    .whereIn('u.unit_id', unitIds)
+    .where('u.created_at', '<', end)
+    .where((q) => q.whereNull('u.disabled_at').orWhere('u.disabled_at', '>=', start));
+}
+
+const adminIds = (conn: Conn) => conn('user_roles').whereIn('role', ADMIN_ROLES).select('user_id');
+
+export async function countAccounts(conn: Conn, unitIds: number[], year: number): Promise<{ admins: number; users: number }> {
+  const [start, end] = yearRange(year);
+  const a = await accountsQuery(conn, unitIds, start, end).whereIn('u.id', adminIds(conn)).count({ n: '*' }).first();
+  const u = await accountsQuery(conn, unitIds, start, end).whereNotIn('u.id', adminIds(conn)).count({ n: '*' }).first();
+  return { admins: Number(a?.n ?? 0), users: Number(u?.n ?? 0) };
+}
+
+export async function countEntries(conn: Conn, unitIds: number[], year: number): Promise<number> {
+  const [start, end] = yearRange(year);
+  const r = await conn('query_logs').whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).count({ n: '*' }).first();
+  return Number(r?.n ?? 0);
+}
+
+const ROSTER_COLUMNS = [
+  { header: '帳號', width: 18 }, { header: '姓名', width: 12 }, { header: '單位代碼', width: 12 }, { header: '單位名稱', width: 26 },
+  { header: '職稱', width: 12 }, { header: '職級', width: 10 }, { header: '角色', width: 28 }, { header: '健保查詢權限（業務範圍/作業代號）', width: 40 },
+  { header: '登入方式', width: 10 }, { header: '狀態', width: 8 }, { header: '建立日期', width: 12 }, { header: '最後登入', width: 16 },
+  { header: '密碼變更日', width: 12 }, { header: '預定停用日', width: 12 }, { header: '停用日期', width: 12 }, { header: '停用原因', width: 24 },
+];
+
+async function writeRoster(conn: Conn, sheet: HashedSheet, unitIds: number[], year: number, admins: boolean, unitsById: Map<number, UnitRow>): Promise<void> {
+  const [start, end] = yearRange(year);
+  let last = 0;
+  for (;;) {
+    const q = accountsQuery(conn, unitIds, start, end).where('u.id', '>', last).orderBy('u.id').limit(PAGE)
+      .select('u.id', 'u.account', 'u.name', 'u.unit_id', 'u.title', 'u.rank', 'u.auth_source', 'u.status', 'u.created_at', 'u.last_login_at', 'u.password_changed_at', 'u.disable_on', 'u.disabled_at', 'u.disabled_reason');
+    const users: any[] = await (admins ? q.whereIn('u.id', adminIds(conn)) : q.whereNotIn('u.id', adminIds(conn)));
+    if (!users.length) break;
+    const ids = users.map((u) => u.id);
+    const roles = new Map<number, string[]>();
+    for (const r of await conn('user_roles').whereIn('user_id', ids).orderBy('role').select('user_id', 'role')) roles.set(r.user_id, [...(roles.get(r.user_id) ?? []), ROLE_LABELS[r.role as Role] ?? r.role]);
+    const perms = new Map<number, string[]>();
+    const permRows = await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as o', 'o.id', 'p.op_code_id')
+      .whereIn('p.user_id', ids).orderBy(['p.user_id', 's.sort', 'o.code']).select('p.user_id', 's.code as scope', 'o.code as op');
+    for (const p of permRows) perms.set(p.user_id, [...(perms.get(p.user_id) ?? []), `${p.scope}/${p.op}`]);
+    for (const u of users) {
+      const unit = unitsById.get(u.unit_id);
+      sheet.add([
+        u.account, u.name, unit?.code ?? '', unit?.name ?? '', u.title ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank,
+        (roles.get(u.id) ?? []).join('、'), (perms.get(u.id) ?? []).join('、'), u.auth_source === 'ldap' ? '目錄(LDAP)' : '本系統',
+        STATUS_LABEL[u.status] ?? u.status, day(u.created_at), dt(u.last_login_at), day(u.password_changed_at),
+        u.disable_on ? rocShort(u.disable_on) : '', day(u.disabled_at), u.disabled_reason ?? '',
+      ]);
+    }
+    last = users[users.length - 1].id;
+    await yieldToLoop();
+  }
+}
+
+const ENTRY_COLUMNS = [
+  { header: '序號', width: 10 }, { header: '查詢日期', width: 11 }, { header: '查詢時間', width: 9 }, { header: '查詢者帳號', width: 16 },
+  { header: '單位', width: 22 }, { header: '業務範圍', width: 9 }, { header: '查詢作業代號', width: 12 }, { header: '案號', width: 18 },
+  { header: '查詢事由', width: 36 }, { header: '被查詢者查詢條件（遮罩）', width: 22 }, { header: '條件類別', width: 14 },
+  { header: '申請單編號', width: 10 }, { header: '來源', width: 6 }, { header: '抽查', width: 14 }, { header: '紀錄雜湊', width: 66 },
+];
+
+async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], year: number, unitsById: Map<number, UnitRow>, total: number, progress: (done: number) => void): Promise<number> {
+  const [start, end] = yearRange(year);
+  const checksExist = await hasTable(conn, 'check_items');
+  let last = 0;
+  let sampled = 0;
+  let done = 0;
+  for (;;) {
+    const rows: any[] = await conn('query_logs').whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).where('id', '>', last)
+      .orderBy('id').limit(PAGE)
+      .select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash');
+    if (!rows.length) break;
+    const marks = new Map<number, string>();
+    if (checksExist) {
+      const items = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').whereIn('i.entry_id', rows.map((r) => r.id)).whereNot('c.status', 'superseded').select('i.entry_id', 'i.basis');
+      for (const it of items) marks.set(Number(it.entry_id), it.basis === 'random' ? '抽查（隨機）' : `抽查（${String(it.basis).replace(/^flag:/, '風險:')}）`);
+    }
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const at = Number(r.queried_at);
+      const mark = marks.get(Number(r.id)) ?? '';
+      if (mark) sampled++;
+      sheet.add([
+        Number(r.seq), rocShort(localDate(at)), localTime(at), r.account, unitsById.get(r.unit_id)?.name ?? String(r.unit_id), r.scope_code, r.op_code,
+        r.case_no, r.reason, r.subject_mask, SUBJECT_LABEL[r.subject_type] ?? r.subject_type,
+        r.query_request_id == null ? '' : Number(r.query_request_id), r.source === 'api' ? 'API' : '網頁', mark, r.hash,
+      ]);
+      if (++done % YIELD_EVERY === 0) {
+        progress(done / Math.max(1, total));
+        await yieldToLoop();
+      }
+    }
+    last = Number(rows[rows.length - 1].id);
+  }
+  return sampled;
+}
+
+const CHECK_COLUMNS = [
+  { header: '月份', width: 10 }, { header: '機關', width: 22 }, { header: '次別', width: 6 }, { header: '狀態', width: 10 },
+  { header: '母體筆數', width: 9 }, { header: '隨機抽查筆數', width: 12 }, { header: '抽樣種子', width: 20 }, { header: '查核人員', width: 14 },
+  { header: '簽核日期', width: 12 }, { header: '紀錄序號', width: 10 }, { header: '抽查依據', width: 18 }, { header: '判定', width: 8 },
+  { header: '查核說明', width: 30 }, { header: '判定人', width: 14 }, { header: '判定時間', width: 16 },
+];
+
+async function writeChecks(conn: Conn, sheet: HashedSheet, unitIds: number[], year: number, unitsById: Map<number, UnitRow>): Promise<{ checks: number; items: number }> {
+  if (!(await hasTable(conn, 'checks'))) return { checks: 0, items: 0 };
+  const checks: any[] = await conn('checks as c').leftJoin('users as k', 'k.id', 'c.checker_id')
+    .whereIn('c.unit_id', unitIds).where('c.period', '>=', `${year}-01`).where('c.period', '<=', `${year}-12`)
+    .orderBy(['c.period', 'c.unit_id', 'c.generation'])
+    .select('c.*', 'k.account as checker');
+  let items = 0;
+  for (const c of checks) {
+    const head = [c.period, unitsById.get(c.unit_id)?.name ?? '', Number(c.generation), CHECK_STATUS[c.status] ?? c.status, Number(c.population), Number(c.sample_size), c.seed.slice(0, 16), c.checker ?? (c.assignment_problem ?? ''), day(c.signed_off_at)];
+    let last = 0;
+    let any = false;
+    for (;;) {
+      const rows: any[] = await conn('check_items as i').leftJoin('query_logs as q', 'q.id', 'i.entry_id').leftJoin('users as d', 'd.id', 'i.decided_by')
+        .where('i.check_id', c.id).where('i.id', '>', last).orderBy('i.id').limit(PAGE)
+        .select('i.id', 'q.seq', 'i.entry_id', 'i.basis', 'i.verdict', 'i.note', 'd.account as decider', 'i.decided_at');
+      if (!rows.length) break;
+      for (const i of rows) {
+        sheet.add([...head, i.seq == null ? `#${i.entry_id}` : Number(i.seq), i.basis === 'random' ? '隨機' : String(i.basis).replace(/^flag:/, '風險:'), i.verdict ? VERDICT_LABEL[i.verdict] ?? i.verdict : '未判定', i.note ?? '', i.decider ?? '', dt(i.decided_at)]);
+        items++;
+        any = true;
+      }
+      last = rows[rows.length - 1].id;
+      await yieldToLoop();
+    }
+    if (!any) sheet.add([...head, '', '（本月無查詢紀錄）', '', '', '', '']);
+  }
+  return { checks: checks.length, items };
+}
+
+const AUDIT_COLUMNS = [
+  { header: '編號', width: 8 }, { header: '類別', width: 10 }, { header: '單位', width: 22 }, { header: '標題', width: 30 }, { header: '期間', width: 10 },
+  { header: '摘要', width: 30 }, { header: '發現', width: 40 }, { header: '結論', width: 40 }, { header: '簽核人', width: 14 }, { header: '簽核日期', width: 12 }, { header: '更正編號', width: 10 },
+];
+
+/** Audit records of the year: their period is in the year, or (no period) they were made in it. */
+export function auditRecordsQuery(conn: Conn, unitIds: number[], year: number) {
+  const [start, end] = yearRange(year);
+  return conn('audit_records as a').whereIn('a.unit_id', unitIds)
+    .where((q) => q.where('a.period', 'like', `${year}%`).orWhere((q2) => q2.whereNull('a.period').where('a.created_at', '>=', start).where('a.created_at', '<', end)));
+}
+
+async function writeAudits(conn: Conn, sheet: HashedSheet, unitIds: number[], year: number, unitsById: Map<number, UnitRow>): Promise<number> {
+  if (!(await hasTable(conn, 'audit_records'))) return 0;
+  const rows: any[] = await auditRecordsQuery(conn, unitIds, year).leftJoin('users as s', 's.id', 'a.signed_by').orderBy('a.id')
+    .select('a.*', 's.account as signer');
+  for (const a of rows) {
+    sheet.add([Number(a.id), AUDIT_KIND[a.kind] ?? a.kind, unitsById.get(a.unit_id)?.name ?? '', a.title, a.period ?? '', a.summary ?? '', a.findings ?? '', a.conclusion ?? '', a.signer ?? '', day(a.signed_at), a.supersedes_id == null ? '' : Number(a.supersedes_id)]);
+  }
+  return rows.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workbook
+
+export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Promise<AnnualResult> {
+  const { year } = opts;
+  const progress = opts.progress ?? (() => undefined);
+  const units = await allUnits(conn);
+  const unitsById = new Map(units.map((u) => [u.id, u]));
+  const root = opts.unitId == null ? null : unitsById.get(opts.unitId);
+  if (opts.unitId != null && !root) throw new Error(`unit ${opts.unitId} not found`);
+  const unitIds = root ? subtreeOf(units, root.id) : units.map((u) => u.id);
+  const [, yearEnd] = yearRange(year);
+
+  fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+  const tmp = `${opts.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useSharedStrings: false, useStyles: true });
+  wb.creator = opts.countyName;
+  wb.created = new Date(now());
+  try {
+    const accounts = await countAccounts(conn, unitIds, year);
+    const entries = root ? await countEntries(conn, unitIds, year) : 0;
+    progress(0.01, '清冊');
+    const sheets: AnnualResult['sheets'] = [];
+    let sampled = 0;
+    let checks = { checks: 0, items: 0 };
+    let auditRecords = 0;
+    let countyEntries = 0;
+
+    if (!root) {
+      // County-wide: one row per agency with its figures and filing status.
+      const s = new HashedSheet(wb, SHEETS.summary, [
+        { header: '機關代碼', width: 12 }, { header: '機關名稱', width: 28 }, { header: '管理者數', width: 9 }, { header: '使用者數', width: 9 },
+        { header: '查詢筆數', width: 10 }, { header: '查核次數', width: 9 }, { header: '稽核紀錄數', width: 10 }, { header: '報府備查', width: 12 }, { header: '府方確認', width: 12 },
+      ]);
+      const filingsExist = await hasTable(conn, 'annual_filings');
+      for (const a of units.filter((u) => u.kind === 'agency').sort((x, y) => x.code.localeCompare(y.code))) {
+        const ids = subtreeOf(units, a.id);
+        const acc = await countAccounts(conn, ids, year);
+        const n = await countEntries(conn, ids, year);
+        countyEntries += n;
+        const c = (await hasTable(conn, 'checks')) ? Number((await conn('checks').whereIn('unit_id', ids).where('period', 'like', `${year}-%`).whereNot('status', 'superseded').count({ n: '*' }).first())?.n ?? 0) : 0;
+        const ar = (await hasTable(conn, 'audit_records')) ? Number((await auditRecordsQuery(conn, ids, year).count({ n: '*' }).first())?.n ?? 0) : 0;
+        const f = filingsExist ? await conn('annual_filings').where({ unit_id: a.id, year }).first() : undefined;
+        s.add([a.code, a.name, acc.admins, acc.users, n, c, ar, f ? day(f.submitted_at) : '未報送', f?.acknowledged_at ? day(f.acknowledged_at) : '']);
+      }
+      sheets.push(s.finish());
+    }
+
+    const admins = new HashedSheet(wb, SHEETS.admins, ROSTER_COLUMNS);
+    await writeRoster(conn, admins, unitIds, year, true, unitsById);
+    sheets.push(admins.finish());
+    const users = new HashedSheet(wb, SHEETS.users, ROSTER_COLUMNS);
+    await writeRoster(conn, users, unitIds, year, false, unitsById);
+    sheets.push(users.finish());
+    progress(0.05, '查詢紀錄單');
+
+    if (root) {
+      const es = new HashedSheet(wb, SHEETS.entries, ENTRY_COLUMNS);
+      sampled = await writeEntries(conn, es, unitIds, year, unitsById, entries, (f) => progress(0.05 + 0.85 * f, '查詢紀錄單'));
+      sheets.push(es.finish());
+    }
+    progress(0.9, '查核紀錄');
+    const cs = new HashedSheet(wb, SHEETS.checks, CHECK_COLUMNS);
+    checks = await writeChecks(conn, cs, unitIds, year, unitsById);
+    sheets.push(cs.finish());
+    const as = new HashedSheet(wb, SHEETS.audits, AUDIT_COLUMNS);
+    auditRecords = await writeAudits(conn, as, unitIds, year, unitsById);
+    sheets.push(as.finish());
+
+    const head = await chainHeadAt(conn, yearEnd);
+    const totalEntries = root ? entries : countyEntries;
+    const noData = totalEntries === 0 && checks.checks === 0 && auditRecords === 0;
+    const counts = { ...accounts, entries: totalEntries, sampled, checks: checks.checks, checkItems: checks.items, auditRecords };
+
+    // The cover is written last (it carries the other sheets' hashes) and shown first.
+    const cover = wb.addWorksheet(COVER);
+    cover.columns = [{ width: 26 }, { width: 44 }, { width: 70 }];
+    const line = (a: unknown, b: unknown = '', c: unknown = '') => addInertRow(cover, [a, b, c]).commit();
+    const title = addInertRow(cover, [`${opts.countyName} 應用健保資料 ${root ? '年度報府備查資料' : '全縣年度彙總'}`]);
+    title.font = { bold: true, size: 14 };
+    title.commit();
+    line('依據', '南投縣政府應用衛生福利部中央健康保險署資訊作業管理要點 第五點第(五)款');
+    line('機關', root ? `${root.name}（${root.code}）` : '全縣各業務機關');
+    line('年度', `民國 ${rocYear(year)} 年（${year}）`);
+    line('產製時間', rocDateTime(now()));
+    line('管理者帳號數', counts.admins);
+    line('使用者帳號數', counts.users);
+    line('查詢紀錄筆數', counts.entries);
+    if (root) line('抽查筆數', counts.sampled);
+    line('查核次數', counts.checks);
+    line('稽核紀錄數', counts.auditRecords);
+    line('年底查詢日誌鏈頭序號', head.seq);
+    line('年底查詢日誌鏈頭雜湊', head.hash);
+    if (noData) line('說明', '本年度無查詢紀錄、查核紀錄及稽核紀錄。');
+    line('');
+    const h = addInertRow(cover, ['工作表', '資料列數', 'SHA-256']);
+    h.font = { bold: true };
+    h.commit();
+    for (const s of sheets) line(s.name, s.rows, s.sha256);
+    line('');
+    line('雜湊計算方式', '各工作表自第 1 列（標題列）至最後一列，每列取第 1 欄至標題欄數之儲存格文字，以 \\ 跳脫 \\、Tab、換行，欄以 Tab 分隔、列以換行結尾，取 UTF-8 之 SHA-256。');
+    cover.commit();
+    moveLastSheetFirst(wb);
+    await wb.commit();
+    const sha256 = await fileSha256(tmp);
+    fs.renameSync(tmp, opts.out);
+    progress(1, '完成');
+    return { year, unit: root ? { id: root.id, code: root.code, name: root.name } : null, counts, chainHead: head, sheets, noData, sha256, bytes: fs.statSync(opts.out).size };
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function fileSha256(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}

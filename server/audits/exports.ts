@@ -1,0 +1,110 @@
+// Background exports with visible progress. A row in export_jobs carries progress 0..1; its
+// active_key (unique, set only while running) makes two exports of the same agency and year at
+// once run once: the second caller joins the first. Start and finish are recorded as events.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import type { Db } from '../db.ts';
+import { isUniqueViolation, parseJson } from '../db.ts';
+import { now } from '../time.ts';
+import { recordEvent, SYSTEM_ACTOR, type Actor } from '../events/service.ts';
+import { writeAnnualWorkbook } from '../../reports/annual.ts';
+import { writeAuditPackage } from '../../reports/audit-package.ts';
+import { STALE_MS } from '../../jobs/lock.ts';
+
+export type ExportParams =
+  | { kind: 'annual'; year: number; unitId: number | null }
+  | { kind: 'audit-package'; from: string; to: string; unitId: number | null };
+
+const running = new Map<number, Promise<void>>();
+
+export function activeKey(p: ExportParams): string {
+  return p.kind === 'annual' ? `annual:${p.unitId ?? 'county'}:${p.year}` : `audit-package:${p.unitId ?? 'county'}:${p.from}:${p.to}`;
+}
+
+/** Starts an export in the background, or joins the one already running for the same thing. */
+export async function startExport(ctx: { db: Db; cfg: Config }, actor: Actor, p: ExportParams): Promise<{ id: number; joined: boolean }> {
+  const { db } = ctx;
+  const key = activeKey(p);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const id = await db.transaction(async (trx) => {
+        const [id] = await trx('export_jobs').insert({ kind: p.kind, unit_id: p.unitId, params: JSON.stringify(p), active_key: key, status: 'running', progress: 0, requested_by: actor.id, requested_at: now() });
+        await recordEvent(trx, actor, { action: 'export-started', targetType: 'export', targetId: Number(id), unitId: p.unitId, detail: { ...p } });
+        return Number(id);
+      });
+      const job = runExport(ctx, id, p, actor).finally(() => running.delete(id));
+      running.set(id, job);
+      return { id, joined: false };
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      const cur = await db('export_jobs').where({ active_key: key }).first();
+      if (!cur) continue; // finished meanwhile: try again
+      if (now() - Number(cur.requested_at) > STALE_MS && !running.has(cur.id)) {
+        // Abandoned by a process that died: release the key and start afresh.
+        await db('export_jobs').where({ id: cur.id, active_key: key }).update({ status: 'failed', active_key: null, error: 'abandoned', finished_at: now() });
+        continue;
+      }
+      return { id: cur.id, joined: true };
+    }
+  }
+  throw new Error(`could not start export ${key}`);
+}
+
+function fileFor(cfg: Config, id: number, p: ExportParams): { dir: string; name: string } {
+  const scope = p.unitId ?? 'county';
+  const name = p.kind === 'annual' ? `annual-${p.year}-${scope}-${id}.xlsx` : `audit-package-${p.from}-${p.to}-${scope}-${id}.xlsx`;
+  return { dir: path.resolve(cfg.EXPORT_DIR, p.kind), name };
+}
+
+async function runExport(ctx: { db: Db; cfg: Config }, id: number, p: ExportParams, actor: Actor): Promise<void> {
+  const { db, cfg } = ctx;
+  const { dir, name } = fileFor(cfg, id, p);
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, name);
+  let lastWrite = 0;
+  let lastValue = 0;
+  // Progress is written at most every 500 ms or 5 %, so polling pages see it move without a write per row.
+  const progress = (f: number, note?: string) => {
+    const t = Date.now();
+    if (f < 1 && t - lastWrite < 500 && f - lastValue < 0.05) return;
+    lastWrite = t;
+    lastValue = f;
+    void db('export_jobs').where({ id, status: 'running' }).update({ progress: Math.min(0.99, Math.max(0, f)), note: note ?? null }).catch(() => undefined);
+  };
+  try {
+    await new Promise((r) => setImmediate(r));
+    const result = p.kind === 'annual'
+      ? await writeAnnualWorkbook(db, { year: p.year, unitId: p.unitId, out, countyName: cfg.COUNTY_NAME, progress })
+      : await writeAuditPackage(db, { from: p.from, to: p.to, unitId: p.unitId, out, countyName: cfg.COUNTY_NAME, progress });
+    await db.transaction(async (trx) => {
+      await trx('export_jobs').where({ id }).update({ status: 'done', progress: 1, note: '完成', active_key: null, finished_at: now(), file_name: name, file_path: out, sha256: result.sha256, bytes: result.bytes, result: JSON.stringify(result) });
+      await recordEvent(trx, actor, { action: 'export-finished', targetType: 'export', targetId: id, unitId: p.unitId, detail: { kind: p.kind, sha256: result.sha256 } });
+    });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    await db('export_jobs').where({ id }).update({ status: 'failed', active_key: null, finished_at: now(), error: message.slice(0, 2000) }).catch(() => undefined);
+    await recordEvent(db, actor ?? SYSTEM_ACTOR, { action: 'export-finished', outcome: 'failed', targetType: 'export', targetId: id, unitId: p.unitId, detail: { kind: p.kind } }).catch(() => undefined);
+  }
+}
+
+/** Waits until the export is no longer running (in this process or another) and returns its row. */
+export async function awaitExport(db: Db, id: number, timeoutMs = 30 * 60_000): Promise<any> {
+  const mine = running.get(id);
+  if (mine) await mine;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await db('export_jobs').where({ id }).first();
+    if (!row || row.status !== 'running' || Date.now() > until) return row;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function exportView(row: any) {
+  const params = parseJson<any>(row.params, {});
+  return {
+    id: row.id, kind: row.kind, status: row.status, progress: Number(row.progress), note: row.note ?? null, params,
+    sha256: row.sha256 ?? null, bytes: row.bytes == null ? null : Number(row.bytes), error: row.status === 'failed' ? '產製失敗，請稍後再試。' : null,
+    requestedAt: new Date(Number(row.requested_at)).toISOString(), finishedAt: row.finished_at == null ? null : new Date(Number(row.finished_at)).toISOString(),
+  };
+}
