@@ -18,6 +18,9 @@ export async function up(knex: Knex): Promise<void> {
       t.string('seed', 64).notNullable(); // hex, 32 random bytes
       t.integer('population').notNullable(); // N: entries of the agency and its subtree in the month
       t.string('population_digest', 64).notNullable(); // SHA-256 over the entries' hashes in seq order
+      // The highest query_logs.id that existed when the population was read: entries recorded
+      // later (a late upload for that month) are outside this check's population.
+      t.bigInteger('population_max_id').notNullable().defaultTo(0);
       t.integer('sample_size').notNullable(); // n: the random part
       t.integer('rate_percent').notNullable(); // the rate and minimum used, for re-derivation
       t.integer('minimum').notNullable();

@@ -59,6 +59,8 @@ const schema = z.object({
   REASON_MIN_LENGTH: int(2, 200).default(4),
   SAMPLE_RATE_PERCENT: z.coerce.number().min(3).max(100).default(3),
   SAMPLE_MINIMUM: int(10, 100000).default(10),
+  // Risk-flagged items added per rule per agency and month, on top of the random sample.
+  CHECK_FLAG_ITEMS_MAX: int(1, 100000).default(50),
   // Audits: where background exports (annual workbooks, audit packages) are written.
   EXPORT_DIR: z.string().min(1).default('./data/exports'),
   LDAP_URL: z.string().optional(),

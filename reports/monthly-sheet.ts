@@ -1,0 +1,143 @@
+// The monthly query record sheet (查詢紀錄單, clause 5(一)): an agency's entries for the month,
+// the sampled ones marked, subjects masked; printed as A4 HTML or written as xlsx (streaming).
+import ExcelJS from 'exceljs';
+import type { Conn } from '../server/db.ts';
+import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../server/accounts/units.ts';
+import { chainHead } from '../server/queries/chain.ts';
+import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
+import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
+import { addInertRow, setInert, yieldToLoop } from './cells.ts';
+
+export interface SheetRow {
+  no: number;
+  id: number;
+  queriedAt: number;
+  account: string;
+  unit: string;
+  opCode: string;
+  scope: string;
+  caseNo: string;
+  reason: string;
+  subject: string;
+  mark: string; // '抽' random, '風' flagged only, '' not sampled
+  basis: string;
+  verdict: string;
+}
+
+export interface SheetHeader {
+  agency: UnitRow;
+  month: string;
+  check: { id: number; generation: number; seed: string; populationDigest: string; population: number; sampleSize: number; status: string; checker: string | null; signedOffAt: number | null } | null;
+  head: { seq: number; hash: string };
+  printedAt: number;
+}
+
+export class SheetInputError extends Error {
+  constructor(public readonly field: 'month' | 'unit', message: string) {
+    super(message);
+  }
+}
+
+/** Validates month and unit; the unit may be a subordinate unit — the sheet is its agency's. */
+export async function sheetHeader(conn: Conn, unitCode: string, month: string): Promise<SheetHeader> {
+  if (!isMonth(month)) throw new SheetInputError('month', `month ${month}: expected YYYY-MM`);
+  if (month > localMonth(now())) throw new SheetInputError('month', `month ${month} is in the future`);
+  const unit = await unitByCode(conn, unitCode);
+  if (!unit) throw new SheetInputError('unit', `unknown unit ${unitCode}`);
+  const units = await allUnits(conn);
+  const agency = agencyIn(units, unit.id);
+  if (!agency) throw new SheetInputError('unit', `unit ${unitCode} belongs to no agency`);
+  const c = await conn('checks as c').leftJoin('users as k', 'k.id', 'c.checker_id').where({ 'c.unit_id': agency.id, 'c.period': month })
+    .orderBy('c.generation', 'desc').first('c.*', 'k.account as checker_account');
+  return {
+    agency, month, head: await chainHead(conn), printedAt: now(),
+    check: c ? { id: Number(c.id), generation: Number(c.generation), seed: c.seed, populationDigest: c.population_digest, population: Number(c.population), sampleSize: Number(c.sample_size), status: c.status, checker: c.checker_account ?? null, signedOffAt: c.signed_off_at == null ? null : Number(c.signed_off_at) } : null,
+  };
+}
+
+/** The month's entries of the agency and its units in seq order, paged by key, with marks. */
+export async function* sheetRows(conn: Conn, h: SheetHeader, pageSize = 2000): AsyncGenerator<SheetRow[]> {
+  const units = await allUnits(conn);
+  const ids = subtreeOf(units, h.agency.id);
+  const names = new Map(units.map((u) => [u.id, u.name]));
+  const marks = new Map<number, { basis: string; verdict: string | null }>();
+  if (h.check) {
+    const items = await conn('check_items').where({ check_id: h.check.id }).select('entry_id', 'basis', 'verdict');
+    for (const i of items) marks.set(Number(i.entry_id), { basis: i.basis, verdict: i.verdict });
+  }
+  const [start, end] = monthRange(h.month);
+  let last = 0;
+  let no = 0;
+  for (;;) {
+    const rows = await conn('query_logs').whereIn('unit_id', ids).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('seq', '>', last)
+      .orderBy('seq').limit(pageSize).select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'case_no', 'reason', 'subject_mask');
+    if (!rows.length) return;
+    yield rows.map((r: any) => {
+      const m = marks.get(Number(r.id));
+      return {
+        no: ++no, id: Number(r.id), queriedAt: Number(r.queried_at), account: r.account, unit: names.get(Number(r.unit_id)) ?? '', opCode: r.op_code, scope: r.scope_code,
+        caseNo: r.case_no, reason: r.reason, subject: r.subject_mask, mark: m ? (m.basis === 'random' ? '抽' : '風') : '', basis: m ? basisLabel(m.basis) : '',
+        verdict: m?.verdict ? VERDICT_LABELS[m.verdict as Verdict] ?? m.verdict : '',
+      };
+    });
+    last = Number(rows[rows.length - 1].seq);
+    if (rows.length < pageSize) return;
+  }
+}
+
+export const SHEET_COLUMNS: Array<{ header: string; width: number }> = [
+  { header: '序號', width: 7 }, { header: '查詢日期時間', width: 17 }, { header: '帳號', width: 14 }, { header: '單位', width: 18 },
+  { header: '查詢作業代號', width: 12 }, { header: '業務範圍', width: 10 }, { header: '案號', width: 18 }, { header: '查詢事由', width: 32 },
+  { header: '被查詢者查詢條件（遮罩）', width: 22 }, { header: '抽查', width: 6 }, { header: '抽查依據', width: 26 }, { header: '查核結果', width: 10 },
+  { header: '查詢日誌編號', width: 12 },
+];
+export const rowValues = (r: SheetRow): unknown[] => [r.no, rocDateTime(r.queriedAt), r.account, r.unit, r.opCode, r.scope, r.caseNo, r.reason, r.subject, r.mark, r.basis, r.verdict, r.id];
+
+/** Writes the sheet as xlsx to a file or stream with exceljs's streaming writer. */
+export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: { filename: string } | { stream: NodeJS.WritableStream }): Promise<{ rows: number }> {
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ ...target, useSharedStrings: false, useStyles: true } as any);
+  wb.creator = 'NHI Query Audit';
+  const ws = wb.addWorksheet('查詢紀錄單', { views: [{ state: 'frozen', ySplit: 1 }], pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 } });
+  ws.columns = SHEET_COLUMNS.map((c) => ({ width: c.width }));
+  const header = addInertRow(ws, SHEET_COLUMNS.map((c) => c.header));
+  header.font = { bold: true };
+  header.commit();
+  let n = 0;
+  for await (const page of sheetRows(conn, h)) {
+    for (const r of page) {
+      const row = addInertRow(ws, rowValues(r));
+      if (r.mark) row.font = { bold: true };
+      row.commit();
+      if (++n % 1000 === 0) await yieldToLoop();
+    }
+  }
+  ws.commit();
+  const info = wb.addWorksheet('說明');
+  info.columns = [{ width: 22 }, { width: 80 }];
+  const meta: Array<[string, unknown]> = [
+    ['機關', `${h.agency.name}（${h.agency.code}）`], ['月份', rocMonth(h.month)], ['查詢筆數', n],
+    ['抽查筆數（隨機）', h.check?.sampleSize ?? 0], ['抽樣種子', h.check?.seed ?? '尚未抽樣'], ['母體摘要 SHA-256', h.check?.populationDigest ?? ''],
+    ['查核狀態', h.check ? (h.check.status === 'signed-off' ? '已簽核' : h.check.status === 'open' ? '查核中' : '已取代') : '尚未抽樣'],
+    ['查核人員', h.check?.checker ?? ''], ['日誌鏈首（列印時）', `seq ${h.head.seq} · ${h.head.hash}`], ['列印時間', rocDateTime(h.printedAt)],
+    ['標記說明', '抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）'],
+  ];
+  for (const [k, v] of meta) addInertRow(info, [k, v]).commit();
+  const sign = addInertRow(info, ['查核人員簽章', '']);
+  sign.commit();
+  addInertRow(info, ['單位主管簽章', '']).commit();
+  info.commit();
+  await wb.commit();
+  return { rows: n };
+}
+
+/** Rows grouped into printed A4 pages, each page numbered (第 x 頁／共 y 頁). */
+export async function sheetPages(conn: Conn, h: SheetHeader, perPage = 22): Promise<{ pages: SheetRow[][]; total: number; sampled: number }> {
+  const all: SheetRow[] = [];
+  for await (const page of sheetRows(conn, h)) all.push(...page);
+  const pages: SheetRow[][] = [];
+  for (let i = 0; i < all.length; i += perPage) pages.push(all.slice(i, i + perPage));
+  if (!pages.length) pages.push([]);
+  return { pages, total: all.length, sampled: all.filter((r) => r.mark).length };
+}
+
+export { setInert };

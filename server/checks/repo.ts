@@ -1,0 +1,148 @@
+// Checks, check items, investigations and audit records: knex only, no policy.
+import type { Conn } from '../db.ts';
+import { isMysql, insertChunked } from '../db.ts';
+
+export interface ScanRow {
+  id: number;
+  seq: number;
+  unit_id: number;
+  user_id: number;
+  queried_at: number;
+  query_request_id: number | null;
+  subject_hmac: string;
+  hash: string;
+}
+
+const SCAN_COLS = ['id', 'seq', 'unit_id', 'user_id', 'queried_at', 'query_request_id', 'subject_hmac', 'hash'];
+
+/** The id range of the entries whose queried_at falls in [start, end), up to maxId. */
+export async function monthIdBounds(conn: Conn, start: number, end: number): Promise<{ minId: number; maxId: number }> {
+  const head = await conn('query_logs').max('id as m').first();
+  const maxId = Number(head?.m ?? 0);
+  const r = await conn('query_logs').where('queried_at', '>=', start).andWhere('queried_at', '<', end).min('id as m').first();
+  return { minId: r?.m == null ? maxId + 1 : Number(r.m), maxId };
+}
+
+/**
+ * Pages through a month's entries by primary key (id > last … limit), reading only the columns
+ * sampling needs. On MariaDB the primary key is forced: the optimiser would otherwise pick the
+ * queried_at index and sort the whole month for every page.
+ */
+export async function* scanMonth(conn: Conn, o: { start: number; end: number; fromId: number; maxId: number; unitIds?: number[]; pageSize?: number }): AsyncGenerator<ScanRow[]> {
+  const page = o.pageSize ?? 5000;
+  let last = o.fromId - 1;
+  const from = isMysql(conn) ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
+  for (;;) {
+    const q = conn.from(from as any).where('id', '>', last).andWhere('id', '<=', o.maxId)
+      .andWhere('queried_at', '>=', o.start).andWhere('queried_at', '<', o.end);
+    if (o.unitIds) q.whereIn('unit_id', o.unitIds);
+    const rows: any[] = await q.orderBy('id').limit(page).select(SCAN_COLS);
+    if (!rows.length) return;
+    for (const r of rows) {
+      r.id = Number(r.id); r.seq = Number(r.seq); r.unit_id = Number(r.unit_id); r.user_id = Number(r.user_id);
+      r.queried_at = Number(r.queried_at); r.query_request_id = r.query_request_id == null ? null : Number(r.query_request_id);
+    }
+    yield rows as ScanRow[];
+    last = rows[rows.length - 1].id;
+    if (rows.length < page) return;
+  }
+}
+
+/** Subjects queried by `minClerks` or more different clerks of the units in the month. */
+export async function sharedSubjectEntries(conn: Conn, unitIds: number[], start: number, end: number, maxId: number, minClerks: number): Promise<Array<{ id: number; user_id: number }>> {
+  const hmacs = await conn('query_logs').whereIn('unit_id', unitIds).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end)
+    .andWhere('id', '<=', maxId).groupBy('subject_hmac').havingRaw('count(distinct user_id) >= ?', [minClerks]).pluck('subject_hmac');
+  if (!hmacs.length) return [];
+  const out: Array<{ id: number; user_id: number }> = [];
+  for (let i = 0; i < hmacs.length; i += 500) {
+    const rows = await conn('query_logs').whereIn('subject_hmac', hmacs.slice(i, i + 500)).whereIn('unit_id', unitIds)
+      .andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId).select('id', 'user_id');
+    for (const r of rows) out.push({ id: Number(r.id), user_id: Number(r.user_id) });
+  }
+  return out;
+}
+
+export async function userEntriesBetween(conn: Conn, userId: number, unitIds: number[], start: number, end: number, maxId: number): Promise<number[]> {
+  const ids = await conn('query_logs').where({ user_id: userId }).whereIn('unit_id', unitIds)
+    .andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId).pluck('id');
+  return ids.map(Number);
+}
+
+export interface RequestInfo { status: string; valid_from: string; valid_to: string }
+export async function requestsById(conn: Conn): Promise<Map<number, RequestInfo>> {
+  const rows = await conn('query_requests').select('id', 'status', 'valid_from', 'valid_to');
+  return new Map(rows.map((r: any) => [Number(r.id), { status: r.status, valid_from: r.valid_from, valid_to: r.valid_to }]));
+}
+
+export async function personHmacs(conn: Conn): Promise<Map<number, string>> {
+  const rows = await conn('users').whereNotNull('person_hmac').select('id', 'person_hmac');
+  return new Map(rows.map((r: any) => [Number(r.id), r.person_hmac]));
+}
+
+export async function countySettings(conn: Conn): Promise<Map<string, string>> {
+  const rows = await conn('county_settings').select('key', 'value');
+  return new Map(rows.map((r: any) => [r.key, r.value]));
+}
+
+export interface CandidateUser { id: number; account: string; name: string; unit_id: number; rank: string; roles: string }
+/** Active users of the given units with their roles (comma list). */
+export async function activeUsersOf(conn: Conn, unitIds: number[]): Promise<CandidateUser[]> {
+  if (!unitIds.length) return [];
+  const users = await conn('users').whereIn('unit_id', unitIds).andWhere({ status: 'active' }).orderBy('id').select('id', 'account', 'name', 'unit_id', 'rank');
+  const roles = await conn('user_roles').whereIn('user_id', users.map((u: any) => u.id)).select('user_id', 'role');
+  const by = new Map<number, string[]>();
+  for (const r of roles) by.set(Number(r.user_id), [...(by.get(Number(r.user_id)) ?? []), r.role]);
+  return users.map((u: any) => ({ ...u, id: Number(u.id), unit_id: Number(u.unit_id), roles: (by.get(Number(u.id)) ?? []).join(',') }));
+}
+
+export async function openCheckCounts(conn: Conn): Promise<Map<number, number>> {
+  const rows = await conn('checks').where({ status: 'open' }).whereNotNull('checker_id').groupBy('checker_id').select('checker_id').count('* as n');
+  return new Map(rows.map((r: any) => [Number(r.checker_id), Number(r.n)]));
+}
+
+export async function latestGeneration(conn: Conn, unitId: number, period: string): Promise<number> {
+  const r = await conn('checks').where({ unit_id: unitId, period }).max('generation as g').first();
+  return Number(r?.g ?? 0);
+}
+
+export async function insertCheck(conn: Conn, row: Record<string, unknown>): Promise<number> {
+  const [id] = await conn('checks').insert(row);
+  if (typeof id === 'number' && id > 0) return id;
+  const got = await conn('checks').where({ unit_id: row.unit_id, period: row.period, generation: row.generation }).first('id');
+  return Number(got.id);
+}
+export const insertItems = (conn: Conn, rows: Record<string, unknown>[]): Promise<void> => insertChunked(conn, 'check_items', rows);
+
+export const checkById = (conn: Conn, id: number) => conn('checks').where({ id }).first();
+export const itemsOf = (conn: Conn, checkId: number) => conn('check_items').where({ check_id: checkId }).orderBy('id');
+export const itemByEntry = (conn: Conn, checkId: number, entryId: number) => conn('check_items').where({ check_id: checkId, entry_id: entryId }).first();
+
+/** The current (highest) generation of each agency's check for a period. */
+export async function currentChecks(conn: Conn, filter: { period?: string; unitIds?: number[]; checkerId?: number; status?: string }): Promise<any[]> {
+  const q = conn('checks as c').whereNotExists(function () {
+    this.select(conn.raw('1')).from('checks as c2').whereRaw('c2.unit_id = c.unit_id and c2.period = c.period and c2.generation > c.generation');
+  });
+  if (filter.period) q.where('c.period', filter.period);
+  if (filter.unitIds) q.whereIn('c.unit_id', filter.unitIds);
+  if (filter.checkerId) q.where('c.checker_id', filter.checkerId);
+  if (filter.status) q.where('c.status', filter.status);
+  return q.join('units as u', 'u.id', 'c.unit_id').leftJoin('users as k', 'k.id', 'c.checker_id')
+    .orderBy([{ column: 'c.period', order: 'desc' }, { column: 'u.code' }])
+    .select('c.*', 'u.code as unit_code', 'u.name as unit_name', 'k.account as checker_account', 'k.name as checker_name');
+}
+
+/** Entries (without subject ciphertext) by id, for display. */
+export async function entriesByIds(conn: Conn, ids: number[]): Promise<Map<number, any>> {
+  const out = new Map<number, any>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await conn('query_logs').whereIn('id', ids.slice(i, i + 500))
+      .select('id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash');
+    for (const r of rows) out.set(Number(r.id), r);
+  }
+  return out;
+}
+
+export async function insertAuditRecord(conn: Conn, row: Record<string, unknown>): Promise<number> {
+  const [id] = await conn('audit_records').insert(row);
+  return Number(id);
+}

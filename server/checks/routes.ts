@@ -1,0 +1,282 @@
+// HTTP for monthly checks and investigations: parse, authorise, call the service, render.
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import type { AccessEntry, Routes } from '../web/access.ts';
+import { addNav, renderPage } from '../web/views.ts';
+import { addHomePanel } from '../web/home.ts';
+import { parseForm, parseOr400 } from '../web/validate.ts';
+import { Problem } from '../web/problem.ts';
+import { localMonth, now, previousMonth, rocDateTime } from '../time.ts';
+import * as svc from './service.ts';
+import { basisLabel, dueAt, FLAG_LABELS, VERDICT_LABELS, VERDICTS, type FlagRule } from './rules.ts';
+import { sheetHeader, sheetPages, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
+
+const CHECK_VIEWERS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor'] as const;
+const INVESTIGATORS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor', 'ethics', 'it'] as const;
+
+export const access: AccessEntry[] = [
+  { method: 'GET', path: '/api/v1/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks (current generation) of the caller\'s agency; planning department: all' },
+  { method: 'GET', path: '/api/v1/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check; own agency, or items assigned to the caller' },
+  { method: 'POST', path: '/api/v1/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict on an item (item = query log entry id); only the item\'s assigned checker, never on their own entry' },
+  { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry answers an explanation request' },
+  { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: 'signed-in', units: 'self', note: 'the check\'s checker signs it off; refused while items are open' },
+  { method: 'POST', path: '/api/v1/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign an eligible checker of the agency' },
+  { method: 'POST', path: '/api/v1/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'a correction after sign-off, as a new linked audit record' },
+  { method: 'GET', path: '/api/v1/explanations', who: 'signed-in', units: 'self', note: 'explanations asked of the caller' },
+  { method: 'GET', path: '/api/v1/investigations', who: INVESTIGATORS, units: 'subtree', note: 'investigations the caller takes part in or oversees' },
+  { method: 'GET', path: '/api/v1/investigations/:id', who: INVESTIGATORS, units: 'subtree', note: 'one investigation with participants and timeline' },
+  { method: 'POST', path: '/api/v1/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'participants add notes and evidence' },
+  { method: 'POST', path: '/api/v1/investigations/:id/participants', who: INVESTIGATORS, units: 'self', note: 'participants add business, ethics or IT participants' },
+  { method: 'POST', path: '/api/v1/investigations/:id/conclusion', who: INVESTIGATORS, units: 'self', note: 'a participant concludes; writes the audit record' },
+  { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: ['auditor', 'planning_admin', 'ethics', 'checker', 'supervisor'], units: 'subtree', note: 'a correction as a new record that supersedes the original' },
+  { method: 'GET', path: '/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks page' },
+  { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off' },
+  { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
+  { method: 'POST', path: '/checks/:id/sign-off', who: 'signed-in', units: 'self', note: 'sign-off form' },
+  { method: 'POST', path: '/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign checker form' },
+  { method: 'GET', path: '/checks/:id/sheet', who: 'signed-in', units: 'subtree', note: 'printable monthly query record sheet (A4)' },
+  { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx' },
+  { method: 'GET', path: '/explanations', who: 'signed-in', units: 'self', note: 'explanations asked of me' },
+  { method: 'POST', path: '/explanations/:check/:item', who: 'signed-in', units: 'self', note: 'answer an explanation request' },
+  { method: 'GET', path: '/investigations', who: INVESTIGATORS, units: 'subtree', note: 'investigations list' },
+  { method: 'GET', path: '/investigations/:id', who: INVESTIGATORS, units: 'subtree', note: 'investigation timeline' },
+  { method: 'POST', path: '/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'add note form' },
+  { method: 'POST', path: '/investigations/:id/participants', who: INVESTIGATORS, units: 'self', note: 'add participant form' },
+  { method: 'POST', path: '/investigations/:id/conclusion', who: INVESTIGATORS, units: 'self', note: 'conclusion form' },
+];
+
+const verdictBody = z.object({
+  verdict: z.enum(VERDICTS, { message: '請選擇查核結果：proper（適當）、improper（不當）或 explanation-needed（請說明）' }),
+  note: z.string().trim().max(2000, '備註最多 2000 字').optional().nullable(),
+}).strict();
+const explanationBody = z.object({ explanation: z.string().trim().min(1, '請填寫說明').max(2000, '說明最多 2000 字') });
+const assignBody = z.object({ checker: z.string().trim().min(1, '請輸入查核人員帳號').max(64) });
+const correctionBody = z.object({ summary: z.string().trim().min(1, '請說明更正內容').max(20000), findings: z.string().max(20000).optional().nullable() });
+const noteBody = z.object({ kind: z.enum(['note', 'evidence'], { message: '種類須為 note 或 evidence' }).default('note'), body: z.string().trim().min(1, '請輸入內容').max(20000, '內容過長'), evidenceRef: z.string().trim().max(500).optional().nullable() });
+const participantBody = z.object({ account: z.string().trim().min(1, '請輸入帳號').max(64), side: z.enum(svc.SIDES, { message: '參與單位須為 business、ethics 或 it' }) });
+const conclusionBody = z.object({ conclusion: z.string().trim().min(1, '請輸入調查結論').max(20000), findings: z.string().max(20000).optional().nullable(), summary: z.string().max(60000).optional().nullable() });
+const auditCorrectionBody = z.object({ conclusion: z.string().trim().min(1, '請輸入更正後結論').max(20000), findings: z.string().max(20000).optional().nullable(), summary: z.string().max(60000).optional().nullable() });
+const listQuery = z.object({ month: z.string().optional(), unit: z.string().max(32).optional() });
+
+const idParam = (v: unknown): number => (typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : -1);
+const back = (req: Request, res: Response, path: string, text: string, kind: 'ok' | 'error' = 'ok') => {
+  if (req.session) req.session.flash = { kind, text };
+  res.redirect(303, path);
+};
+
+const viewData = { basisLabel, VERDICT_LABELS, FLAG_LABELS, SIDE_LABELS: svc.SIDE_LABELS, rocDateTime: (ms: number) => rocDateTime(Number(ms)) };
+
+export function register(r: Routes, ctx: AppContext): void {
+  const { db } = ctx;
+  addNav('/checks', '每月查核', CHECK_VIEWERS, 40);
+  addNav('/explanations', '查核說明', ['clerk'], 41);
+  addNav('/investigations', '異常調查', INVESTIGATORS, 42);
+  addHomePanel(homePanel);
+
+  // ── JSON API ──
+  r.get('/api/v1/checks', async (req, res) => {
+    const q = parseOr400(listQuery, req.query);
+    res.json(await svc.listChecks(db, req.actor!, q));
+  });
+  r.get('/api/v1/checks/:id', async (req, res) => {
+    res.json((await svc.checkDetail(db, req.actor!, idParam(req.params.id))).json);
+  });
+  r.post('/api/v1/checks/:id/items/:item', async (req, res) => {
+    const body = parseOr400(verdictBody, req.body);
+    res.json(await svc.setVerdict(db, req.actor!, idParam(req.params.id), idParam(req.params.item), body));
+  });
+  r.post('/api/v1/checks/:id/items/:item/explanation', async (req, res) => {
+    const body = parseOr400(explanationBody, req.body);
+    res.json(await svc.answerExplanation(db, req.actor!, idParam(req.params.id), idParam(req.params.item), body.explanation));
+  });
+  r.post('/api/v1/checks/:id/sign-off', async (req, res) => {
+    res.json(await svc.signOff(db, req.actor!, idParam(req.params.id)));
+  });
+  r.post('/api/v1/checks/:id/assign', async (req, res) => {
+    const body = parseOr400(assignBody, req.body);
+    res.json(await svc.assignChecker(db, req.actor!, idParam(req.params.id), body.checker));
+  });
+  r.post('/api/v1/checks/:id/corrections', async (req, res) => {
+    const body = parseOr400(correctionBody, req.body);
+    res.status(201).json(await svc.correctCheck(db, req.actor!, idParam(req.params.id), body));
+  });
+  r.get('/api/v1/explanations', async (req, res) => {
+    const rows = await svc.explanationsFor(db, req.actor!.id);
+    res.json({ items: rows.map((x: any) => ({ checkId: Number(x.check_id), entryId: Number(x.entry_id), period: x.period, note: x.note, explanation: x.explanation })), total: rows.length });
+  });
+  r.get('/api/v1/investigations', async (req, res) => {
+    const items = await svc.listInvestigations(db, req.actor!);
+    res.json({ items, total: items.length });
+  });
+  r.get('/api/v1/investigations/:id', async (req, res) => {
+    res.json((await svc.investigationDetail(db, req.actor!, idParam(req.params.id))).json);
+  });
+  r.post('/api/v1/investigations/:id/notes', async (req, res) => {
+    res.status(201).json(await svc.addNote(db, req.actor!, idParam(req.params.id), parseOr400(noteBody, req.body)));
+  });
+  r.post('/api/v1/investigations/:id/participants', async (req, res) => {
+    res.status(201).json(await svc.addParticipant(db, req.actor!, idParam(req.params.id), parseOr400(participantBody, req.body)));
+  });
+  r.post('/api/v1/investigations/:id/conclusion', async (req, res) => {
+    res.status(201).json(await svc.conclude(db, req.actor!, idParam(req.params.id), parseOr400(conclusionBody, req.body)));
+  });
+  r.post('/api/v1/audit-records/:id/corrections', async (req, res) => {
+    res.status(201).json(await svc.correctAuditRecord(db, req.actor!, idParam(req.params.id), parseOr400(auditCorrectionBody, req.body)));
+  });
+
+  // ── Pages ──
+  r.get('/checks', async (req, res) => {
+    const month = typeof req.query.month === 'string' && req.query.month ? req.query.month : undefined;
+    let list: Awaited<ReturnType<typeof svc.listChecks>> = { items: [], total: 0 };
+    let error: string | null = null;
+    try {
+      list = await svc.listChecks(db, req.actor!, { month });
+    } catch (e) {
+      if (!(e instanceof Problem) || e.status !== 400) throw e;
+      error = e.errors.map((x) => x.message).join('；');
+    }
+    const problems = await svc.problemsFor(db, req.actor!);
+    renderPage(res, 'checks/list', { title: '每月查核', checks: list.items, month: month ?? '', error, problems, me: req.actor!.account, defaultMonth: previousMonth(localMonth(now())), ...viewData });
+  });
+
+  const showCheck = async (req: Request, res: Response, extra: { errors?: Record<string, Record<string, string>>; values?: Record<string, Record<string, string>>; message?: string } = {}, status = 200) => {
+    const d = await svc.checkDetail(db, req.actor!, idParam(req.params.id));
+    const assignable = req.actor!.roles.some((x) => x === 'admin' || x === 'planning_admin');
+    renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
+  };
+  r.get('/checks/:id', async (req, res) => showCheck(req, res));
+  r.post('/checks/:id/items/:item', async (req, res) => {
+    const item = String(idParam(req.params.item));
+    const parsed = parseForm(verdictBody, { verdict: req.body?.verdict || undefined, note: req.body?.note ?? null });
+    const values = { [item]: { verdict: String(req.body?.verdict ?? ''), note: String(req.body?.note ?? '') } };
+    if (!parsed.ok) return showCheck(req, res, { errors: { [item]: parsed.errors }, values }, 400);
+    try {
+      const out = await svc.setVerdict(db, req.actor!, idParam(req.params.id), idParam(req.params.item), parsed.value);
+      back(req, res, `/checks/${req.params.id}#item-${item}`, out.investigationId ? `已記錄判定，並開啟異常調查第 ${out.investigationId} 號。` : '已記錄判定。');
+    } catch (e) {
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
+        const errs = e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title };
+        return showCheck(req, res, { errors: { [item]: errs }, values }, e.status);
+      }
+      throw e;
+    }
+  });
+  r.post('/checks/:id/sign-off', async (req, res) => {
+    try {
+      await svc.signOff(db, req.actor!, idParam(req.params.id));
+      back(req, res, `/checks/${req.params.id}`, '查核已完成並簽核。');
+    } catch (e) {
+      if (e instanceof Problem && e.status === 409) return showCheck(req, res, { message: e.detail }, 409);
+      throw e;
+    }
+  });
+  r.post('/checks/:id/assign', async (req, res) => {
+    const parsed = parseForm(assignBody, req.body);
+    if (!parsed.ok) return showCheck(req, res, { errors: { assign: parsed.errors }, values: { assign: { checker: String(req.body?.checker ?? '') } } }, 400);
+    try {
+      await svc.assignChecker(db, req.actor!, idParam(req.params.id), parsed.value.checker);
+      back(req, res, `/checks/${req.params.id}`, '已指派查核人員。');
+    } catch (e) {
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
+        return showCheck(req, res, { errors: { assign: e.errors.length ? { checker: e.errors[0].message } : { form: e.detail ?? '' } }, values: { assign: { checker: parsed.value.checker } } }, e.status);
+      }
+      throw e;
+    }
+  });
+  const sheetFor = async (req: Request) => {
+    const c = await svc.loadCheck(db, req.actor!, idParam(req.params.id));
+    const h = await sheetHeader(db, c.unit_code, c.period);
+    return { c, h };
+  };
+  r.get('/checks/:id/sheet', async (req, res) => {
+    const { c, h } = await sheetFor(req);
+    const { pages, total, sampled } = await sheetPages(db, h);
+    res.locals.printPage = true;
+    renderPage(res, 'checks/sheet', { title: `查詢紀錄單 ${c.unit_name} ${c.period}`, c, h, pages, total, sampled, ...viewData });
+  });
+  r.get('/checks/:id/sheet.xlsx', async (req, res) => {
+    const { c, h } = await sheetFor(req);
+    res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    res.setHeader('Content-Disposition', `attachment; filename="monthly-sheet-${c.unit_code}-${c.period}.xlsx"`);
+    await writeMonthlySheetXlsx(db, h, { stream: res });
+    res.end();
+  });
+
+  r.get('/explanations', async (req, res) => {
+    renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), errors: {}, values: {}, ...viewData });
+  });
+  r.post('/explanations/:check/:item', async (req, res) => {
+    const key = `${idParam(req.params.check)}-${idParam(req.params.item)}`;
+    const parsed = parseForm(explanationBody, req.body);
+    const rerender = async (errs: Record<string, string>, status: number) =>
+      renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), errors: { [key]: errs }, values: { [key]: String(req.body?.explanation ?? '') }, ...viewData }, status);
+    if (!parsed.ok) return rerender(parsed.errors, 400);
+    try {
+      await svc.answerExplanation(db, req.actor!, idParam(req.params.check), idParam(req.params.item), parsed.value.explanation);
+      back(req, res, '/explanations', '已送出說明。');
+    } catch (e) {
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return rerender({ explanation: e.detail ?? e.title }, e.status);
+      throw e;
+    }
+  });
+
+  r.get('/investigations', async (req, res) => {
+    renderPage(res, 'checks/investigations', { title: '異常調查', rows: await svc.listInvestigations(db, req.actor!), ...viewData });
+  });
+  const showInvestigation = async (req: Request, res: Response, errors: Record<string, Record<string, string>> = {}, values: Record<string, Record<string, string>> = {}, status = 200) => {
+    const d = await svc.investigationDetail(db, req.actor!, idParam(req.params.id));
+    renderPage(res, 'checks/investigation', { title: d.v.title, d, errors, values, sides: svc.SIDES, ...viewData }, status);
+  };
+  r.get('/investigations/:id', async (req, res) => showInvestigation(req, res));
+  const formPost = (path: string, schema: z.ZodType<any>, form: string, act: (req: Request, v: any) => Promise<unknown>, ok: string) => {
+    r.post(path, async (req, res) => {
+      const values = Object.fromEntries(Object.entries(req.body ?? {}).filter(([k]) => k !== '_csrf').map(([k, v]) => [k, String(v)]));
+      const input = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === '' ? undefined : v]));
+      const parsed = parseForm(schema, input);
+      if (!parsed.ok) return showInvestigation(req, res, { [form]: parsed.errors }, { [form]: values }, 400);
+      try {
+        await act(req, parsed.value);
+        back(req, res, `/investigations/${req.params.id}`, ok);
+      } catch (e) {
+        if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
+          return showInvestigation(req, res, { [form]: e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title } }, { [form]: values }, e.status);
+        }
+        throw e;
+      }
+    });
+  };
+  formPost('/investigations/:id/notes', noteBody, 'note', (req, v) => svc.addNote(db, req.actor!, idParam(req.params.id), v), '已新增紀錄。');
+  formPost('/investigations/:id/participants', participantBody, 'participant', (req, v) => svc.addParticipant(db, req.actor!, idParam(req.params.id), v), '已新增參與人員。');
+  formPost('/investigations/:id/conclusion', conclusionBody, 'conclusion', (req, v) => svc.conclude(db, req.actor!, idParam(req.params.id), v), '調查已結案並寫入稽核紀錄。');
+}
+
+/** Home panel: a checker's open checks; the clerk's explanation requests; overdue and unassigned checks. */
+const homePanel = async (ctx: AppContext, actor: Express.Actor) => {
+  const items: Array<{ label: string; value: string | number; href?: string }> = [];
+  if (actor.roles.includes('checker') || (await ctx.db('check_items').where({ checker_id: actor.id }).whereNull('verdict').first('id'))) {
+    const mine = await ctx.db('check_items as i').join('checks as c', 'c.id', 'i.check_id').where('i.checker_id', actor.id).andWhere('c.status', 'open').whereNull('i.verdict').count('* as n').first();
+    items.push({ label: '待判定抽查項目', value: Number(mine?.n ?? 0), href: '/checks' });
+  }
+  const asked = await svc.explanationsFor(ctx.db, actor.id);
+  if (asked.length) items.push({ label: '待說明查詢', value: asked.filter((x: any) => !x.explanation).length, href: '/explanations' });
+  let html = '';
+  if (actor.roles.some((r) => ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor'].includes(r))) {
+    const p = await svc.problemsFor(ctx.db, actor);
+    items.push({ label: '逾期未簽核查核', value: p.overdue.length, href: '/checks' });
+    items.push({ label: '無查核人員', value: p.unassigned.length, href: '/checks' });
+    const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    const lines = [
+      ...p.unassigned.map((c: any) => `<li class="problem"><a href="/checks/${Number(c.id)}">${esc(c.unit_name)} ${esc(c.period)}</a>：${esc(c.assignment_problem)}</li>`),
+      ...p.overdue.map((c: any) => `<li class="problem"><a href="/checks/${Number(c.id)}">${esc(c.unit_name)} ${esc(c.period)}</a>：查核逾期未簽核</li>`),
+    ];
+    if (lines.length) html = `<ul class="check-problems">${lines.slice(0, 20).join('')}</ul>`;
+  }
+  if (actor.roles.some((r) => r === 'ethics' || r === 'it')) {
+    const inv = await svc.listInvestigations(ctx.db, actor);
+    items.push({ label: '進行中異常調查', value: inv.filter((v) => v.status === 'open').length, href: '/investigations' });
+  }
+  if (!items.length) return null;
+  return { title: '每月查核', items, html: html || undefined };
+};
+

@@ -1,0 +1,386 @@
+// The checker workflow (clause 5(一)) and investigations (clause 5(二)): who may see and act on a
+// check, verdicts, explanation requests, sign-off, investigations ending in audit records.
+// Nothing is edited after sign-off; corrections are new audit records linked to the original.
+import type { Conn, Db } from '../db.ts';
+import { allUnits, agencyIn, subtreeOf, unitByCode, type UnitRow } from '../accounts/units.ts';
+import { isMonth, iso, localMonth, now } from '../time.ts';
+import { recordEvent } from '../events/service.ts';
+import { conflict, fieldError, forbidden, notFound, validation } from '../web/problem.ts';
+import * as repo from './repo.ts';
+import { agencyPeople, assign } from './sampling.ts';
+import { isOverdue, isSettled, type Verdict } from './rules.ts';
+
+export type Actor = Express.Actor;
+const ev = (a: Actor) => ({ id: a.id, account: a.account, ip: a.ip });
+
+/** Which agencies' checks the actor may see: all (planning department) or their own agency. */
+export async function reachOf(conn: Conn, actor: Pick<Actor, 'unitId'>): Promise<{ all: boolean; agency: UnitRow | null; units: UnitRow[] }> {
+  const units = await allUnits(conn);
+  const own = units.find((u) => u.id === actor.unitId);
+  if (own?.kind === 'planning') return { all: true, agency: null, units };
+  return { all: false, agency: agencyIn(units, actor.unitId) ?? null, units };
+}
+
+function ensureReach(reach: { all: boolean; agency: UnitRow | null }, unitId: number): void {
+  if (!reach.all && reach.agency?.id !== unitId) throw forbidden('此查核屬於其他機關，您無權存取。');
+}
+
+export function checkJson(c: any, items: any[], at = now()) {
+  return {
+    id: Number(c.id), unit: c.unit_code, unitName: c.unit_name, period: c.period, generation: Number(c.generation),
+    population: Number(c.population), sampleSize: Number(c.sample_size), seed: c.seed, populationDigest: c.population_digest,
+    status: c.status, overdue: isOverdue(c.period, c.status, at), checker: c.checker_account ?? null,
+    assignmentProblem: c.assignment_problem ?? null, signedOffAt: iso(c.signed_off_at == null ? null : Number(c.signed_off_at)),
+    items: items.map((i) => ({
+      entryId: Number(i.entry_id), basis: i.basis, flags: i.flags ? String(i.flags).split(',') : [], verdict: i.verdict ?? null, note: i.note ?? null,
+      explanationRequested: i.explanation_requested_at != null, explanation: i.explanation ?? null,
+    })),
+  };
+}
+
+/** GET /api/v1/checks?month&unit: current generation per agency, within the actor's reach. */
+export async function listChecks(conn: Conn, actor: Actor, q: { month?: string; unit?: string }) {
+  const errors = [];
+  if (q.month !== undefined && !isMonth(q.month)) errors.push({ field: 'month', message: '月份格式應為 YYYY-MM' });
+  else if (q.month && q.month >= localMonth(now())) errors.push({ field: 'month', message: '月份尚未結束，無查核資料' });
+  let unitIds: number[] | undefined;
+  const reach = await reachOf(conn, actor);
+  if (q.unit !== undefined) {
+    const u = await unitByCode(conn, q.unit);
+    if (!u) errors.push({ field: 'unit', message: '找不到此機關代碼' });
+    else {
+      const agency = agencyIn(reach.units, u.id);
+      if (!agency) errors.push({ field: 'unit', message: '此單位不屬於任何業務機關' });
+      else {
+        ensureReach(reach, agency.id);
+        unitIds = [agency.id];
+      }
+    }
+  }
+  if (errors.length) throw validation(errors);
+  if (!unitIds && !reach.all) unitIds = reach.agency ? [reach.agency.id] : [];
+  const checks = await repo.currentChecks(conn, { period: q.month, unitIds });
+  const items = [];
+  for (const c of checks) items.push(checkJson(c, await repo.itemsOf(conn, c.id)));
+  return { items, total: items.length };
+}
+
+export async function loadCheck(conn: Conn, actor: Actor, id: number) {
+  if (!Number.isInteger(id) || id <= 0) throw notFound('找不到此查核。');
+  const rows = await conn('checks as c').join('units as u', 'u.id', 'c.unit_id').leftJoin('users as k', 'k.id', 'c.checker_id').where('c.id', id)
+    .select('c.*', 'u.code as unit_code', 'u.name as unit_name', 'u.has_sections', 'k.account as checker_account', 'k.name as checker_name');
+  const c = rows[0];
+  if (!c) throw notFound('找不到此查核。');
+  const reach = await reachOf(conn, actor);
+  // A person assigned some of the check's items (another checker, the agency head) sees it too.
+  const assigned = await conn('check_items').where({ check_id: id, checker_id: actor.id }).first('id');
+  if (!assigned) ensureReach(reach, Number(c.unit_id));
+  return c;
+}
+
+/** A check with its items and the entries they point to (subjects masked). */
+export async function checkDetail(conn: Conn, actor: Actor, id: number) {
+  const c = await loadCheck(conn, actor, id);
+  const items = await repo.itemsOf(conn, id);
+  const entries = await repo.entriesByIds(conn, items.map((i: any) => Number(i.entry_id)));
+  const people = new Map<number, any>((await conn('users').whereIn('id', items.map((i: any) => i.checker_id).filter(Boolean)).select('id', 'account', 'name')).map((u: any) => [Number(u.id), u]));
+  return {
+    check: c,
+    json: checkJson(c, items),
+    items: items.map((i: any) => ({ ...i, entry: entries.get(Number(i.entry_id)), checker: people.get(Number(i.checker_id)) ?? null })),
+  };
+}
+
+function openOnly(c: any): void {
+  if (c.status === 'signed-off') throw conflict('check-signed-off', '此查核已簽核，不得再修改；如需更正請新增更正紀錄。');
+  if (c.status !== 'open') throw conflict('check-superseded', '此查核已由重新抽樣取代，僅供歷史查閱。');
+}
+
+async function itemFor(conn: Conn, c: any, entryId: number) {
+  const item = Number.isInteger(entryId) ? await repo.itemByEntry(conn, Number(c.id), entryId) : undefined;
+  if (!item) throw notFound(`查詢日誌第 ${entryId} 筆不在此查核的抽查項目中。`);
+  return item;
+}
+
+/** A verdict on one item. An improper verdict opens an investigation (clause 5(二)). */
+export async function setVerdict(db: Db, actor: Actor, checkId: number, entryId: number, input: { verdict: Verdict; note?: string | null }) {
+  return db.transaction(async (trx) => {
+    const c = await loadCheck(trx, actor, checkId);
+    const item = await itemFor(trx, c, entryId);
+    if (Number(item.checker_id) !== actor.id) throw forbidden('此項目未指派給您查核。');
+    openOnly(c);
+    const entry = await trx('query_logs').where({ id: entryId }).first('user_id', 'unit_id');
+    if (Number(entry?.user_id) === actor.id) throw forbidden('不得查核本人的查詢紀錄。');
+    if ((input.verdict === 'improper' || input.verdict === 'explanation-needed') && !input.note?.trim()) {
+      throw fieldError('note', input.verdict === 'improper' ? '判定不當時請說明理由' : '請說明需查詢人員解釋的事項');
+    }
+    const t = now();
+    const patch: Record<string, unknown> = { verdict: input.verdict, note: input.note?.trim() || null, decided_by: actor.id, decided_at: t };
+    if (input.verdict === 'explanation-needed') Object.assign(patch, { explanation_requested_at: t, explanation: null, explained_by: null, explained_at: null });
+    await trx('check_items').where({ id: item.id }).update(patch);
+    let investigationId: number | null = null;
+    if (input.verdict === 'improper') investigationId = await openInvestigation(trx, actor, c, item, input.note ?? '');
+    await recordEvent(trx, ev(actor), { action: 'check-verdict', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, verdict: input.verdict, investigationId } });
+    return { entryId, verdict: input.verdict, investigationId };
+  });
+}
+
+/** The clerk who recorded the entry answers an explanation request. */
+export async function answerExplanation(db: Db, actor: Actor, checkId: number, entryId: number, explanation: string) {
+  return db.transaction(async (trx) => {
+    const c = await trx('checks').where({ id: checkId }).first();
+    if (!c) throw notFound('找不到此查核。');
+    const item = await itemFor(trx, c, entryId);
+    const entry = await trx('query_logs').where({ id: entryId }).first('user_id');
+    if (Number(entry?.user_id) !== actor.id) throw forbidden('只有查詢此筆紀錄的人員可以說明。');
+    openOnly(c);
+    if (item.verdict !== 'explanation-needed') throw conflict('no-explanation-requested', '此項目未要求說明。');
+    if (!explanation.trim()) throw fieldError('explanation', '請填寫說明');
+    await trx('check_items').where({ id: item.id }).update({ explanation: explanation.trim(), explained_by: actor.id, explained_at: now() });
+    await recordEvent(trx, ev(actor), { action: 'check-explanation', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId } });
+    return { entryId };
+  });
+}
+
+/** The checker completes and signs off the check; refused while any item is open. */
+export async function signOff(db: Db, actor: Actor, checkId: number) {
+  return db.transaction(async (trx) => {
+    const c = await loadCheck(trx, actor, checkId);
+    if (Number(c.checker_id) !== actor.id) throw forbidden('只有本查核的查核人員可以簽核。');
+    openOnly(c);
+    const items = await repo.itemsOf(trx, checkId);
+    const open = items.filter((i: any) => !isSettled(i.verdict));
+    if (open.length) {
+      throw conflict('items-open', `尚有 ${open.length} 個項目未完成判定（含待說明），不得簽核：查詢日誌 ${open.slice(0, 10).map((i: any) => i.entry_id).join('、')}`);
+    }
+    const t = now();
+    await trx('checks').where({ id: checkId, status: 'open' }).update({ status: 'signed-off', signed_off_by: actor.id, signed_off_at: t });
+    await recordEvent(trx, ev(actor), { action: 'check-sign-off', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { period: c.period } });
+    return { id: checkId, status: 'signed-off', signedOffAt: iso(t) };
+  });
+}
+
+/** An admin of the agency (or the planning department) assigns an eligible checker. */
+export async function assignChecker(db: Db, actor: Actor, checkId: number, account: string) {
+  return db.transaction(async (trx) => {
+    const c = await loadCheck(trx, actor, checkId);
+    openOnly(c);
+    const agency = (await allUnits(trx)).find((u) => u.id === Number(c.unit_id))!;
+    const { eligible, heads } = await agencyPeople(trx, agency);
+    const chosen = eligible.find((u) => u.account === account);
+    if (!chosen) throw fieldError('checker', '此帳號不是本機關符合資格的查核人員（股長以上；無股別者為科長以上）');
+    const items = await repo.itemsOf(trx, checkId);
+    const entries = await repo.entriesByIds(trx, items.map((i: any) => Number(i.entry_id)));
+    const a = assign([chosen, ...eligible.filter((u) => u.id !== chosen.id)], heads, new Map(eligible.map((u) => [u.id, u.id === chosen.id ? -1 : 0])), items.map((i: any) => Number(entries.get(Number(i.entry_id))?.user_id)));
+    await trx('checks').where({ id: checkId }).update({ checker_id: chosen.id, assignment_problem: a.problem });
+    for (let k = 0; k < items.length; k++) if (!items[k].verdict) await trx('check_items').where({ id: items[k].id }).update({ checker_id: a.itemCheckers[k] });
+    await recordEvent(trx, ev(actor), { action: 'check-assign', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { checker: account } });
+    return { id: checkId, checker: account };
+  });
+}
+
+/** After sign-off a check is not edited: a correction is a new audit record linked to it. */
+export async function correctCheck(db: Db, actor: Actor, checkId: number, input: { summary: string; findings?: string | null }) {
+  return db.transaction(async (trx) => {
+    const c = await loadCheck(trx, actor, checkId);
+    if (c.status !== 'signed-off') throw conflict('check-not-signed-off', '查核尚未簽核，請直接修改判定。');
+    if (!input.summary?.trim()) throw fieldError('summary', '請說明更正內容');
+    const t = now();
+    const id = await repo.insertAuditRecord(trx, {
+      unit_id: c.unit_id, kind: 'other', title: `${c.period} 查核結果更正`, period: c.period, summary: input.summary.trim(), findings: input.findings ?? null,
+      source_type: 'check', source_id: checkId, signed_by: actor.id, signed_at: t, created_by: actor.id, created_at: t,
+    });
+    await recordEvent(trx, ev(actor), { action: 'check-correction', targetType: 'audit_record', targetId: id, unitId: Number(c.unit_id), detail: { checkId } });
+    return { id };
+  });
+}
+
+/** Items asking this person to explain a query they made. */
+export async function explanationsFor(conn: Conn, userId: number) {
+  return conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('query_logs as q', 'q.id', 'i.entry_id').join('units as u', 'u.id', 'c.unit_id')
+    .where('q.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
+    .orderBy('i.explanation_requested_at')
+    .select('i.id', 'i.check_id', 'i.entry_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
+      'q.queried_at', 'q.case_no', 'q.reason', 'q.op_code', 'q.subject_mask');
+}
+
+// ── Investigations ────────────────────────────────────────────────────────────────────────────
+
+export const SIDES = ['business', 'ethics', 'it'] as const;
+export type Side = (typeof SIDES)[number];
+export const SIDE_LABELS: Record<Side, string> = { business: '業務單位', ethics: '政風單位', it: '資訊單位' };
+
+/** Staff with a role in the agency, else in the planning department (county-level ethics / IT). */
+async function staffWithRole(conn: Conn, agencyId: number, role: string): Promise<number[]> {
+  const units = await allUnits(conn);
+  const local = subtreeOf(units, agencyId);
+  const planning = units.filter((u) => u.kind === 'planning').map((u) => u.id);
+  for (const scope of [local, planning]) {
+    const ids = await conn('users as u').join('user_roles as r', 'r.user_id', 'u.id').whereIn('u.unit_id', scope).andWhere('u.status', 'active').andWhere('r.role', role).pluck('u.id');
+    if (ids.length) return ids.map(Number);
+  }
+  return [];
+}
+
+async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, note: string): Promise<number> {
+  const existing = await trx('investigations').where({ check_item_id: item.id }).first('id');
+  if (existing) return Number(existing.id);
+  const t = now();
+  const [raw] = await trx('investigations').insert({
+    unit_id: c.unit_id, check_id: c.id, check_item_id: item.id, entry_id: item.entry_id, title: `${c.period} 查核不當：查詢日誌第 ${item.entry_id} 筆`,
+    status: 'open', opened_by: actor.id, opened_at: t,
+  });
+  const id = Number(raw);
+  const parts: Array<{ user_id: number; side: Side }> = [{ user_id: actor.id, side: 'business' }];
+  for (const uid of await staffWithRole(trx, Number(c.unit_id), 'ethics')) parts.push({ user_id: uid, side: 'ethics' });
+  for (const uid of await staffWithRole(trx, Number(c.unit_id), 'it')) parts.push({ user_id: uid, side: 'it' });
+  await trx('investigation_participants').insert(parts.map((p) => ({ investigation_id: id, ...p, added_by: actor.id, added_at: t })));
+  await trx('investigation_notes').insert({ investigation_id: id, kind: 'note', body: `查核判定不當：${note}`, evidence_ref: `query_logs#${item.entry_id}`, author_id: actor.id, created_at: t });
+  return id;
+}
+
+async function investigationReach(conn: Conn, actor: Actor, inv: any): Promise<{ participant: boolean }> {
+  const participant = !!(await conn('investigation_participants').where({ investigation_id: inv.id, user_id: actor.id }).first('user_id'));
+  if (participant) return { participant };
+  const oversight = actor.roles.some((r) => ['auditor', 'planning_admin', 'admin', 'supervisor'].includes(r));
+  if (!oversight) throw forbidden('您不是此調查的參與人員。');
+  ensureReach(await reachOf(conn, actor), Number(inv.unit_id));
+  return { participant };
+}
+
+export async function listInvestigations(conn: Conn, actor: Actor) {
+  const reach = await reachOf(conn, actor);
+  const mine = conn('investigation_participants').where({ user_id: actor.id }).select('investigation_id');
+  const q = conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where((w) => {
+    w.whereIn('v.id', mine);
+    if (actor.roles.some((r) => ['auditor', 'planning_admin', 'admin', 'supervisor'].includes(r))) {
+      if (reach.all) w.orWhereRaw('1 = 1');
+      else if (reach.agency) w.orWhere('v.unit_id', reach.agency.id);
+    }
+  });
+  const rows = await q.orderBy('v.opened_at', 'desc').select('v.*', 'u.code as unit_code', 'u.name as unit_name');
+  return rows.map(investigationJson);
+}
+
+export function investigationJson(v: any) {
+  return {
+    id: Number(v.id), unit: v.unit_code, unitName: v.unit_name, title: v.title, status: v.status, checkId: v.check_id == null ? null : Number(v.check_id),
+    entryId: v.entry_id == null ? null : Number(v.entry_id), openedAt: iso(Number(v.opened_at)), concludedAt: iso(v.concluded_at == null ? null : Number(v.concluded_at)),
+    conclusion: v.conclusion ?? null, auditRecordId: v.audit_record_id == null ? null : Number(v.audit_record_id),
+  };
+}
+
+export async function investigationDetail(conn: Conn, actor: Actor, id: number) {
+  const v = Number.isInteger(id) ? await conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where('v.id', id).first('v.*', 'u.code as unit_code', 'u.name as unit_name') : undefined;
+  if (!v) throw notFound('找不到此調查。');
+  const { participant } = await investigationReach(conn, actor, v);
+  const participants = await conn('investigation_participants as p').join('users as u', 'u.id', 'p.user_id').join('units as n', 'n.id', 'u.unit_id')
+    .where('p.investigation_id', id).orderBy(['p.side', 'u.account']).select('p.side', 'p.added_at', 'u.id', 'u.account', 'u.name', 'n.name as unit_name');
+  const notes = await conn('investigation_notes as n').leftJoin('users as u', 'u.id', 'n.author_id').where('n.investigation_id', id).orderBy(['n.created_at', 'n.id'])
+    .select('n.*', 'u.account as author_account', 'u.name as author_name');
+  const record = v.audit_record_id ? await conn('audit_records').where({ id: v.audit_record_id }).first() : null;
+  const missingSides = SIDES.filter((s) => !participants.some((p: any) => p.side === s));
+  return { v, participant, participants, notes, record, missingSides, json: { ...investigationJson(v), participants: participants.map((p: any) => ({ account: p.account, name: p.name, side: p.side })), notes: notes.map((n: any) => ({ kind: n.kind, body: n.body, evidenceRef: n.evidence_ref, author: n.author_account, at: iso(Number(n.created_at)) })), missingSides } };
+}
+
+async function openInvestigationFor(trx: Conn, actor: Actor, id: number) {
+  const v = Number.isInteger(id) ? await trx('investigations').where({ id }).first() : undefined;
+  if (!v) throw notFound('找不到此調查。');
+  const { participant } = await investigationReach(trx, actor, v);
+  if (!participant) throw forbidden('只有調查參與人員可以記錄或結案。');
+  if (v.status !== 'open') throw conflict('investigation-concluded', '此調查已結案，不得再修改；如需更正請新增更正紀錄。');
+  return v;
+}
+
+export async function addNote(db: Db, actor: Actor, id: number, input: { kind: 'note' | 'evidence'; body: string; evidenceRef?: string | null }) {
+  return db.transaction(async (trx) => {
+    const v = await openInvestigationFor(trx, actor, id);
+    const t = now();
+    await trx('investigation_notes').insert({ investigation_id: id, kind: input.kind, body: input.body.trim(), evidence_ref: input.evidenceRef?.trim() || null, author_id: actor.id, created_at: t });
+    await recordEvent(trx, ev(actor), { action: 'investigation-note', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { kind: input.kind } });
+    return { id };
+  });
+}
+
+export async function addParticipant(db: Db, actor: Actor, id: number, input: { account: string; side: Side }) {
+  return db.transaction(async (trx) => {
+    const v = await openInvestigationFor(trx, actor, id);
+    const user = await trx('users').where({ account: input.account, status: 'active' }).first('id', 'unit_id');
+    if (!user) throw fieldError('account', '找不到此帳號或帳號未啟用');
+    const roles: string[] = await trx('user_roles').where({ user_id: user.id }).pluck('role');
+    if (input.side !== 'business' && !roles.includes(input.side)) throw fieldError('account', input.side === 'ethics' ? '此帳號不是政風人員' : '此帳號不是資訊人員');
+    if (input.side === 'business') {
+      const units = await allUnits(trx);
+      if (agencyIn(units, Number(user.unit_id))?.id !== Number(v.unit_id)) throw fieldError('account', '業務單位參與人員須屬於本機關');
+    }
+    const exists = await trx('investigation_participants').where({ investigation_id: id, user_id: user.id, side: input.side }).first('user_id');
+    if (!exists) await trx('investigation_participants').insert({ investigation_id: id, user_id: user.id, side: input.side, added_by: actor.id, added_at: now() });
+    await recordEvent(trx, ev(actor), { action: 'investigation-participant', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { account: input.account, side: input.side } });
+    return { id };
+  });
+}
+
+/** The conclusion ends the investigation in an audit record (稽核紀錄), signed by the concluder. */
+export async function conclude(db: Db, actor: Actor, id: number, input: { conclusion: string; findings?: string | null; summary?: string | null }) {
+  return db.transaction(async (trx) => {
+    const v = await openInvestigationFor(trx, actor, id);
+    const sides: string[] = await trx('investigation_participants').where({ investigation_id: id }).distinct('side').pluck('side');
+    const missing = SIDES.filter((s) => !sides.includes(s));
+    if (missing.length) throw conflict('participants-missing', `調查須有業務、政風及資訊單位參與（第五點第二款），尚缺：${missing.map((s) => SIDE_LABELS[s]).join('、')}`);
+    const t = now();
+    const check = v.check_id ? await trx('checks').where({ id: v.check_id }).first('period') : null;
+    const notes = await trx('investigation_notes').where({ investigation_id: id }).orderBy(['created_at', 'id']).select('kind', 'body', 'evidence_ref');
+    const recordId = await repo.insertAuditRecord(trx, {
+      unit_id: v.unit_id, kind: 'investigation', title: v.title, period: check?.period ?? null,
+      summary: input.summary?.trim() || notes.map((n: any) => `[${n.kind === 'evidence' ? '證據' : '紀錄'}] ${n.body}${n.evidence_ref ? `（${n.evidence_ref}）` : ''}`).join('\n').slice(0, 60000),
+      findings: input.findings?.trim() || null, conclusion: input.conclusion.trim(), source_type: 'investigation', source_id: id,
+      signed_by: actor.id, signed_at: t, created_by: actor.id, created_at: t,
+    });
+    await trx('investigations').where({ id, status: 'open' }).update({ status: 'concluded', conclusion: input.conclusion.trim(), concluded_by: actor.id, concluded_at: t, audit_record_id: recordId });
+    await recordEvent(trx, ev(actor), { action: 'investigation-conclude', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { auditRecordId: recordId } });
+    return { id, auditRecordId: recordId };
+  });
+}
+
+/** A correction of an audit record is a new record that supersedes it; the original stays. */
+export async function correctAuditRecord(db: Db, actor: Actor, recordId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }) {
+  return db.transaction(async (trx) => {
+    const r = Number.isInteger(recordId) ? await trx('audit_records').where({ id: recordId }).first() : undefined;
+    if (!r) throw notFound('找不到此稽核紀錄。');
+    ensureReach(await reachOf(trx, actor), Number(r.unit_id));
+    const later = await trx('audit_records').where({ supersedes_id: recordId }).first('id');
+    if (later) throw conflict('already-superseded', `此紀錄已由第 ${later.id} 號紀錄更正，請更正最新紀錄。`);
+    const t = now();
+    const id = await repo.insertAuditRecord(trx, {
+      unit_id: r.unit_id, kind: r.kind, title: `${r.title}（更正）`, period: r.period, summary: input.summary ?? r.summary, findings: input.findings ?? r.findings,
+      conclusion: input.conclusion.trim(), source_type: r.source_type, source_id: r.source_id, signed_by: actor.id, signed_at: t, supersedes_id: recordId, created_by: actor.id, created_at: t,
+    });
+    await recordEvent(trx, ev(actor), { action: 'audit-record-correction', targetType: 'audit_record', targetId: id, unitId: Number(r.unit_id), detail: { supersedes: recordId } });
+    return { id, supersedes: recordId };
+  });
+}
+
+/**
+ * Query log entries an ethics (政風) participant may see: those their investigations cover. The
+ * query-log capability's visibility rules call this.
+ */
+export async function investigationEntryIds(conn: Conn, userId: number): Promise<number[]> {
+  const ids = await conn('investigations as v').join('investigation_participants as p', 'p.investigation_id', 'v.id')
+    .where('p.user_id', userId).whereNotNull('v.entry_id').distinct('v.entry_id').pluck('v.entry_id');
+  return ids.map(Number);
+}
+export const entriesCoveredForEthics = investigationEntryIds;
+
+// ── Dashboards ────────────────────────────────────────────────────────────────────────────────
+
+/** Open checks past their due date and checks without a checker, within the actor's reach. */
+export async function problemsFor(conn: Conn, actor: Actor) {
+  const reach = await reachOf(conn, actor);
+  const unitIds = reach.all ? undefined : reach.agency ? [reach.agency.id] : [];
+  const open = await repo.currentChecks(conn, { status: 'open', unitIds });
+  const t = now();
+  return {
+    overdue: open.filter((c: any) => isOverdue(c.period, c.status, t)),
+    unassigned: open.filter((c: any) => c.assignment_problem),
+  };
+}
