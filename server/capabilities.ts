@@ -10,6 +10,7 @@ import { accounts } from './accounts/index.ts';
 import { queries } from './queries/index.ts';
 import { checks } from './checks/index.ts';
 import { audits } from './audits/index.ts';
+import { dashboard } from './dashboard/index.ts';
 
 export interface CliArgs {
   positional: string[];
@@ -53,6 +54,7 @@ export const CAPABILITIES: Capability[] = [
   queries,
   checks,
   audits,
+  dashboard,
 ];
 
 export const allJobs = (): JobDef[] => CAPABILITIES.flatMap((c) => c.jobs ?? []);

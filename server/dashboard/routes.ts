@@ -1,0 +1,65 @@
+// HTTP for the county dashboard: the page (tables that scripts turn into charts) and the same
+// figures as JSON.
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import type { AccessEntry, Routes } from '../web/access.ts';
+import { renderPage, addNav } from '../web/views.ts';
+import { parseOr400 } from '../web/validate.ts';
+import { iso, rocDate, localDate, rocYear } from '../time.ts';
+import { buildDashboard, rocInstant, type Dashboard } from './service.ts';
+import { CHECK_STANDING_LABELS, FILING_LABELS } from './rules.ts';
+
+export const DASHBOARD_ROLES = ['planning_admin', 'auditor', 'ethics', 'it', 'supervisor'] as const;
+
+export const access: AccessEntry[] = [
+  { method: 'GET', path: '/dashboard', who: DASHBOARD_ROLES, units: 'subtree', note: 'county dashboard: every agency for planning-department staff, else the own agency' },
+  { method: 'GET', path: '/api/v1/dashboard', who: DASHBOARD_ROLES, units: 'subtree', note: 'the dashboard figures as JSON (counts only)' },
+];
+
+const query = z.object({
+  year: z.coerce.number({ message: '年度須為數字' }).int('年度須為整數').min(2000, '年度不在可查詢範圍').max(2200, '年度不在可查詢範圍').optional(),
+  months: z.coerce.number({ message: '月數須為數字' }).int('月數須為整數').min(1, '月數須介於 1 至 36').max(36, '月數須介於 1 至 36').optional(),
+  unit: z.string().trim().max(32, '機關代碼過長').optional(),
+});
+
+/** The JSON form: ISO instants, no display strings. */
+function toJson(d: Dashboard) {
+  return {
+    generatedAt: iso(d.generatedAt),
+    countyWide: d.countyWide,
+    months: d.months,
+    agencies: d.agencies,
+    volume: d.volume,
+    flags: d.flags,
+    checks: d.checks,
+    review: { ...d.review, latest: d.review.latest && { ...d.review.latest, startedAt: iso(d.review.latest.startedAt), finishedAt: iso(d.review.latest.finishedAt) } },
+    filings: { ...d.filings, rows: d.filings.rows.map((r) => ({ ...r, submittedAt: iso(r.submittedAt), acknowledgedAt: iso(r.acknowledgedAt) })) },
+  };
+}
+
+export function register(r: Routes, ctx: AppContext): void {
+  addNav('/dashboard', '統計儀表板', DASHBOARD_ROLES, 80);
+
+  r.get('/api/v1/dashboard', async (req, res) => {
+    const q = parseOr400(query, req.query);
+    const d = await buildDashboard(ctx.db, req.actor!, { year: q.year, months: q.months, unit: q.unit || undefined });
+    res.json(toJson(d));
+  });
+
+  r.get('/dashboard', async (req, res) => {
+    // Bad parameters on the page fall back to the defaults rather than failing the page.
+    const parsed = query.safeParse(req.query);
+    const q = parsed.success ? parsed.data : {};
+    const d = await buildDashboard(ctx.db, req.actor!, { year: q.year, months: q.months, unit: q.unit || undefined });
+    renderPage(res, 'dashboard/index', {
+      title: '統計儀表板',
+      d,
+      rocYear,
+      today: rocDate(localDate(d.generatedAt)),
+      at: rocInstant,
+      checkLabels: CHECK_STANDING_LABELS,
+      filingLabels: FILING_LABELS,
+      invalid: !parsed.success,
+    });
+  });
+}
