@@ -8,6 +8,8 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/password', who: 'public', units: 'self', note: 'needs current password' },
   { method: 'POST', path: '/api/v1/auth/login', who: 'public', units: 'none', note: 'CSRF-exempt: no session yet' },
   { method: 'POST', path: '/api/v1/auth/logout', who: 'signed-in', units: 'self' },
+  { method: 'POST', path: '/api/v1/auth/logout-all', who: 'signed-in', units: 'self', note: 'ends every session of the account' },
+  { method: 'POST', path: '/logout-all', who: 'signed-in', units: 'self', note: 'ends every session of the account' },
   { method: 'POST', path: '/api/v1/auth/password', who: 'public', units: 'self', note: 'CSRF-exempt: needs current password, no session' },
   { method: 'GET', path: '/api/v1/me', who: 'signed-in', units: 'self' },
 ];

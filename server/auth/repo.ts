@@ -13,9 +13,11 @@ export interface UserAuthRow {
   failed_logins: number;
   locked_until: number | null;
   disable_on: string | null;
+  activation_hash: string | null;
+  activation_expires_at: number | null;
 }
 
-const COLS = ['id', 'account', 'name', 'unit_id', 'status', 'auth_source', 'password_hash', 'password_changed_at', 'must_change_password', 'failed_logins', 'locked_until', 'disable_on'];
+const COLS = ['id', 'account', 'name', 'unit_id', 'status', 'auth_source', 'password_hash', 'password_changed_at', 'must_change_password', 'failed_logins', 'locked_until', 'disable_on', 'activation_hash', 'activation_expires_at'];
 
 export const findByAccount = (conn: Conn, account: string): Promise<UserAuthRow | undefined> =>
   conn('users').where({ account }).first(COLS);
@@ -36,3 +38,14 @@ export async function setPassword(conn: Conn, userId: number, hash: string, at: 
   });
   await conn('password_history').insert({ user_id: userId, password_hash: hash, created_at: at });
 }
+
+/** Live sessions of a user other than `sid` (for concurrent-use detection). */
+export const otherLiveSessions = (conn: Conn, userId: number, sid: string, at: number): Promise<Array<{ sid: string; ip: string | null }>> =>
+  conn('sessions').where({ user_id: userId }).whereNot({ sid }).andWhere('expires_at', '>', at).select('sid', 'ip');
+
+/** Ends every session of a user (logout everywhere; disabled account). */
+export const endSessions = (conn: Conn, userId: number, exceptSid?: string): Promise<number> => {
+  const q = conn('sessions').where({ user_id: userId });
+  if (exceptSid) q.whereNot({ sid: exceptSid });
+  return q.del();
+};

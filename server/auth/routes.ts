@@ -9,7 +9,7 @@ import { renderPage } from '../web/views.ts';
 import { generateCsrfToken } from '../web/middleware.ts';
 import { recordEvent } from '../events/service.ts';
 import { now } from '../time.ts';
-import { changePassword, login } from './service.ts';
+import { changePassword, login, logoutEverywhere, noteConcurrentUse } from './service.ts';
 import { permissionsOf } from './permissions.ts';
 
 const loginBody = z.object({
@@ -22,9 +22,11 @@ const passwordBody = z.object({
   next: z.string().min(1, '請輸入新密碼').max(256, '密碼過長'),
 });
 
+const DIRECTORY_DOWN = '目錄服務（LDAP／AD）暫時無法連線，目錄帳號目前無法登入；本系統帳號不受影響。請稍後再試或洽資訊人員。';
+
 /** Starts a fresh session (new id: no session fixation) for the user. */
 function establish(req: Request, userId: number): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     req.session.regenerate((err) => {
       if (err) return reject(err);
       req.session.userId = userId;
@@ -33,6 +35,12 @@ function establish(req: Request, userId: number): Promise<void> {
       req.session.save((e) => (e ? reject(e) : resolve()));
     });
   });
+}
+
+/** After sign-in: a new session id, and concurrent use from another address recorded (3(二)1(4)). */
+async function signedIn(req: Request, db: AppContext['db'], userId: number, account: string): Promise<void> {
+  await establish(req, userId);
+  await noteConcurrentUse(db, { id: userId, account }, req.sessionID, req.ip ?? null);
 }
 
 const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(next) ? next : '/');
@@ -51,8 +59,11 @@ export function register(r: Routes, ctx: AppContext): void {
     if (!parsed.ok) return renderPage(res, 'login', { title: '登入', values: { account: String(req.body?.account ?? '') }, errors: parsed.errors, next }, 400);
     const result = await login(db, cfg, { ...parsed.value, ip: req.ip ?? null });
     if (result.kind === 'ok') {
-      await establish(req, result.userId);
+      await signedIn(req, db, result.userId, result.account);
       return res.redirect(303, next);
+    }
+    if (result.kind === 'directory-unavailable') {
+      return renderPage(res, 'login', { title: '登入', values: { account: parsed.value.account }, errors: { form: DIRECTORY_DOWN }, next }, 503);
     }
     if (result.kind === 'password-expired') {
       req.session.flash = { kind: 'error', text: '密碼已逾期或須於首次登入時變更，請先設定新密碼。' };
@@ -83,8 +94,8 @@ export function register(r: Routes, ctx: AppContext): void {
     try {
       await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null });
     } catch (e) {
-      if (e instanceof Problem && e.status === 400) {
-        return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), 400);
+      if (e instanceof Problem && e.errors.length) {
+        return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), e.status);
       }
       throw e;
     }
@@ -97,9 +108,10 @@ export function register(r: Routes, ctx: AppContext): void {
     const body = parseOr400(loginBody, req.body);
     const result = await login(db, cfg, { ...body, ip: req.ip ?? null });
     if (result.kind === 'ok') {
-      await establish(req, result.userId);
+      await signedIn(req, db, result.userId, result.account);
       return res.status(204).end();
     }
+    if (result.kind === 'directory-unavailable') throw new Problem(503, 'directory-unavailable', 'Directory unavailable', DIRECTORY_DOWN);
     if (result.kind === 'locked') throw new Problem(423, 'account-locked', 'Locked', '登入失敗次數過多，帳號已暫時鎖定。', [], { lockedUntil: new Date(result.until).toISOString() });
     if (result.kind === 'password-expired') throw new Problem(409, 'password-expired', 'Password change required', '密碼已逾期或須變更，請以 POST /api/v1/auth/password 設定新密碼。');
     throw unauthorized('帳號或密碼不正確。');
@@ -109,6 +121,19 @@ export function register(r: Routes, ctx: AppContext): void {
     const actor = req.actor!;
     await recordEvent(db, { id: actor.id, account: actor.account, ip: req.ip ?? null }, { action: 'logout' });
     req.session.destroy(() => res.status(204).end());
+  });
+
+  // Logout everywhere: ends every session of the signed-in account, this one included.
+  r.post('/api/v1/auth/logout-all', async (req, res) => {
+    const a = req.actor!;
+    const ended = await logoutEverywhere(db, { id: a.id, account: a.account, ip: req.ip ?? null });
+    req.session.destroy(() => res.json({ ended }));
+  });
+
+  r.post('/logout-all', async (req, res) => {
+    const a = req.actor!;
+    await logoutEverywhere(db, { id: a.id, account: a.account, ip: req.ip ?? null });
+    req.session.destroy(() => res.redirect(303, '/login'));
   });
 
   r.post('/api/v1/auth/password', async (req, res) => {

@@ -1,0 +1,411 @@
+// HTTP for accounts: parse, call the service, answer JSON or render a page. Authorisation beyond
+// the audience (subtree, delegation layer, no self-approval) is decided in the service.
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import type { Routes } from '../web/access.ts';
+import { notFound, Problem } from '../web/problem.ts';
+import { parseOr400, fieldErrors } from '../web/validate.ts';
+import { addNav, renderPage } from '../web/views.ts';
+import { addHomePanel } from '../web/home.ts';
+import { iso, localDate, now } from '../time.ts';
+import { runJob } from '../../jobs/runner.ts';
+import { permissionsOf } from '../auth/permissions.ts';
+import { RANKS, RANK_LABELS, ROLES, ROLE_LABELS } from './roles.ts';
+import { ADMINS, FILERS, READERS, REVIEW_READERS } from './access.ts';
+import * as svc from './service.ts';
+import { accountReviewJob, decideReviewItem, FINDING_LABELS, listReviewItems, listReviewRuns, type ReviewJobContext } from './review.ts';
+
+const who = (req: Request): svc.Who => {
+  const a = req.actor!;
+  return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
+};
+const idOf = (req: Request): number => {
+  const n = Number(req.params.id);
+  if (!Number.isInteger(n) || n <= 0) throw notFound();
+  return n;
+};
+const paging = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), offset: z.coerce.number().int().min(0).optional() });
+
+const perm = z.object({ scope: z.string().trim().min(1).max(16), opCode: z.string().trim().min(1).max(16) });
+const person = z.object({
+  account: z.string().trim().regex(/^[A-Za-z0-9._-]{3,64}$/, '帳號為 3–64 個英文字母、數字或 . _ -'),
+  name: z.string().trim().min(1, '請填寫姓名').max(100, '姓名過長'),
+  rank: z.enum(RANKS, { message: '請選擇職級' }),
+  title: z.string().trim().max(100).optional(),
+  email: z.union([z.literal(''), z.email('電子郵件格式不正確')]).optional(),
+  phone: z.string().trim().max(50).optional(),
+  authSource: z.enum(['local', 'ldap']).default('local'),
+  personId: z.string().trim().max(20).optional(),
+});
+const requestBody = z.object({
+  kind: z.enum(svc.REQUEST_KINDS, { message: '申請類別應為 new、change、disable 或 handover' }),
+  reason: z.string().trim().min(2, '請填寫申請事由').max(1000, '申請事由過長'),
+  unit: z.string().trim().max(32).optional(),
+  userId: z.coerce.number().int().positive().optional(),
+  person: person.optional(),
+  roles: z.array(z.string().max(24)).max(10).optional(),
+  permissions: z.array(perm).max(500).optional(),
+  rank: z.enum(RANKS).optional(),
+  disableOn: z.string().trim().max(10).optional(),
+});
+const decisionBody = z.object({ decision: z.enum(['approve', 'reject'], { message: '決定應為 approve 或 reject' }), reason: z.string().trim().min(2, '請填寫核定理由').max(1000) });
+const reviewDecisionBody = z.object({ decision: z.enum(['keep', 'disable'], { message: '決定應為 keep 或 disable' }), reason: z.string().trim().min(2, '請填寫理由').max(1000) });
+const unitCreate = z.object({
+  code: z.string().trim().regex(/^[A-Z0-9][A-Z0-9-]{1,31}$/, '單位代碼為 2–32 個大寫英文字母、數字或 -'),
+  name: z.string().trim().min(2, '請填寫單位名稱').max(100),
+  parent: z.string().trim().min(1, '請選擇上級單位').max(32),
+  hasSections: z.coerce.boolean().default(true),
+});
+const unitUpdate = z.object({
+  name: z.string().trim().min(2, '請填寫單位名稱').max(100).optional(),
+  parent: z.string().trim().min(1).max(32).optional(),
+  hasSections: z.boolean().optional(),
+  close: z.boolean().optional(),
+});
+const scopesBody = z.object({ scopes: z.array(z.string().trim().max(16)).max(20) });
+
+const arr = (v: unknown): string[] => (v == null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+const opt = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+
+/** The request form's fields → the API's body shape (one schema for both). */
+function formToRequest(b: Record<string, unknown>) {
+  const kind = b.kind;
+  const hasPerson = kind === 'new' || kind === 'handover';
+  return {
+    kind, reason: b.reason, unit: opt(b.unit), userId: opt(b.userId), rank: kind === 'change' ? opt(b.rank) : undefined, disableOn: opt(b.disableOn),
+    roles: kind === 'new' || kind === 'change' ? arr(b.roles) : undefined,
+    permissions: kind === 'new' || kind === 'change' ? arr(b.perms).map((p) => ({ scope: p.split('/')[0] ?? '', opCode: p.split('/')[1] ?? '' })) : undefined,
+    person: hasPerson ? { account: b.account, name: b.name, rank: b.personRank, title: opt(b.title), email: opt(b.email), phone: opt(b.phone), authSource: b.authSource === 'ldap' ? 'ldap' : 'local', personId: opt(b.personId) } : undefined,
+  };
+}
+
+/** Runs a page action; a problem becomes a flash message on the page it came from. */
+async function act(req: Request, res: Response, back: string, fn: () => Promise<string>): Promise<void> {
+  try {
+    const ok = await fn();
+    req.session.flash = { kind: 'ok', text: ok };
+  } catch (e) {
+    if (!(e instanceof Problem) || e.status >= 500) throw e;
+    req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
+  }
+  res.redirect(303, back);
+}
+
+function requestJson(v: svc.RequestView) {
+  return {
+    id: v.id, kind: v.kind, status: v.status, unit: v.unit.code, targetUser: v.targetUser ? { id: v.targetUser.id, account: v.targetUser.account } : null,
+    account: v.payload.account ?? null, roles: v.payload.roles ?? null, permissions: v.payload.permissions ?? null, disableOn: v.payload.disableOn ?? null,
+    reason: v.reason, requestedBy: v.requestedBy.account, requestedAt: iso(v.requestedAt), decidedAt: iso(v.decidedAt), executedAt: iso(v.executedAt), resultUserId: v.resultUserId,
+    canDecide: v.canDecide, canExecute: v.canExecute,
+    ...(v.steps ? { steps: v.steps.map((s) => ({ step: s.step, actor: s.actor, at: iso(s.at), note: s.note })) } : {}),
+  };
+}
+function userJson(u: svc.UserView) {
+  return { id: u.id, account: u.account, name: u.name, unit: u.unit.code, rank: u.rank, title: u.title, roles: u.roles, authSource: u.authSource, status: u.status, disableOn: u.disableOn, lastLoginAt: iso(u.lastLoginAt), locked: u.locked };
+}
+
+export function register(r: Routes, ctx: AppContext): void {
+  const { db, cfg } = ctx;
+  addNav('/accounts/requests', '帳號申請', FILERS, 60);
+  addNav('/accounts/approvals', '帳號申請核定', ['supervisor'], 61);
+  addNav('/accounts/todo', '帳號配賦', ADMINS, 62);
+  addNav('/accounts/users', '帳號清冊', READERS, 63);
+  addNav('/accounts/units', '單位', READERS, 64);
+  addNav('/accounts/reviews', '帳號清查', REVIEW_READERS, 65);
+  addNav('/accounts/me', '我的帳號', 'signed-in', 90);
+  addHomePanel(async (c, actor) => {
+    if (!actor.roles.some((x) => (ADMINS as readonly string[]).includes(x) || x === 'supervisor')) return null;
+    const n = await svc.pendingCounts(c.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles, ip: null });
+    const items: Array<{ label: string; value: number; href: string }> = [];
+    if (actor.roles.includes('supervisor')) items.push({ label: '待核定帳號申請', value: n.inbox, href: '/accounts/approvals' });
+    if (actor.roles.some((x) => (ADMINS as readonly string[]).includes(x))) {
+      items.push({ label: '待配賦帳號申請', value: n.todo, href: '/accounts/todo' });
+      items.push({ label: '待決定清查項目', value: n.reviewItems, href: '/accounts/reviews' });
+    }
+    return { title: '帳號管理待辦', items };
+  });
+
+  // ---------------------------------------------------------------- JSON API
+  r.get('/api/v1/units', async (_req, res) => {
+    const items = await svc.listUnits(db);
+    const codes = new Map(items.map((u) => [u.id, u.code]));
+    res.json({ items: items.map((u) => ({ id: u.id, code: u.code, name: u.name, kind: u.kind, parent: u.parentId ? codes.get(u.parentId) : null, parentId: u.parentId, hasSections: u.hasSections, status: u.status, scopes: u.scopes })), total: items.length });
+  });
+  r.post('/api/v1/units', async (req, res) => {
+    const id = await svc.createUnit(db, who(req), parseOr400(unitCreate, req.body));
+    res.status(201).json({ id });
+  });
+  r.post('/api/v1/units/:id', async (req, res) => {
+    await svc.updateUnit(db, who(req), idOf(req), parseOr400(unitUpdate, req.body));
+    res.status(204).end();
+  });
+  r.post('/api/v1/units/:id/scopes', async (req, res) => {
+    res.json(await svc.setUnitScopes(db, who(req), idOf(req), parseOr400(scopesBody, req.body).scopes));
+  });
+  r.get('/api/v1/users', async (req, res) => {
+    const q = parseOr400(paging.extend({ unit: z.string().max(32).optional(), status: z.enum(['pending', 'active', 'disabled']).optional(), q: z.string().max(64).optional() }), req.query);
+    const out = await svc.listUsers(db, who(req), q);
+    res.json({ items: out.items.map(userJson), total: out.total });
+  });
+  r.get('/api/v1/users/:id', async (req, res) => {
+    const d = await svc.getUser(db, who(req), idOf(req));
+    res.json({ ...userJson(d.user), permissions: d.permissions, requests: d.requests.map((x: any) => ({ id: x.id, kind: x.kind, status: x.status, requestedAt: iso(x.requested_at) })) });
+  });
+  r.post('/api/v1/users', async (req, res) => {
+    const { requestId } = parseOr400(z.object({ requestId: z.coerce.number().int().positive({ message: '請指定已核可的帳號申請 (requestId)' }) }), req.body);
+    const got = await svc.getRequest(db, who(req), requestId);
+    if (got.kind !== 'new') throw new Problem(400, 'validation', 'Validation failed', '此申請不是帳號新增申請。', [{ field: 'requestId', message: '此申請不是帳號新增申請。' }]);
+    const out = await svc.executeRequest(db, cfg, who(req), requestId);
+    res.set('Cache-Control', 'no-store').status(201).json({ id: out.userId, account: out.account, requestId, activationCode: out.activationCode ?? null, activationExpiresAt: iso(out.activationExpiresAt) });
+  });
+  r.post('/api/v1/users/:id/unlock', async (req, res) => {
+    await svc.unlockUser(db, who(req), idOf(req));
+    res.status(204).end();
+  });
+  r.post('/api/v1/users/:id/activation', async (req, res) => {
+    const out = await svc.reissueActivation(db, cfg, who(req), idOf(req));
+    res.set('Cache-Control', 'no-store').json({ activationCode: out.activationCode, activationExpiresAt: iso(out.expiresAt) });
+  });
+  r.get('/api/v1/account-requests', async (req, res) => {
+    const q = parseOr400(paging.extend({ view: z.enum(['inbox', 'todo', 'mine', 'all']).optional(), status: z.enum(['pending', 'approved', 'rejected', 'done']).optional() }), req.query);
+    const out = await svc.listRequests(db, who(req), q);
+    res.json({ items: out.items.map(requestJson), total: out.total });
+  });
+  r.get('/api/v1/account-requests/:id', async (req, res) => {
+    res.json(requestJson(await svc.getRequest(db, who(req), idOf(req))));
+  });
+  r.post('/api/v1/account-requests', async (req, res) => {
+    const id = await svc.fileRequest(db, cfg, who(req), parseOr400(requestBody, req.body) as svc.RequestInput);
+    res.status(201).json({ id, status: 'pending' });
+  });
+  r.post('/api/v1/account-requests/:id/decision', async (req, res) => {
+    const id = idOf(req);
+    await svc.decideRequest(db, who(req), id, parseOr400(decisionBody, req.body));
+    res.json(requestJson(await svc.getRequest(db, who(req), id)));
+  });
+  r.post('/api/v1/account-requests/:id/execute', async (req, res) => {
+    const out = await svc.executeRequest(db, cfg, who(req), idOf(req));
+    res.set('Cache-Control', 'no-store').json({ requestId: out.requestId, userId: out.userId, account: out.account, activationCode: out.activationCode ?? null, activationExpiresAt: iso(out.activationExpiresAt) });
+  });
+  r.get('/api/v1/account-reviews', async (_req, res) => {
+    const items = await listReviewRuns(db);
+    res.json({ items: items.map((x) => ({ ...x, startedAt: iso(x.startedAt), finishedAt: iso(x.finishedAt) })), total: items.length });
+  });
+  r.get('/api/v1/account-reviews/:id', async (req, res) => {
+    const id = idOf(req);
+    const run = (await listReviewRuns(db)).find((x) => x.id === id);
+    if (!run) throw notFound('找不到指定的帳號清查。');
+    const items = await listReviewItems(db, who(req), { reviewId: id });
+    res.json({ ...run, startedAt: iso(run.startedAt), finishedAt: iso(run.finishedAt), items: items.map((i) => ({ ...i, decidedAt: iso(i.decidedAt) })) });
+  });
+  r.post('/api/v1/account-reviews', async (req, res) => {
+    const out = await runReviewNow(ctx, who(req));
+    res.status(201).json(out);
+  });
+  r.get('/api/v1/review-items', async (req, res) => {
+    const q = parseOr400(z.object({ status: z.enum(['open', 'kept', 'disabled']).optional(), review: z.coerce.number().int().positive().optional() }), req.query);
+    const items = await listReviewItems(db, who(req), { status: q.status, reviewId: q.review });
+    res.json({ items: items.map((i) => ({ ...i, decidedAt: iso(i.decidedAt) })), total: items.length });
+  });
+  r.post('/api/v1/review-items/:id/decision', async (req, res) => {
+    await decideReviewItem(db, who(req), idOf(req), parseOr400(reviewDecisionBody, req.body));
+    res.status(204).end();
+  });
+
+  // ---------------------------------------------------------------- pages
+  r.get('/accounts/me', async (req, res) => {
+    const a = req.actor!;
+    const u = await db('users as u').join('units as n', 'n.id', 'u.unit_id').where('u.id', a.id).first('u.account', 'u.name', 'u.rank', 'u.title', 'u.auth_source', 'u.password_changed_at', 'u.last_login_at', 'u.last_login_ip', 'n.name as unit_name', 'n.code as unit_code');
+    const sessions = await db('sessions').where({ user_id: a.id }).andWhere('expires_at', '>', now()).orderBy('created_at').select('ip', 'created_at', 'last_seen_at');
+    const expiresOn = u.password_changed_at ? localDate(Number(u.password_changed_at) + cfg.PASSWORD_MAX_AGE_DAYS * 86_400_000) : null;
+    renderPage(res, 'accounts/me', { title: '我的帳號', u, roles: a.roles, permissions: await permissionsOf(db, a.id), sessions, expiresOn });
+  });
+
+  r.get('/accounts/units', async (req, res) => {
+    const units = await svc.listUnits(db);
+    const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
+    renderPage(res, 'accounts/units', { title: '單位管理', units, scopes, errors: {}, values: {}, canEdit: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), isPlanning: req.actor!.roles.includes('planning_admin') });
+  });
+  r.post('/accounts/units', async (req, res) => {
+    const body = { ...req.body, hasSections: req.body?.hasSections === 'on' || req.body?.hasSections === 'true' };
+    const parsed = unitCreate.safeParse(body);
+    const show = async (errors: Record<string, string>, status: number) => {
+      const units = await svc.listUnits(db);
+      const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
+      renderPage(res, 'accounts/units', { title: '單位管理', units, scopes, errors, values: req.body ?? {}, canEdit: true, isPlanning: req.actor!.roles.includes('planning_admin') }, status);
+    };
+    if (!parsed.success) return show(Object.fromEntries(fieldErrors(parsed.error).map((e) => [e.field, e.message])), 400);
+    try {
+      await svc.createUnit(db, who(req), parsed.data);
+    } catch (e) {
+      if (e instanceof Problem && e.status < 500) return show(e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title }, e.status);
+      throw e;
+    }
+    req.session.flash = { kind: 'ok', text: `已新增單位 ${parsed.data.name}。` };
+    res.redirect(303, '/accounts/units');
+  });
+  r.post('/accounts/units/:id', async (req, res) => {
+    const id = idOf(req);
+    const b = req.body ?? {};
+    await act(req, res, '/accounts/units', async () => {
+      const input = parseOr400(unitUpdate, { name: opt(b.name), parent: opt(b.parent), hasSections: b.hasSections === undefined ? undefined : b.hasSections === 'true', close: b.close === 'true' ? true : undefined });
+      await svc.updateUnit(db, who(req), id, input);
+      return input.close ? '單位已裁撤（保留歷史紀錄）。' : '單位資料已更新。';
+    });
+  });
+  r.post('/accounts/units/:id/scopes', async (req, res) => {
+    const id = idOf(req);
+    await act(req, res, '/accounts/units', async () => {
+      const out = await svc.setUnitScopes(db, who(req), id, arr(req.body?.scopes));
+      return `業務範圍授權已更新：新增 ${out.added.length} 項、終止 ${out.terminated.length} 項（收回 ${out.revoked} 筆查詢權限）。`;
+    });
+  });
+
+  r.get('/accounts/users', async (req, res) => {
+    const q = { unit: opt(req.query.unit), status: ['pending', 'active', 'disabled'].includes(String(req.query.status)) ? String(req.query.status) : undefined, q: opt(req.query.q)?.slice(0, 64) };
+    let list: { items: svc.UserView[]; total: number } = { items: [], total: 0 };
+    let error: string | null = null;
+    try {
+      list = await svc.listUsers(db, who(req), q);
+    } catch (e) {
+      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      error = e.errors[0]?.message ?? e.detail ?? e.title;
+    }
+    renderPage(res, 'accounts/users', { title: '帳號清冊', list, q, error, statusLabels: STATUS_LABELS });
+  });
+  r.get('/accounts/users/:id', async (req, res) => {
+    const d = await svc.getUser(db, who(req), idOf(req));
+    const events = await db('system_events').where({ target_type: 'user', target_id: String(d.user.id) }).orderBy('id', 'desc').limit(30).select('at', 'actor_account', 'action', 'outcome', 'ip');
+    renderPage(res, 'accounts/user', { title: `帳號 ${d.user.account}`, d, events, statusLabels: STATUS_LABELS, canAdmin: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), canFile: req.actor!.roles.some((x) => (FILERS as readonly string[]).includes(x)) });
+  });
+  r.post('/accounts/users/:id/unlock', async (req, res) => {
+    const id = idOf(req);
+    await act(req, res, `/accounts/users/${id}`, async () => {
+      await svc.unlockUser(db, who(req), id);
+      return '帳號已解除鎖定。';
+    });
+  });
+  r.post('/accounts/users/:id/activation', async (req, res) => {
+    const id = idOf(req);
+    try {
+      const out = await svc.reissueActivation(db, cfg, who(req), id);
+      const u = await db('users').where({ id }).first('account', 'name');
+      res.set('Cache-Control', 'no-store');
+      return renderPage(res, 'accounts/activation', { title: '啟用碼', account: u.account, name: u.name, code: out.activationCode, expiresAt: out.expiresAt, back: `/accounts/users/${id}` });
+    } catch (e) {
+      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      req.session.flash = { kind: 'error', text: e.detail ?? e.title };
+      res.redirect(303, `/accounts/users/${id}`);
+    }
+  });
+
+  const requestList = (view: 'inbox' | 'todo' | 'mine' | 'all', title: string) => async (req: Request, res: Response) => {
+    const list = await svc.listRequests(db, who(req), { view });
+    renderPage(res, 'accounts/requests', { title, view, list, statusLabels: REQUEST_STATUS_LABELS });
+  };
+  r.get('/accounts/requests', (req, res) => {
+    const v = String(req.query.view ?? 'all');
+    return requestList((['inbox', 'todo', 'mine', 'all'].includes(v) ? v : 'all') as 'all', '帳號申請')(req, res);
+  });
+  r.get('/accounts/approvals', requestList('inbox', '帳號申請核定（待核定）'));
+  r.get('/accounts/todo', requestList('todo', '帳號配賦（待辦）'));
+
+  const formData = async (req: Request) => {
+    const units = (await svc.listUnits(db)).filter((u) => u.status === 'active');
+    const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
+    const ops = await db('op_codes').where({ active: true }).orderBy('code').select('code', 'name');
+    const users = (await svc.listUsers(db, who(req), { status: 'active', limit: 1000 })).items;
+    return { units, scopes, ops, users, roles: ROLES.filter((x) => x !== 'planning_admin'), roleLabels: ROLE_LABELS, ranks: RANKS, rankLabels: RANK_LABELS, kinds: svc.KIND_LABELS };
+  };
+  r.get('/accounts/requests/new', async (req, res) => {
+    const kind = ['new', 'change', 'disable', 'handover'].includes(String(req.query.kind)) ? String(req.query.kind) : 'new';
+    const values: Record<string, unknown> = { kind, unit: opt(req.query.unit) ?? '', userId: opt(req.query.userId) ?? '', authSource: 'local', roles: [], perms: [], disableOn: localDate(now()) };
+    if (req.query.annex === '1') Object.assign(values, { kind: 'new', roles: ['admin'], annex: '1' });
+    renderPage(res, 'accounts/request-form', { title: '帳號申請', values, errors: {}, ...(await formData(req)) });
+  });
+  r.post('/accounts/requests', async (req, res) => {
+    const b = req.body ?? {};
+    const values = { ...b, roles: arr(b.roles), perms: arr(b.perms) };
+    const show = async (errors: Record<string, string>, status: number) => renderPage(res, 'accounts/request-form', { title: '帳號申請', values, errors, ...(await formData(req)) }, status);
+    const parsed = requestBody.safeParse(formToRequest(b));
+    if (!parsed.success) return show(Object.fromEntries(fieldErrors(parsed.error).map((e) => [e.field, e.message])), 400);
+    try {
+      const id = await svc.fileRequest(db, cfg, who(req), parsed.data as svc.RequestInput);
+      req.session.flash = { kind: 'ok', text: `帳號申請 #${id} 已送出，待權責主管核定。` };
+      res.redirect(303, `/accounts/requests/${id}`);
+    } catch (e) {
+      if (e instanceof Problem && e.status < 500) return show(e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title }, e.status);
+      throw e;
+    }
+  });
+  r.get('/accounts/requests/:id', async (req, res) => {
+    const v = await svc.getRequest(db, who(req), idOf(req));
+    renderPage(res, 'accounts/request', { title: `帳號申請 #${v.id}`, v, statusLabels: REQUEST_STATUS_LABELS, roleLabels: ROLE_LABELS, rankLabels: RANK_LABELS, stepLabels: STEP_LABELS });
+  });
+  r.post('/accounts/requests/:id/decision', async (req, res) => {
+    const id = idOf(req);
+    await act(req, res, `/accounts/requests/${id}`, async () => {
+      const body = parseOr400(decisionBody, req.body);
+      await svc.decideRequest(db, who(req), id, body);
+      return body.decision === 'approve' ? '已核可此申請，交由管理者配賦。' : '已駁回此申請。';
+    });
+  });
+  r.post('/accounts/requests/:id/execute', async (req, res) => {
+    const id = idOf(req);
+    try {
+      const out = await svc.executeRequest(db, cfg, who(req), id);
+      if (out.activationCode) {
+        const u = await db('users').where({ id: out.userId }).first('account', 'name');
+        res.set('Cache-Control', 'no-store');
+        return renderPage(res, 'accounts/activation', { title: '啟用碼', account: u.account, name: u.name, code: out.activationCode, expiresAt: out.activationExpiresAt, back: `/accounts/requests/${id}` });
+      }
+      req.session.flash = { kind: 'ok', text: '已完成配賦。' };
+    } catch (e) {
+      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
+    }
+    res.redirect(303, `/accounts/requests/${id}`);
+  });
+
+  r.get('/accounts/reviews', async (req, res) => {
+    const runs = await listReviewRuns(db);
+    const items = await listReviewItems(db, who(req), { status: 'open' });
+    renderPage(res, 'accounts/reviews', { title: '帳號清查', runs, items, findingLabels: FINDING_LABELS, canRun: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)) });
+  });
+  r.get('/accounts/reviews/:id', async (req, res) => {
+    const id = idOf(req);
+    const run = (await listReviewRuns(db)).find((x) => x.id === id);
+    if (!run) throw notFound('找不到指定的帳號清查。');
+    const items = await listReviewItems(db, who(req), { reviewId: id });
+    renderPage(res, 'accounts/review', { title: `帳號清查 #${id}`, run, items, findingLabels: FINDING_LABELS, itemStatus: ITEM_STATUS_LABELS });
+  });
+  r.post('/accounts/reviews', async (req, res) => {
+    await act(req, res, '/accounts/reviews', async () => {
+      const out = await runReviewNow(ctx, who(req));
+      return `帳號清查已完成：發現 ${out.findings} 項待決定。`;
+    });
+  });
+  r.post('/accounts/review-items/:id/decision', async (req, res) => {
+    const id = idOf(req);
+    const back = typeof req.body?.back === 'string' && /^\/accounts\/reviews(\/\d+)?$/.test(req.body.back) ? req.body.back : '/accounts/reviews';
+    await act(req, res, back, async () => {
+      const body = parseOr400(reviewDecisionBody, req.body);
+      await decideReviewItem(db, who(req), id, body);
+      return body.decision === 'keep' ? '已決定保留此帳號（理由已記錄）。' : '已停用此帳號。';
+    });
+  });
+}
+
+/** On demand: the same job as the monthly run, forced so an earlier run of the month stays as history. */
+async function runReviewNow(ctx: AppContext, by: svc.Who) {
+  const jc: ReviewJobContext = { db: ctx.db, cfg: ctx.cfg, startedBy: by };
+  const outcome = await runJob(jc, accountReviewJob, { force: true, trigger: 'manual' });
+  if (outcome.status !== 'ran') throw new Problem(409, 'review-not-run', 'Review not run', outcome.status === 'failed' ? `帳號清查失敗：${outcome.error}` : 'message' in outcome ? outcome.message : '帳號清查未執行。');
+  return outcome.result as { reviewId: number; findings: number };
+}
+
+export const STATUS_LABELS: Record<string, string> = { pending: '待啟用', active: '使用中', disabled: '已停用' };
+export const REQUEST_STATUS_LABELS: Record<string, string> = { pending: '待核定', approved: '已核可待配賦', rejected: '已駁回', done: '已完成' };
+export const STEP_LABELS: Record<string, string> = { filed: '提出申請', approved: '核可', rejected: '駁回', executed: '配賦完成' };
+export const ITEM_STATUS_LABELS: Record<string, string> = { open: '待決定', kept: '保留', disabled: '已停用' };
