@@ -81,7 +81,6 @@ function formErrors(e: unknown): Record<string, string> | null {
 interface Remembered { caseNo: string; reason: string; scope: string; opCode: string; queryRequestId: string; subjectType: string }
 
 export function register(r: Routes, ctx: AppContext): void {
-  const { db, cfg } = ctx;
 
   addNav('/query-logs/new', '登錄查詢', ['clerk'], 10);
   addNav('/query-requests', '申請單', ['clerk', 'supervisor'], 11);
@@ -90,20 +89,30 @@ export function register(r: Routes, ctx: AppContext): void {
   addNav('/query-logs/who', '誰查詢了此人', ['auditor', 'ethics'], 14);
   addNav('/service-tokens', '服務權杖', ['admin', 'planning_admin'], 60);
 
-  addHomePanel(async (_ctx, actor) => {
+  // Panels are registered once per process and use the context they are given.
+  if (panelsAdded) return registerRest(r, ctx);
+  panelsAdded = true;
+  addHomePanel(async (pctx, actor) => {
     if (!actor.roles.includes('clerk')) return null;
-    const s = await svc.clerkSummary(db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
+    const s = await svc.clerkSummary(pctx.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
     return { title: '我的查詢', items: [
       { label: '今日登錄筆數', value: s.today, href: '/query-logs' },
       { label: '有效申請單', value: s.openRequests, href: '/query-requests' },
       { label: '待核申請單', value: s.pending, href: '/query-requests' },
     ], html: '<p><a href="/query-logs/new">登錄健保查詢 →</a></p>' };
   });
-  addHomePanel(async (_ctx, actor) => {
+  addHomePanel(async (pctx, actor) => {
     if (!actor.roles.includes('supervisor')) return null;
-    const n = await svc.pendingApprovals(db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
+    const n = await svc.pendingApprovals(pctx.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
     return { title: '申請單核定', items: [{ label: '待核定申請單', value: n, href: '/query-requests/inbox' }] };
   });
+  registerRest(r, ctx);
+}
+
+let panelsAdded = false;
+
+function registerRest(r: Routes, ctx: AppContext): void {
+  const { db, cfg } = ctx;
 
   // ---- JSON API ----
   r.get('/api/v1/openapi.json', (_req, res) => { res.json(OPENAPI); });

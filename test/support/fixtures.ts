@@ -63,3 +63,73 @@ export async function makeUser(db: Db, u: UserSpec): Promise<number> {
   }
   return userId;
 }
+
+// ---- query log (queries capability): record entries directly through the chain ----
+import type { Config } from '../../server/config.ts';
+import { appendEntries, type Appended } from '../../server/queries/chain.ts';
+import { protectSubject, generateNationalId, type Subject } from '../../server/queries/subject.ts';
+
+export interface TestEntry {
+  userId: number;
+  account: string;
+  unitId: number;
+  /** epoch ms; default now */
+  queriedAt?: number;
+  opCode?: string;
+  scope?: string;
+  caseNo?: string;
+  reason?: string;
+  queryRequestId?: number | null;
+  subject?: Subject;
+  clientIp?: string | null;
+}
+
+/**
+ * Appends query log entries through the real hash chain (no validation), for tests of other
+ * capabilities (checks, reports). Entries must be given in chronological order.
+ */
+export async function recordTestEntries(db: Db, cfg: Pick<Config, 'subjectEncKey' | 'SUBJECT_HMAC_KEY'>, entries: TestEntry[]): Promise<Appended[]> {
+  const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
+  return db.transaction((trx) => appendEntries(trx, entries.map((e) => ({
+    user_id: e.userId, account: e.account, unit_id: e.unitId, queried_at: e.queriedAt ?? Date.now(), op_code: e.opCode ?? 'IN01', scope_code: e.scope ?? '2-1',
+    query_request_id: e.queryRequestId ?? null, case_no: e.caseNo ?? 'CASE-1130001', reason: e.reason ?? '個案訪視前確認投保狀態',
+    ...protectSubject(keys, e.subject ?? { type: 'national-id', value: generateNationalId() }), client_ip: e.clientIp ?? '10.0.0.1', source: 'web', token_id: null,
+  }))));
+}
+
+/** An approved query request form valid from..to for the user (bypassing the approval flow). */
+export async function makeApprovedRequest(db: Db, u: { userId: number; unitId: number; scope?: string; validFrom?: string; validTo?: string; status?: string; caseNo?: string }): Promise<number> {
+  const scope = await db('scopes').where({ code: u.scope ?? '2-1' }).first('id');
+  const [id] = await db('query_requests').insert({
+    unit_id: u.unitId, requester_id: u.userId, case_no: u.caseNo ?? 'CASE-1130001', purpose: '辦理個案服務查詢投保資料', scope_id: scope.id, expected_subjects_cipher: null,
+    valid_from: u.validFrom ?? '2000-01-01', valid_to: u.validTo ?? '2099-12-31', status: u.status ?? 'approved', decided_by: null, decided_at: u.status === 'pending' ? null : Date.now(), decision_note: null, created_at: Date.now(),
+  });
+  return Number(id);
+}
+
+/** Accounts tests: an admin and a supervisor at each level of seedTree, plus a few staff. Ids by account. */
+export async function seedAccountPeople(db: Db, tree: Tree): Promise<Record<string, number>> {
+  const specs: UserSpec[] = [
+    { account: 'plan.admin', unitId: tree.PLAN, roles: ['planning_admin'], rank: 'section_chief' },
+    { account: 'plan.sup', unitId: tree.PLAN, roles: ['supervisor'], rank: 'division_chief' },
+    { account: 'plan.auditor', unitId: tree.PLAN, roles: ['auditor'] },
+    { account: 'ag1.admin', unitId: tree.AG1, roles: ['admin'] },
+    { account: 'ag1.sup', unitId: tree.AG1, roles: ['supervisor'], rank: 'section_chief' },
+    { account: 'ag1.sup2', unitId: tree.AG1, roles: ['supervisor', 'checker'], rank: 'division_chief' },
+    { account: 'ag1.clerk', unitId: tree.AG1, roles: ['clerk'], permissions: [['2-1', 'IN01']] },
+    { account: 'ag1.auditor', unitId: tree.AG1, roles: ['auditor'] },
+    { account: 'ag1.ethics', unitId: tree.AG1, roles: ['ethics'] },
+    { account: 'ag1.it', unitId: tree.AG1, roles: ['it'] },
+    { account: 'ag1.checker', unitId: tree.AG1, roles: ['checker'], rank: 'section_chief' },
+    { account: 'u1.admin', unitId: tree.AG1U1, roles: ['admin'] },
+    { account: 'u1.sup', unitId: tree.AG1U1, roles: ['supervisor'], rank: 'division_chief' },
+    { account: 'u1.clerk', unitId: tree.AG1U1, roles: ['clerk'], permissions: [['2-8', 'IN01']] },
+    { account: 'u1a.admin', unitId: tree.AG1U1A, roles: ['admin'] },
+    { account: 'ag2.admin', unitId: tree.AG2, roles: ['admin'] },
+    { account: 'ag2.sup', unitId: tree.AG2, roles: ['supervisor'], rank: 'division_chief' },
+    { account: 'ag2.clerk', unitId: tree.AG2, roles: ['clerk'], permissions: [['2-4', 'IN01']] },
+  ];
+  const ids: Record<string, number> = {};
+  for (const s of specs) ids[s.account] = await makeUser(db, s);
+  return ids;
+}
