@@ -193,7 +193,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const { c, h } = await sheetFor(req);
     const { pages, total, sampled } = await sheetPages(db, h);
     res.locals.printPage = true;
-    renderPage(res, 'checks/sheet', { title: `查詢紀錄單 ${c.unit_name} ${c.period}`, c, h, pages, total, sampled, ...viewData });
+    renderPage(res, 'checks/sheet', { title: `查詢紀錄單 ${c.unit_name} ${c.period}`, c, hdr: h, pages, total, sampled, ...viewData });
   });
   r.get('/checks/:id/sheet.xlsx', async (req, res) => {
     const { c, h } = await sheetFor(req);
