@@ -87,7 +87,8 @@ export async function verifyWorkbook(file: string): Promise<{ ok: boolean; sheet
   cover.eachRow((row) => {
     const a = cellText(row.getCell(1).value);
     if (a === '工作表' && cellText(row.getCell(3).value) === 'SHA-256') return void (inTable = true);
-    if (inTable && a) listed.push({ name: a, rows: Number(cellText(row.getCell(2).value)), expected: cellText(row.getCell(3).value) });
+    const c = cellText(row.getCell(3).value);
+    if (inTable && a && /^[0-9a-f]{64}$/.test(c)) listed.push({ name: a, rows: Number(cellText(row.getCell(2).value)), expected: c });
     else if (inTable) inTable = false;
   });
   const sheets = listed.map((l) => {

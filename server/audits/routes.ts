@@ -114,36 +114,6 @@ export function register(r: Routes, ctx: AppContext): void {
       throw e;
     }
   });
-  r.get('/audits/:id', async (req, res) => {
-    const a = await svc.auditForViewer(db, who(req), svc.parseId(String(req.params.id)));
-    const canEdit = a.status === 'open' && req.actor!.roles.some((x) => svc.AUDIT_ROLES.includes(x));
-    renderPage(res, 'audits/audit', { title: `內部稽核 ${a.unit.name} ${a.period}`, a, canEdit, errors: {} });
-  });
-  r.post('/audits/:id', async (req, res) => {
-    const id = svc.parseId(String(req.params.id));
-    const body = req.body ?? {};
-    // Form fields result_<key> / note_<key> become results[key].
-    const results: Record<string, { result: string; note: string }> = {};
-    for (const [k, v] of Object.entries(body)) {
-      const m = /^(result|note)_([a-z-]+)$/.exec(k);
-      if (m) results[m[2]] = { ...(results[m[2]] ?? { result: '', note: '' }), [m[1]]: String(v) };
-    }
-    const input = svc.parseOr400(svc.saveAuditSchema, { findings: body.findings, conclusion: body.conclusion, results });
-    const action = String(body.action ?? 'save');
-    try {
-      await svc.saveAudit(db, cfg, who(req), id, input, { sign: action === 'sign', refresh: action === 'refresh' });
-      flash(req, 'ok', action === 'sign' ? '已簽核，稽核紀錄已保存（保存五年）。' : action === 'refresh' ? '已更新系統佐證。' : '已儲存。');
-      res.redirect(303, `/audits/${id}`);
-    } catch (e) {
-      if (e instanceof Problem && e.status === 400) {
-        const a = await svc.auditForViewer(db, who(req), id);
-        const shown = { ...a, findings: input.findings, conclusion: input.conclusion, checklist: a.checklist.map((i) => ({ ...i, result: (input.results[i.key]?.result || i.result) as any, note: input.results[i.key]?.note ?? i.note })) };
-        return renderPage(res, 'audits/audit', { title: '內部稽核', a: shown, canEdit: true, errors: Object.fromEntries(e.errors.map((x) => [x.field, x.message])) }, 400);
-      }
-      throw e;
-    }
-  });
-
   // --- retained data ---
   const retainedPage = async (req: Request, res: Response, form: Record<string, unknown>, errors: Record<string, string>, status = 200) => {
     const reach = await svc.reachOf(db, who(req));
@@ -284,4 +254,36 @@ export function register(r: Routes, ctx: AppContext): void {
     if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', '年度報表產製失敗，請稍後再試。');
     sendFile(res, row);
   });
+
+  // Registered last so /audits/retained, /audits/links … are not taken for an id.
+  r.get('/audits/:id', async (req, res) => {
+    const a = await svc.auditForViewer(db, who(req), svc.parseId(String(req.params.id)));
+    const canEdit = a.status === 'open' && req.actor!.roles.some((x) => svc.AUDIT_ROLES.includes(x));
+    renderPage(res, 'audits/audit', { title: `內部稽核 ${a.unit.name} ${a.period}`, a, canEdit, errors: {} });
+  });
+  r.post('/audits/:id', async (req, res) => {
+    const id = svc.parseId(String(req.params.id));
+    const body = req.body ?? {};
+    // Form fields result_<key> / note_<key> become results[key].
+    const results: Record<string, { result: string; note: string }> = {};
+    for (const [k, v] of Object.entries(body)) {
+      const m = /^(result|note)_([a-z-]+)$/.exec(k);
+      if (m) results[m[2]] = { ...(results[m[2]] ?? { result: '', note: '' }), [m[1]]: String(v) };
+    }
+    const input = svc.parseOr400(svc.saveAuditSchema, { findings: body.findings, conclusion: body.conclusion, results });
+    const action = String(body.action ?? 'save');
+    try {
+      await svc.saveAudit(db, cfg, who(req), id, input, { sign: action === 'sign', refresh: action === 'refresh' });
+      flash(req, 'ok', action === 'sign' ? '已簽核，稽核紀錄已保存（保存五年）。' : action === 'refresh' ? '已更新系統佐證。' : '已儲存。');
+      res.redirect(303, `/audits/${id}`);
+    } catch (e) {
+      if (e instanceof Problem && e.status === 400) {
+        const a = await svc.auditForViewer(db, who(req), id);
+        const shown = { ...a, findings: input.findings, conclusion: input.conclusion, checklist: a.checklist.map((i) => ({ ...i, result: (input.results[i.key]?.result || i.result) as any, note: input.results[i.key]?.note ?? i.note })) };
+        return renderPage(res, 'audits/audit', { title: '內部稽核', a: shown, canEdit: true, errors: Object.fromEntries(e.errors.map((x) => [x.field, x.message])) }, 400);
+      }
+      throw e;
+    }
+  });
+
 }

@@ -1,0 +1,337 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import request from 'supertest';
+import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
+import { appFor, signIn } from '../support/app.ts';
+import { makeUser, seedTree, type Tree } from '../support/fixtures.ts';
+import { cli } from '../support/cli.ts';
+import { appendEntries } from '../../server/queries/chain.ts';
+import { protectSubject } from '../../server/queries/subject.ts';
+import { cellText } from '../../reports/cells.ts';
+import { COVER, NO_DATA, SHEETS, verifyWorkbook, writeAnnualWorkbook, chainHeadAt } from '../../reports/annual.ts';
+import { startExport, awaitExport } from '../../server/audits/exports.ts';
+import * as svc from '../../server/audits/service.ts';
+import { yearRange } from '../../server/time.ts';
+
+/** A valid Taiwan national ID from a letter-code prefix and 8 digits (checksum computed). */
+export function nationalId(n: number): string {
+  const body = `1${String(n).padStart(7, '0')}`; // sex 1 + 7 digits; the 8th is the check digit
+  const digits = [1, 0, ...body.split('').map(Number)]; // A = 10
+  const w = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+  const sum = digits.reduce((a, d, i) => a + d * w[i], 0);
+  return `A${body}${(10 - (sum % 10)) % 10}`;
+}
+
+const at = (iso: string) => Date.parse(iso);
+const FORMULA_REASON = '=HYPERLINK("http://evil.example/x","點我")';
+
+interface Entry { userId: number; account: string; unitId: number; queriedAt: number; scope?: string; reason?: string; caseNo?: string; subject?: string }
+
+async function record(t: TestDb, entries: Entry[]) {
+  const keys = { enc: t.cfg.subjectEncKey, hmac: t.cfg.SUBJECT_HMAC_KEY };
+  return t.db.transaction((trx) => appendEntries(trx, entries.map((e, i) => ({
+    user_id: e.userId, account: e.account, unit_id: e.unitId, queried_at: e.queriedAt, op_code: 'IN01', scope_code: e.scope ?? '2-1', query_request_id: null,
+    case_no: e.caseNo ?? `CASE-${i}`, reason: e.reason ?? '個案訪視前確認投保狀態', ...protectSubject(keys, { type: 'national-id', value: e.subject ?? nationalId(1000 + i) }),
+    client_ip: '10.0.0.1', source: 'web', token_id: null,
+  }))));
+}
+
+async function readBook(file: string | Buffer): Promise<ExcelJS.Workbook> {
+  const wb = new ExcelJS.Workbook();
+  if (typeof file === 'string') await wb.xlsx.readFile(file);
+  else await wb.xlsx.load(file as any);
+  return wb;
+}
+const dataRows = (ws: ExcelJS.Worksheet) => ws.rowCount - 1;
+const coverValue = (ws: ExcelJS.Worksheet, label: string) => {
+  let v = '';
+  ws.eachRow((r) => { if (cellText(r.getCell(1).value) === label) v = cellText(r.getCell(2).value); });
+  return v;
+};
+
+describe(`annual filing workbook (${ENGINE})`, function () {
+  this.timeout(60_000);
+  let t: TestDb;
+  let tree: Tree;
+  let dir: string;
+  let app: ReturnType<typeof appFor>;
+  const ids: Record<string, number> = {};
+  let entryIds: number[] = [];
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-annual-'));
+    t = await migratedDb({ EXPORT_DIR: dir });
+    tree = await seedTree(t.db);
+    app = appFor(t);
+    ids.plan = await makeUser(t.db, { account: 'plan.admin', unitId: tree.PLAN, roles: ['planning_admin'] });
+    ids.admin1 = await makeUser(t.db, { account: 'ag1.admin', unitId: tree.AG1, roles: ['admin'] });
+    ids.subadmin = await makeUser(t.db, { account: 'ag1u1.admin', unitId: tree.AG1U1, roles: ['admin'] });
+    ids.aud1 = await makeUser(t.db, { account: 'ag1.auditor', unitId: tree.AG1, roles: ['auditor'] });
+    ids.clerk1 = await makeUser(t.db, { account: 'ag1.clerk', unitId: tree.AG1, roles: ['clerk'], permissions: [['2-1', 'IN01'], ['2-8', 'IN01']] });
+    ids.clerk2 = await makeUser(t.db, { account: 'ag1u1.clerk', unitId: tree.AG1U1, roles: ['clerk'], permissions: [['2-1', 'IN01']] });
+    ids.clerk3 = await makeUser(t.db, { account: 'ag2.clerk', unitId: tree.AG2, roles: ['clerk'] });
+    ids.aud2 = await makeUser(t.db, { account: 'ag2.auditor', unitId: tree.AG2, roles: ['auditor'] });
+    // An account created after the year: not on the 2025 roster.
+    ids.late = await makeUser(t.db, { account: 'ag1.late', unitId: tree.AG1, roles: ['clerk'] });
+    await t.db('users').where({ id: ids.late }).update({ created_at: at('2026-02-01T00:00:00Z') });
+    for (const id of Object.values(ids)) if (id !== ids.late) await t.db('users').where({ id }).update({ created_at: at('2024-06-01T00:00:00Z') });
+
+    const e: Entry[] = [];
+    e.push({ userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1, queriedAt: at('2024-12-31T10:00:00Z') }); // previous year
+    for (let i = 0; i < 24; i++) {
+      const month = String((i % 12) + 1).padStart(2, '0');
+      const who = i % 3 === 0 ? { userId: ids.clerk2, account: 'ag1u1.clerk', unitId: tree.AG1U1 } : { userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1 };
+      e.push({ ...who, queriedAt: at(`2025-${month}-1${i % 9}T02:00:00Z`), scope: i % 4 === 0 ? '2-8' : '2-1' });
+    }
+    e.push({ userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1, queriedAt: at('2025-06-01T02:00:00Z'), reason: FORMULA_REASON, caseNo: '+886-49-222' });
+    e.push({ userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1, queriedAt: at('2025-06-02T02:00:00Z'), reason: '@SUM(A1:A9)', caseNo: '-1+2' });
+    for (let i = 0; i < 5; i++) e.push({ userId: ids.clerk3, account: 'ag2.clerk', unitId: tree.AG2, queriedAt: at(`2025-0${i + 1}-05T03:00:00Z`), scope: '2-4' });
+    e.push({ userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1, queriedAt: at('2025-12-31T16:30:00Z') }); // 2026-01-01 Taipei: next year
+    e.push({ userId: ids.clerk1, account: 'ag1.clerk', unitId: tree.AG1, queriedAt: at('2026-01-05T02:00:00Z') });
+    entryIds = (await record(t, e)).map((x) => x.id);
+
+    // A March check with two sampled entries and verdicts; an investigation outcome.
+    const t0 = at('2025-04-10T02:00:00Z');
+    const [checkId] = await t.db('checks').insert({ unit_id: tree.AG1, period: '2025-03', generation: 1, seed: 'ab'.repeat(32), population: 3, population_digest: 'cd'.repeat(32), sample_size: 1, rate_percent: 3, minimum: 10, checker_id: ids.aud1, status: 'signed-off', created_at: t0, signed_off_by: ids.aud1, signed_off_at: t0 });
+    const marchIds = (await t.db('query_logs').whereIn('unit_id', [tree.AG1, tree.AG1U1]).where('queried_at', '>=', yearRange(2025)[0]).orderBy('id').select('id', 'queried_at')).filter((r: any) => new Date(Number(r.queried_at)).getUTCMonth() === 2).map((r: any) => Number(r.id));
+    await t.db('check_items').insert([
+      { check_id: checkId, entry_id: marchIds[0], basis: 'random', flags: '', verdict: 'proper', decided_by: ids.aud1, decided_at: t0 },
+      { check_id: checkId, entry_id: marchIds[1], basis: 'flag:after-hours', flags: 'after-hours', verdict: 'improper', note: '=1+1 非上班時間查詢', decided_by: ids.aud1, decided_at: t0 },
+    ]);
+    await t.db('audit_records').insert([
+      { unit_id: tree.AG1, kind: 'investigation', title: '三月異常查詢調查', period: '2025-03', findings: '非上班時間查詢', conclusion: '經查屬實，已告誡', signed_by: ids.aud1, signed_at: t0, created_by: ids.aud1, created_at: t0 },
+      { unit_id: tree.AG2, kind: 'other', title: '衛生局紀錄', period: '2025', conclusion: '無', created_at: t0 },
+      { unit_id: tree.AG1, kind: 'other', title: '前一年度', period: '2024-H2', conclusion: '無', created_at: t0 },
+    ]);
+  });
+  after(async () => {
+    await t.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ag1Entries = async () => t.db('query_logs').whereIn('unit_id', [tree.AG1, tree.AG1U1, tree.AG1U1A]).where('queried_at', '>=', yearRange(2025)[0]).where('queried_at', '<', yearRange(2025)[1]).count({ n: '*' }).first();
+
+  it('writes every sheet, cover first, with row counts equal to the database', async () => {
+    const file = path.join(dir, 'ag1-2025.xlsx');
+    const r = await writeAnnualWorkbook(t.db, { year: 2025, unitId: tree.AG1, out: file, countyName: '南投縣政府' });
+    const wb = await readBook(file);
+    expect(wb.worksheets.map((w) => w.name)).to.deep.equal([COVER, SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits]);
+    const n = Number((await ag1Entries())!.n);
+    expect(n).to.equal(26);
+    expect(dataRows(wb.getWorksheet(SHEETS.entries)!)).to.equal(n);
+    expect(r.counts.entries).to.equal(n);
+    expect(dataRows(wb.getWorksheet(SHEETS.admins)!)).to.equal(2); // ag1.admin, ag1u1.admin
+    // ag1.auditor, ag1.clerk, ag1u1.clerk (ag1.late was created after the year)
+    expect(dataRows(wb.getWorksheet(SHEETS.users)!)).to.equal(3);
+    const users = wb.getWorksheet(SHEETS.users)!;
+    const accounts = [2, 3, 4].map((i) => cellText(users.getRow(i).getCell(1).value));
+    expect(accounts).to.have.members(['ag1.auditor', 'ag1.clerk', 'ag1u1.clerk']);
+    const clerkRow = [2, 3, 4].map((i) => users.getRow(i)).find((row) => cellText(row.getCell(1).value) === 'ag1.clerk')!;
+    expect(cellText(clerkRow.getCell(8).value)).to.equal('2-1/IN01、2-8/IN01');
+    expect(cellText(clerkRow.getCell(10).value)).to.equal('啟用');
+    expect(dataRows(wb.getWorksheet(SHEETS.checks)!)).to.equal(2);
+    expect(dataRows(wb.getWorksheet(SHEETS.audits)!)).to.equal(1); // AG1 2025 only
+    expect(wb.getWorksheet(SHEETS.entries)!.views[0]).to.include({ state: 'frozen', ySplit: 1 });
+    expect(wb.getWorksheet(SHEETS.entries)!.getColumn(9).width).to.be.greaterThan(20);
+  });
+
+  it('shows subjects masked only, and marks the sampled entries', async () => {
+    const file = path.join(dir, 'ag1-2025.xlsx');
+    const wb = await readBook(file);
+    const ws = wb.getWorksheet(SHEETS.entries)!;
+    expect(cellText(ws.getRow(1).getCell(10).value)).to.contain('遮罩');
+    const marks: string[] = [];
+    for (let r = 2; r <= ws.rowCount; r++) {
+      const subject = cellText(ws.getRow(r).getCell(10).value);
+      expect(subject).to.match(/^A1\d\*{4}\d{3}$/);
+      for (let c = 1; c <= 15; c++) expect(cellText(ws.getRow(r).getCell(c).value)).not.to.match(/A1\d{8}/);
+      const m = cellText(ws.getRow(r).getCell(14).value);
+      if (m) marks.push(m);
+    }
+    expect(marks.sort()).to.deep.equal(['抽查（隨機）', '抽查（風險:after-hours）'].sort());
+  });
+
+  it('stores formula-like text as text, never as a formula', async () => {
+    const wb = await readBook(path.join(dir, 'ag1-2025.xlsx'));
+    const ws = wb.getWorksheet(SHEETS.entries)!;
+    const found: Record<string, ExcelJS.Cell> = {};
+    ws.eachRow((row) => row.eachCell((cell) => { found[cellText(cell.value)] = cell; }));
+    for (const text of [FORMULA_REASON, '+886-49-222', '@SUM(A1:A9)', '-1+2']) {
+      const cell = found[text];
+      expect(cell, text).to.exist;
+      expect(cell.type).not.to.equal(ExcelJS.ValueType.Formula);
+      expect((cell as any).formula).to.equal(undefined);
+    }
+    const checks = wb.getWorksheet(SHEETS.checks)!;
+    let note: ExcelJS.Cell | undefined;
+    checks.eachRow((row) => row.eachCell((c) => { if (cellText(c.value) === '=1+1 非上班時間查詢') note = c; }));
+    expect(note!.type).not.to.equal(ExcelJS.ValueType.Formula);
+  });
+
+  it('puts each sheet\'s SHA-256 on the cover; the verifier matches, and a changed cell is caught', async () => {
+    const file = path.join(dir, 'ag1-2025.xlsx');
+    const v = await verifyWorkbook(file);
+    expect(v.ok).to.equal(true);
+    expect(v.sheets.map((s) => s.name)).to.deep.equal([SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits]);
+    expect(v.sheets.find((s) => s.name === SHEETS.entries)!.rows).to.equal(26);
+    const wb = await readBook(file);
+    wb.getWorksheet(SHEETS.entries)!.getRow(3).getCell(9).value = '改過的事由';
+    const tampered = path.join(dir, 'tampered.xlsx');
+    await wb.xlsx.writeFile(tampered);
+    const v2 = await verifyWorkbook(tampered);
+    expect(v2.ok).to.equal(false);
+    expect(v2.sheets.filter((s) => s.actual !== s.expected).map((s) => s.name)).to.deep.equal([SHEETS.entries]);
+  });
+
+  it('prints the chain head at year end: the last entry recorded before 1 January', async () => {
+    const wb = await readBook(path.join(dir, 'ag1-2025.xlsx'));
+    const cover = wb.getWorksheet(COVER)!;
+    const last = await t.db('query_logs').where('queried_at', '<', yearRange(2025)[1]).orderBy('seq', 'desc').first('seq', 'hash');
+    expect(coverValue(cover, '年底查詢日誌鏈頭雜湊')).to.equal(last.hash);
+    expect(coverValue(cover, '年底查詢日誌鏈頭序號')).to.equal(String(last.seq));
+    expect((await chainHeadAt(t.db, yearRange(2025)[1])).hash).to.equal(last.hash);
+    expect(coverValue(cover, '年度')).to.contain('民國 114 年');
+    expect(coverValue(cover, '查詢紀錄筆數')).to.equal('26');
+  });
+
+  it('a year with no data gives a workbook that says so', async () => {
+    const file = path.join(dir, 'ag1-2020.xlsx');
+    const r = await writeAnnualWorkbook(t.db, { year: 2020, unitId: tree.AG1, out: file, countyName: '南投縣政府' });
+    expect(r.noData).to.equal(true);
+    const wb = await readBook(file);
+    expect(coverValue(wb.getWorksheet(COVER)!, '說明')).to.contain('本年度無查詢紀錄');
+    expect(cellText(wb.getWorksheet(SHEETS.entries)!.getRow(2).getCell(1).value)).to.equal(NO_DATA);
+    expect((await verifyWorkbook(file)).ok).to.equal(true);
+  });
+
+  it('the county-wide workbook summarises every agency', async () => {
+    const file = path.join(dir, 'county-2025.xlsx');
+    await writeAnnualWorkbook(t.db, { year: 2025, unitId: null, out: file, countyName: '南投縣政府' });
+    const wb = await readBook(file);
+    const s = wb.getWorksheet(SHEETS.summary)!;
+    expect(dataRows(s)).to.equal(2);
+    const rows = [2, 3].map((i) => s.getRow(i));
+    expect(rows.map((r) => [cellText(r.getCell(1).value), cellText(r.getCell(5).value)])).to.deep.equal([['AG1', '26'], ['AG2', '5']]);
+    expect((await verifyWorkbook(file)).ok).to.equal(true);
+  });
+
+  it('two exports of the same agency and year at once run once', async () => {
+    const actor = { id: ids.aud1, account: 'ag1.auditor' };
+    const [a, b] = await Promise.all([
+      startExport({ db: t.db, cfg: t.cfg }, actor, { kind: 'annual', year: 2025, unitId: tree.AG1 }),
+      startExport({ db: t.db, cfg: t.cfg }, actor, { kind: 'annual', year: 2025, unitId: tree.AG1 }),
+    ]);
+    expect(a.id).to.equal(b.id);
+    expect([a.joined, b.joined].sort()).to.deep.equal([false, true]);
+    const row = await awaitExport(t.db, a.id);
+    expect(row.status).to.equal('done');
+    expect(row.active_key).to.equal(null);
+    expect(Number(row.progress)).to.equal(1);
+    expect((await verifyWorkbook(row.file_path)).ok).to.equal(true);
+    const events = await t.db('system_events').where({ target_type: 'export', target_id: String(a.id) }).pluck('action');
+    expect(events).to.have.members(['export-started', 'export-finished']);
+  });
+
+  it('GET /api/v1/reports/annual answers the xlsx within the caller\'s reach, clear errors otherwise', async () => {
+    const s = await signIn(app, 'ag1.auditor');
+    const res = await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1').buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(res.status).to.equal(200);
+    expect(res.headers['content-type']).to.contain('spreadsheetml');
+    const wb = await readBook(res.body as Buffer);
+    expect(dataRows(wb.getWorksheet(SHEETS.entries)!)).to.equal(26);
+    const other = await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG2');
+    expect(other.status).to.equal(403);
+    const unknown = await s.agent.get('/api/v1/reports/annual?year=2025&unit=NOPE');
+    expect(unknown.status).to.equal(404);
+    expect(unknown.headers['content-type']).to.contain('application/problem+json');
+    expect(unknown.body.errors[0].field).to.equal('unit');
+    const future = await s.agent.get('/api/v1/reports/annual?year=2999&unit=AG1');
+    expect(future.status).to.equal(400);
+    expect(future.body.errors[0].field).to.equal('year');
+    const noYear = await s.agent.get('/api/v1/reports/annual');
+    expect(noYear.status).to.equal(400);
+    const clerk = await signIn(app, 'ag1.clerk');
+    expect((await clerk.agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
+    expect((await request(app).get('/api/v1/reports/annual?year=2025')).status).to.equal(401);
+    // A subordinate unit's admin reaches only its own subtree.
+    const sub = await signIn(app, 'ag1u1.admin');
+    expect((await sub.agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
+  });
+
+  it('the export page polls progress; the agency files and the planning department acknowledges', async () => {
+    const s = await signIn(app, 'ag1.admin');
+    const page = await s.agent.get('/audits/annual?year=2025');
+    expect(page.status, page.text).to.equal(200);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const started = await s.agent.post('/audits/annual/exports').type('form').send({ _csrf: csrf, year: '2025', unit: '' });
+    expect(started.status).to.equal(303);
+    const id = Number(/\/audits\/exports\/(\d+)/.exec(started.headers.location)![1]);
+    const prog = await s.agent.get(`/audits/exports/${id}`);
+    expect(prog.text).to.contain('/assets/js/audits.js').and.contain(`data-export-id="${id}"`);
+    expect(prog.text).not.to.match(/<script>(?!<\/script>)/);
+    await awaitExport(t.db, id);
+    const json = await s.agent.get(`/api/v1/exports/${id}`);
+    expect(json.body).to.include({ status: 'done', progress: 1 });
+    expect(json.body.sha256).to.match(/^[0-9a-f]{64}$/);
+    const file = await s.agent.get(`/audits/exports/${id}/file`);
+    expect(file.status).to.equal(200);
+
+    const plan = await signIn(app, 'plan.admin');
+    const before = await svc.filingStatus(t.db, 2025);
+    expect(before.map((x) => x.state)).to.deep.equal(['missing', 'missing']);
+    const filed = await s.agent.post('/audits/annual/filings').type('form').send({ _csrf: csrf, export: String(id) });
+    expect(filed.status).to.equal(303);
+    const again = await s.agent.post('/audits/annual/filings').set('Accept', 'application/json').type('form').send({ _csrf: csrf, export: String(id) });
+    expect(again.status).to.equal(409);
+    const st = await svc.filingStatus(t.db, 2025);
+    expect(st.find((x) => x.unit.code === 'AG1')!.state).to.equal('late'); // filed now (after 1 February 2026)
+    expect(st.find((x) => x.unit.code === 'AG2')!.state).to.equal('missing');
+    const filing = await t.db('annual_filings').where({ unit_id: tree.AG1, year: 2025 }).first();
+    expect(filing.workbook_sha256).to.equal(json.body.sha256);
+    const planPage = await plan.agent.get('/audits/annual?year=2025');
+    expect(planPage.text).to.contain('尚未報送').and.contain('確認收件');
+    const pcsrf = /name="_csrf" value="([^"]+)"/.exec(planPage.text)![1];
+    const ack = await plan.agent.post(`/audits/annual/filings/${filing.id}/ack`).type('form').send({ _csrf: pcsrf, year: '2025' });
+    expect(ack.status).to.equal(303);
+    expect((await t.db('annual_filings').where({ id: filing.id }).first()).acknowledged_by).to.equal(ids.plan);
+    // The agency cannot acknowledge its own filing.
+    expect((await s.agent.post(`/audits/annual/filings/${filing.id}/ack`).type('form').send({ _csrf: csrf })).status).to.equal(403);
+  });
+
+  it('report annual on the command line: writes the workbook; future year and unknown unit are usage errors', async () => {
+    const out = path.join(dir, 'cli.xlsx');
+    const ok = await cli(['report', 'annual', '--year', '2025', '--unit', 'AG1', '--out', out], { ...t.env, EXPORT_DIR: dir });
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/sha256 [0-9a-f]{64}/);
+    expect((await verifyWorkbook(out)).ok).to.equal(true);
+    const future = await cli(['report', 'annual', '--year', '2999', '--out', out], t.env);
+    expect(future.code).to.equal(2);
+    expect(future.stderr).to.contain('future');
+    const unknown = await cli(['report', 'annual', '--year', '2025', '--unit', 'NOPE', '--out', out], t.env);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.contain('unknown unit NOPE');
+  });
+
+  it('job run annual-report --period 2025 builds every agency\'s workbook and the county one, once', async () => {
+    const r = await cli(['job', 'run', 'annual-report', '--period', '2025'], { ...t.env, EXPORT_DIR: dir });
+    expect(r.code, r.stderr).to.equal(0);
+    const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(result.workbooks.map((w: any) => w.unit)).to.deep.equal(['AG1', 'AG2', 'county']);
+    expect(result.workbooks.every((w: any) => w.status === 'done')).to.equal(true);
+    const again = await cli(['job', 'run', 'annual-report', '--period', '2025'], { ...t.env, EXPORT_DIR: dir });
+    expect(again.code).to.equal(3);
+    const bad = await cli(['job', 'run', 'annual-report', '--period', '2999'], t.env);
+    expect(bad.code).to.equal(2);
+  });
+
+  it('entries recorded exist as expected (sanity)', () => {
+    expect(entryIds.length).to.equal(34);
+  });
+});
