@@ -60,7 +60,7 @@ export async function listUsers(conn: Conn, f: { unitIds: number[]; status?: str
   if (f.status) base.where('u.status', f.status);
   if (f.q) base.where((w) => w.where('u.account', 'like', `%${f.q}%`).orWhere('u.name', 'like', `%${f.q}%`));
   const [{ n }] = await base.clone().count({ n: '*' });
-  const rows = await base.orderBy(['n.code', 'u.account']).limit(f.limit).offset(f.offset).select(USER_COLS.map((c) => `u.${c}`), 'n.code as unit_code', 'n.name as unit_name');
+  const rows = await base.orderBy(['n.code', 'u.account']).limit(f.limit).offset(f.offset).select([...USER_COLS.map((c) => `u.${c}`), 'n.code as unit_code', 'n.name as unit_name']);
   return { rows, total: Number(n) };
 }
 

@@ -435,9 +435,9 @@ export async function executeRequest(db: Db, cfg: Config, who: Who, id: number):
     await recordEvent(trx, evActor(who), { action: `provision-${req.kind}`, targetType: 'user', targetId: resultUserId, unitId: req.unit_id, detail: { requestId: id, ...detail } });
   };
   const checkGrant = (g: Grant) => {
+    // At execution every delegation problem is the executor's lack of reach: 403 naming the reason.
     const problems = grantProblems(world, me, g);
-    if (problems.some((x) => x.field === 'unit')) throw forbidden(problems.find((x) => x.field === 'unit')!.message);
-    if (problems.length) throw asProblem(problems);
+    if (problems.length) throw new Problem(403, 'forbidden', 'Forbidden', problems.map((x) => x.message).join(' '), problems);
   };
   const createAccount = async (trx: Conn, unitId: number, roles: readonly string[], perms: readonly Perm[]) => {
     const local = p.authSource !== 'ldap';
