@@ -1,6 +1,6 @@
 // Signing in and changing an expiring password, in a real browser, as a clerk would.
 import { expect } from 'chai';
-import { startBrowserApp, checkPage, signIn, signOut, DEMO_PASSWORD, type BrowserApp } from '../support/browser.ts';
+import { startBrowserApp, checkPage, signIn, signOut, pressAndLoad, clickAndLoad, DEMO_PASSWORD, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: sign-in and password change', function () {
   this.timeout(180_000);
@@ -14,14 +14,13 @@ describe('browser: sign-in and password change', function () {
     const page = await app.page();
     await page.goto('/login');
     await checkPage(page, 'login');
-    await page.getByRole('button', { name: '登入' }).click();
-    await page.locator('#account-error').waitFor();
+    await clickAndLoad(page, page.getByRole('button', { name: '登入' }));
     expect(await page.locator('#account-error').textContent()).to.match(/[\u4e00-\u9fff]/);
     expect(await page.getByLabel('帳號').getAttribute('aria-invalid')).to.equal('true');
     await page.getByLabel('帳號').fill('soc.clerk1');
     await page.getByLabel('密碼', { exact: true }).fill('wrong-password');
-    await page.getByLabel('密碼', { exact: true }).press('Enter');
-    await page.waitForLoadState();
+    await page.getByLabel('密碼', { exact: true }).focus();
+    await pressAndLoad(page);
     expect(await page.getByRole('alert').textContent()).to.contain('帳號或密碼不正確');
     expect(await page.getByLabel('帳號').inputValue()).to.equal('soc.clerk1');
     expect(await page.getByLabel('密碼', { exact: true }).inputValue(), 'a password is never sent back').to.equal('');
@@ -44,16 +43,14 @@ describe('browser: sign-in and password change', function () {
 
     // Empty: every field named, nothing stored.
     const before = await app.db('users').where({ account }).first('password_hash');
-    await page.getByRole('button', { name: '變更密碼' }).click();
-    await page.waitForLoadState();
+    await clickAndLoad(page, page.getByRole('button', { name: '變更密碼' }));
     expect(await page.locator('#current-error').textContent()).to.match(/[\u4e00-\u9fff]/);
     expect(await page.locator('#next-error').textContent()).to.match(/[\u4e00-\u9fff]/);
     // Too weak, and a confirmation that does not match.
     await page.getByLabel('目前密碼（或一次性密碼、啟用碼）').fill(DEMO_PASSWORD);
     await page.getByLabel('新密碼', { exact: true }).fill('short');
     await page.getByLabel('再次輸入新密碼').fill('short');
-    await page.getByRole('button', { name: '變更密碼' }).click();
-    await page.waitForLoadState();
+    await clickAndLoad(page, page.getByRole('button', { name: '變更密碼' }));
     expect(await page.locator('#next-error').textContent()).to.match(/[\u4e00-\u9fff]/);
     expect(await page.getByLabel('帳號').inputValue()).to.equal(account);
     await checkPage(page, 'password-errors');

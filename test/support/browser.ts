@@ -171,3 +171,12 @@ export async function tabTo(page: Page, name: string | RegExp, max = 60): Promis
   }
   throw new Error(`Tab did not reach ${String(name)} within ${max} presses`);
 }
+
+/** Presses a key that submits a form and waits until the next document has loaded (even at the same URL). */
+export async function pressAndLoad(page: Page, key = 'Enter'): Promise<void> {
+  await Promise.all([page.waitForEvent('load'), page.keyboard.press(key)]);
+}
+/** Clicks a submit button and waits until the next document has loaded (even at the same URL). */
+export async function clickAndLoad(page: Page, target: { click(): Promise<void> }): Promise<void> {
+  await Promise.all([page.waitForEvent('load'), target.click()]);
+}
