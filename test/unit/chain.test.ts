@@ -1,0 +1,35 @@
+// The chain hash: canonical text in a fixed order, the ciphertext outside it, every recorded
+// field inside it.
+import { expect } from 'chai';
+import { canonical, chainHash, GENESIS, type EntryFields } from '../../server/queries/chain.ts';
+
+const e: EntryFields & { seq: number } = {
+  seq: 1, user_id: 3, account: 'clerk.a', unit_id: 2, queried_at: 1_760_000_000_000, op_code: 'IN01', scope_code: '2-1', query_request_id: 7,
+  case_no: 'AG1-1', reason: '個案訪視前確認', subject_type: 'national-id', subject_hmac: 'a'.repeat(64), subject_cipher: 'v1.x.y.z.w', subject_mask: 'A12****789',
+  client_ip: '10.0.0.1', source: 'web', token_id: null,
+};
+
+describe('query log chain hash', () => {
+  it('is deterministic and independent of numbers arriving as strings (MariaDB)', () => {
+    const h = chainHash(GENESIS, e);
+    expect(h).to.match(/^[0-9a-f]{64}$/);
+    expect(chainHash(GENESIS, { ...e, seq: '1' as any, user_id: '3' as any, queried_at: '1760000000000' as any, query_request_id: '7' as any })).to.equal(h);
+  });
+  it('leaves the subject ciphertext out, so the key can be rotated', () => {
+    expect(chainHash(GENESIS, { ...e, subject_cipher: 'v1.other' })).to.equal(chainHash(GENESIS, e));
+    expect(canonical(e)).not.to.contain('v1.x.y.z.w');
+  });
+  it('covers every recorded field and the previous hash', () => {
+    const h = chainHash(GENESIS, e);
+    const changes: Array<Partial<EntryFields & { seq: number }>> = [
+      { seq: 2 }, { user_id: 4 }, { account: 'clerk.b' }, { unit_id: 5 }, { queried_at: e.queried_at + 1 }, { op_code: 'IN02' }, { scope_code: '2-8' },
+      { query_request_id: null }, { case_no: 'AG1-2' }, { reason: '個案訪視前確認。' }, { subject_type: 'other' }, { subject_hmac: 'b'.repeat(64) },
+      { subject_mask: 'A12****788' }, { client_ip: null }, { source: 'api' }, { token_id: 1 },
+    ];
+    for (const c of changes) expect(chainHash(GENESIS, { ...e, ...c }), JSON.stringify(c)).not.to.equal(h);
+    expect(chainHash('1'.repeat(64), e)).not.to.equal(h);
+  });
+  it('cannot be confused by field boundaries (JSON array encoding)', () => {
+    expect(chainHash(GENESIS, { ...e, case_no: 'AG1-1", "x', reason: 'r' })).not.to.equal(chainHash(GENESIS, { ...e, case_no: 'AG1-1', reason: 'x", "r' }));
+  });
+});
