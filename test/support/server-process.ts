@@ -138,3 +138,63 @@ export function nationalId(n: number): string {
   const check = (10 - (sum % 10)) % 10;
   return letters[letterIdx] + digits.join('') + check;
 }
+
+export interface Ack { id: number; hash: string; caseNo: string }
+
+/**
+ * A clerk recording query-log entries through the contract: an approved open query request of
+ * their own and one of their permissions with its scope.
+ */
+export class Recorder extends Client {
+  requestId: number | null = null;
+  scope = '';
+  opCode = '';
+  n = 0;
+  constructor(base: string, public tag: string) {
+    super(base);
+  }
+
+  async prepare(account: string, password: string): Promise<this> {
+    await this.signIn(account, password);
+    const forms = await this.request('GET', '/api/v1/query-requests?mine=1&open=1');
+    const open = (forms.body?.items ?? []).filter((f: any) => f.open || f.status === 'approved');
+    const perms = this.me!.permissions;
+    const form = open.find((f: any) => perms.some((p) => p.scope === f.scope)) ?? null;
+    const perm = (form ? perms.find((p) => p.scope === form.scope) : perms[0]) ?? null;
+    if (!perm) throw new Error(`${account} has no permission to record with`);
+    this.requestId = form ? Number(form.id) : null;
+    this.scope = perm.scope;
+    this.opCode = perm.opCode;
+    return this;
+  }
+
+  entry(i = this.n++, subjectNo = i): Record<string, unknown> {
+    return {
+      caseNo: `${this.tag}-${i}`, reason: `可靠度測試 ${this.tag} 第 ${i} 筆`, opCode: this.opCode, scope: this.scope,
+      queryRequestId: this.requestId, subject: { type: 'national-id', value: nationalId(subjectNo) },
+    };
+  }
+
+  /** Records one entry; resolves with the answer (status, body) whatever it is. */
+  record(i?: number) {
+    const body = this.entry(i);
+    return this.request('POST', '/api/v1/query-logs', body).then((r) => ({ ...r, caseNo: body.caseNo as string }));
+  }
+
+  /** Records a batch of `size` entries sharing one case-number prefix. */
+  recordBatch(size: number) {
+    const base = this.n;
+    const entries = Array.from({ length: size }, (_, k) => ({ ...this.entry(base + k), caseNo: `${this.tag}-b${base}-${k}` }));
+    this.n += size;
+    return this.request('POST', '/api/v1/query-logs', { entries }).then((r) => ({ ...r, prefix: `${this.tag}-b${base}-`, size }));
+  }
+}
+
+/** Seeds the demo county through the real command line; returns its accounts. */
+export async function seedDemo(env: Record<string, string>, password: string): Promise<Array<{ account: string; roles: string[]; unit: string }>> {
+  const { cli } = await import('./cli.ts');
+  const r = await cli(['seed-demo', '--password', password, '--json'], env);
+  if (r.code !== 0) throw new Error(`seed-demo exited ${r.code}: ${r.stderr}`);
+  const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  return JSON.parse(line!).accounts;
+}
