@@ -37,19 +37,31 @@ export interface BrowserApp {
   close(): Promise<void>;
 }
 
-/** Seeds the demo county on a fresh database, starts the server on a free port and launches Chromium. */
+const BASE_ENV = { DB_CLIENT: 'sqlite', NODE_ENV: 'test', JOBS_ENABLED: 'false', LOG_LEVEL: 'silent', LOGIN_RATE_PER_MINUTE: '1000' };
+let template: Promise<{ file: string; accounts: DemoAccount[] }> | undefined;
+
+/** The demo county is seeded once per test process into a template file; each app gets a copy. */
+function seededTemplate(): Promise<{ file: string; accounts: DemoAccount[] }> {
+  template ??= (async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-browser-template-'));
+    const file = path.join(dir, 'demo.sqlite');
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const seeded = spawnSync(process.execPath, [BIN, 'seed-demo', '--password', DEMO_PASSWORD, '--json'], { cwd: root, env: { ...process.env, ...BASE_ENV, DATABASE_URL: file }, encoding: 'utf8', timeout: 300_000 });
+    if (seeded.status !== 0) throw new Error(`seed-demo failed (${seeded.status}): ${seeded.stderr}`);
+    const line = seeded.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{"accounts"'));
+    if (!line) throw new Error(`seed-demo printed no accounts: ${seeded.stdout.slice(0, 500)}`);
+    return { file, accounts: JSON.parse(line).accounts as DemoAccount[] };
+  })();
+  return template;
+}
+
+/** Starts the server on a fresh copy of the seeded demo county, on a free port, and launches Chromium. */
 export async function startBrowserApp(): Promise<BrowserApp> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install the Debian package 'chromium' (see .ci/apt-packages)`);
+  const { file, accounts } = await seededTemplate();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-browser-'));
-  const env = {
-    DB_CLIENT: 'sqlite', DATABASE_URL: path.join(dir, 'app.sqlite'), NODE_ENV: 'test', JOBS_ENABLED: 'false', LOG_LEVEL: 'silent',
-    EXPORT_DIR: path.join(dir, 'exports'), LOGIN_RATE_PER_MINUTE: '1000',
-  };
-  const seeded = spawnSync(process.execPath, [BIN, 'seed-demo', '--password', DEMO_PASSWORD, '--json'], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
-  if (seeded.status !== 0) throw new Error(`seed-demo failed (${seeded.status}): ${seeded.stderr}`);
-  const line = seeded.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{"accounts"'));
-  if (!line) throw new Error(`seed-demo printed no accounts: ${seeded.stdout.slice(0, 500)}`);
-  const accounts: DemoAccount[] = JSON.parse(line).accounts;
+  const env = { ...BASE_ENV, DATABASE_URL: path.join(dir, 'app.sqlite'), EXPORT_DIR: path.join(dir, 'exports') };
+  for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(file + suffix)) fs.copyFileSync(file + suffix, env.DATABASE_URL + suffix);
   const server = await startServerProcess({ env });
   const db = createDb(parseConfig({ ...env }));
   let browser: Browser;
