@@ -36,7 +36,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
   const end = startOfLocalDay(addDays(o.to, 1));
   fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
   const tmp = `${o.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useSharedStrings: false, useStyles: true });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useSharedStrings: false, useStyles: false });
   const sheets: Array<{ name: string; rows: number; sha256: string }> = [];
   try {
     // 使用者清冊: every account that existed in the range.

@@ -107,3 +107,20 @@ describe('audits rules', () => {
     expect(activeKey({ kind: 'audit-package', from: '2025-01-01', to: '2025-06-30', unitId: 3 })).to.equal('audit-package:3:2025-01-01:2025-06-30');
   });
 });
+
+describe('annual workbook: fast Taipei date and time', () => {
+  it('gives the same text as rocShort(localDate) and localTime for any instant', async () => {
+    const { fastLocal } = await import('../../reports/annual.ts');
+    const { localDate, localTime, rocShort } = await import('../../server/time.ts');
+    const f = fastLocal();
+    let x = 12345;
+    for (let i = 0; i < 5000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const ms = Date.parse('2015-01-01T00:00:00Z') + (x / 4294967296) * 15 * 365 * 86_400_000;
+      expect(f(ms)).to.deep.equal({ date: rocShort(localDate(ms)), time: localTime(ms) });
+    }
+    const edge = Date.parse('2025-12-31T16:00:00Z'); // midnight in Taipei
+    expect(f(edge - 1)).to.deep.equal({ date: '114/12/31', time: '23:59' });
+    expect(f(edge)).to.deep.equal({ date: '115/01/01', time: '00:00' });
+  });
+});
