@@ -91,6 +91,11 @@ describe('browser: clerk journey', function () {
     const card = chief.locator('section.card', { hasText: CASE });
     expect(await card.textContent()).to.contain(account);
     await checkPage(chief, 'supervisor-request-inbox');
+    // Rejecting needs a reason: the message is beside the field and nothing is decided.
+    await clickAndLoad(chief, card.getByRole('button', { name: '駁回' }));
+    expect(await chief.locator(`#note-${requestId}-error`).textContent()).to.match(/[\u4e00-\u9fff]/);
+    expect(await chief.locator(`#note-${requestId}`).getAttribute('aria-invalid')).to.equal('true');
+    expect((await app.db('query_requests').where({ id: requestId }).first('status')).status).to.equal('pending');
     await Promise.all([chief.waitForURL(/\/query-requests\/inbox$/), card.getByRole('button', { name: '核准' }).click()]);
     expect(await chief.locator('.flash').textContent()).to.contain(`申請單 ${requestId} 已核准`);
     await page.reload();
