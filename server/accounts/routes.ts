@@ -80,13 +80,16 @@ function formToRequest(b: Record<string, unknown>) {
   };
 }
 
-/** Runs a page action; a problem becomes a flash message on the page it came from. */
+/** A mistake the person can correct on the page (bad input, a state conflict), not a refusal. */
+const correctable = (e: unknown): e is Problem => e instanceof Problem && (e.status === 400 || e.status === 409 || e.status === 423);
+
+/** Runs a page action; a correctable problem becomes a flash message on the page it came from. */
 async function act(req: Request, res: Response, back: string, fn: () => Promise<string>): Promise<void> {
   try {
     const ok = await fn();
     req.session.flash = { kind: 'ok', text: ok };
   } catch (e) {
-    if (!(e instanceof Problem) || e.status >= 500) throw e;
+    if (!correctable(e)) throw e;
     req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
   }
   res.redirect(303, back);
@@ -269,7 +272,7 @@ export function register(r: Routes, ctx: AppContext): void {
     try {
       list = await svc.listUsers(db, who(req), q);
     } catch (e) {
-      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      if (!correctable(e)) throw e;
       error = e.errors[0]?.message ?? e.detail ?? e.title;
     }
     renderPage(res, 'accounts/users', { title: '帳號清冊', list, q, error, statusLabels: STATUS_LABELS });
@@ -294,7 +297,7 @@ export function register(r: Routes, ctx: AppContext): void {
       res.set('Cache-Control', 'no-store');
       return renderPage(res, 'accounts/activation', { title: '啟用碼', account: u.account, name: u.name, code: out.activationCode, expiresAt: out.expiresAt, back: `/accounts/users/${id}` });
     } catch (e) {
-      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      if (!correctable(e)) throw e;
       req.session.flash = { kind: 'error', text: e.detail ?? e.title };
       res.redirect(303, `/accounts/users/${id}`);
     }
@@ -362,7 +365,7 @@ export function register(r: Routes, ctx: AppContext): void {
       }
       req.session.flash = { kind: 'ok', text: '已完成配賦。' };
     } catch (e) {
-      if (!(e instanceof Problem) || e.status >= 500) throw e;
+      if (!correctable(e)) throw e;
       req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
     }
     res.redirect(303, `/accounts/requests/${id}`);
