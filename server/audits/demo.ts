@@ -15,6 +15,9 @@ export async function seedAuditsDemo(ctx: JobContext, _opts: DemoOptions): Promi
   const today = localDate(now());
   const lastYear = Number(today.slice(0, 4)) - 1;
   const list = await agencies(db);
+  // The agency whose last link is to be terminated: the first with more than one link.
+  const counts = await db('unit_scopes').where('status', 'active').groupBy('unit_id').select('unit_id').count({ n: '*' });
+  const terminator = list.find((a) => counts.some((c: any) => c.unit_id === a.id && Number(c.n) > 1));
   const userOf = async (account: string) => db('users').where({ account }).first('id', 'account', 'unit_id');
 
   for (const a of list) {
@@ -55,13 +58,13 @@ export async function seedAuditsDemo(ctx: JobContext, _opts: DemoOptions): Promi
     const links = await db('unit_scopes as us').join('scopes as s', 's.id', 'us.scope_id').where('us.unit_id', a.id).orderBy('s.sort').select('us.id');
     for (let i = 0; i < links.length; i++) {
       if (await db('link_reviews').where({ unit_scope_id: links[i].id, year: lastYear }).first('id')) continue;
-      const terminate = a.id === list[0].id && i === links.length - 1 && links.length > 1;
+      const terminate = a.id === terminator?.id && i === links.length - 1;
       await svc.recordLinkReview(db, whoAdm, { link: links[i].id, year: lastYear, outcome: terminate ? 'terminate' : 'keep', reason: terminate ? '業務已移撥，已無查詢需求' : '業務持續辦理，仍有查詢需求' });
     }
   }
 
   // Annual filing: the first agency filed last year's workbook; the second has not.
-  const first = list[0];
+  const first = list.find((a) => a.code === 'SOC') ?? list[0];
   if (first && !(await db('annual_filings').where({ unit_id: first.id, year: lastYear }).first('id'))) {
     const started = await startExport(ctx, SYSTEM_ACTOR, { kind: 'annual', year: lastYear, unitId: first.id });
     const row = await awaitExport(db, started.id);
