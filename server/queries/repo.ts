@@ -126,8 +126,10 @@ export async function listLogs(conn: Conn, v: Visibility, f: LogFilter, page: { 
   const base = conn('query_logs as l');
   applyVisibility(base, v);
   applyFilter(base, f);
-  const [{ n }] = await base.clone().count({ n: '*' });
-  const rows = await base.clone().join('units as un', 'un.id', 'l.unit_id').orderBy('l.seq', 'desc').offset(page.offset).limit(page.limit).select(LOG_COLS);
+  const [[{ n }], rows] = await Promise.all([
+    base.clone().count({ n: '*' }),
+    base.clone().join('units as un', 'un.id', 'l.unit_id').orderBy('l.seq', 'desc').offset(page.offset).limit(page.limit).select(LOG_COLS),
+  ]);
   return { rows, total: Number(n) };
 }
 

@@ -106,14 +106,15 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
     });
   }
   const userIds = [...new Set(userFor.filter(Boolean).map((u) => u!.id))];
-  const perms = await repo.permissionKeys(db, userIds);
   const agencyOfUser = new Map<number, UnitRow | undefined>();
   for (const u of userFor) if (u && !agencyOfUser.has(u.id)) agencyOfUser.set(u.id, agencyIn(units, u.unit_id));
   const agencyIds = [...new Set([...agencyOfUser.values()].filter(Boolean).map((a) => Number(a!.id)))];
-  const agencyScopes = await repo.activeAgencyScopes(db, agencyIds);
-  const settings = await repo.agencySettings(db, agencyIds);
-  const ops = await repo.activeOpCodes(db);
-  const forms = new Map((await repo.requestsByIds(db, [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))])).map((r: any) => [Number(r.id), r]));
+  const formIds = [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))];
+  // Independent look-ups run side by side (one round trip of latency on MariaDB).
+  const [perms, agencyScopes, settings, ops, formRows] = await Promise.all([
+    repo.permissionKeys(db, userIds), repo.activeAgencyScopes(db, agencyIds), repo.agencySettings(db, agencyIds), repo.activeOpCodes(db), repo.requestsByIds(db, formIds),
+  ]);
+  const forms = new Map(formRows.map((r: any) => [Number(r.id), r]));
   const day = today();
 
   inputs.forEach((e, i) => {
@@ -161,7 +162,60 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
     };
   });
   void unitById;
-  return db.transaction((trx) => appendEntries(trx, rows));
+  return appendCommitted(db, rows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit: requests arriving while an append transaction is committing wait and are then
+// appended together in the next transaction. Each request's rows stay together (all or nothing)
+// and each is answered only after the transaction holding its rows committed. Without this every
+// request would wait for the previous one's commit (the chain head is one locked row).
+
+interface Job { rows: EntryFields[]; resolve: (a: Appended[]) => void; reject: (e: unknown) => void }
+const queues = new WeakMap<Db, { jobs: Job[]; running: boolean }>();
+const GROUP_MAX_ROWS = 2000;
+
+export function appendCommitted(db: Db, rows: EntryFields[]): Promise<Appended[]> {
+  let q = queues.get(db);
+  if (!q) queues.set(db, (q = { jobs: [], running: false }));
+  const queue = q;
+  return new Promise<Appended[]>((resolve, reject) => {
+    queue.jobs.push({ rows, resolve, reject });
+    if (!queue.running) void drain(db, queue);
+  });
+}
+
+async function drain(db: Db, q: { jobs: Job[]; running: boolean }): Promise<void> {
+  q.running = true;
+  try {
+    while (q.jobs.length) {
+      const group: Job[] = [];
+      let n = 0;
+      while (q.jobs.length && (group.length === 0 || n + q.jobs[0].rows.length <= GROUP_MAX_ROWS)) {
+        const j = q.jobs.shift()!;
+        group.push(j);
+        n += j.rows.length;
+      }
+      try {
+        const done = await db.transaction((trx) => appendEntries(trx, group.flatMap((j) => j.rows)));
+        let at = 0;
+        for (const j of group) {
+          j.resolve(done.slice(at, at + j.rows.length));
+          at += j.rows.length;
+        }
+      } catch (e) {
+        if (group.length === 1) group[0].reject(e);
+        else {
+          // One request's rows must not fail another's: retry each on its own.
+          for (const j of group) {
+            try { j.resolve(await db.transaction((trx) => appendEntries(trx, j.rows))); } catch (e2) { j.reject(e2); }
+          }
+        }
+      }
+    }
+  } finally {
+    q.running = false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ describe(`seed-demo query data (${ENGINE})`, () => {
       expect(form, c.account).to.not.equal(undefined);
     }
     const span = await t.db('query_logs').min({ a: 'queried_at' }).max({ b: 'queried_at' }).first();
-    expect(Date.now() - Number(span.a)).to.be.greaterThan(365 * 86_400_000);
+    expect(Date.now() - Number(span!.a)).to.be.greaterThan(365 * 86_400_000);
     const afterHours = (await t.db('query_logs').select('queried_at')).filter((x: any) => { const h = new Date(Number(x.queried_at) + 8 * 3_600_000).getUTCHours(); return h < 8 || h >= 18; }).length;
     expect(afterHours).to.be.greaterThan(0).and.lessThan(n * 0.2);
     const v = await cli(['verify-log'], t.env);
