@@ -170,7 +170,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
 
   // --- annual filing ---
-  const annualPage = async (req: Request, res: Response, year: number, errors: Record<string, string> = {}, status = 200) => {
+  const annualPage = async (req: Request, res: Response, year: number, errors: Record<string, string> = {}, status = 200, typedYear?: string) => {
     const reach = await svc.reachOf(db, who(req));
     const exports = await db('export_jobs').where('kind', 'annual').where((q) => {
       q.whereIn('unit_id', reach.unitIds);
@@ -180,7 +180,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const units = reach.units.filter((u) => svc.inReach(reach, u.id) && u.kind !== 'planning');
     renderPage(res, 'audits/annual', {
       title: '報府備查（年度報表）', year, exports: exports.map(exportView), filings: status_, units, isPlanning: req.actor!.roles.includes('planning_admin'),
-      canFile: req.actor!.roles.some((x) => svc.FILING_ROLES.includes(x)), countyWide: reach.all, errors,
+      canFile: req.actor!.roles.some((x) => svc.FILING_ROLES.includes(x)), countyWide: reach.all, errors, typedYear,
     }, status);
   };
   r.get('/audits/annual', async (req, res) => {
@@ -190,9 +190,11 @@ export function register(r: Routes, ctx: AppContext): void {
   r.post('/audits/annual/exports', async (req, res) => {
     const p = parseForm(yearQuery, req.body);
     const y = p.ok ? p.value.year : currentYear() - 1;
-    if (!p.ok) return annualPage(req, res, currentYear() - 1, p.errors, 400);
+    const typed = String(req.body?.year ?? '');
+    if (!p.ok) return annualPage(req, res, currentYear() - 1, p.errors, 400, typed);
     const problem = svc.yearProblemOf(p.value.year);
-    if (problem) return annualPage(req, res, currentYear() - 1, { year: problem }, 400);
+    if (problem) return annualPage(req, res, currentYear() - 1, { year: problem }, 400, typed);
+    if (!typed.trim()) return annualPage(req, res, currentYear() - 1, { year: '請輸入年度（西元）' }, 400, typed);
     const reach = await svc.reachOf(db, who(req));
     const unit = svc.reportUnit(reach, p.value.unit || undefined);
     const out = await startExport(ctx, who(req), { kind: 'annual', year: y, unitId: unit?.id ?? null });
