@@ -50,12 +50,15 @@ export type Recorder =
  * that answers it (from its own folder) with `setEthicsScope`; until then ethics see nothing.
  */
 export type EthicsScopeFn = (conn: Conn, person: Person) => Promise<rules.Visibility['ranges']>;
-let ethicsScopeFn: EthicsScopeFn = async () => [];
+// Kept on globalThis: a module loaded twice (ESM and CJS under a test runner) shares one hook.
+const HOOK = Symbol.for('nhi-audit.queries.ethicsScope');
+const hooks = globalThis as unknown as Record<symbol, EthicsScopeFn | undefined>;
 export function setEthicsScope(fn: EthicsScopeFn | null): void {
-  ethicsScopeFn = fn ?? (async () => []);
+  hooks[HOOK] = fn ?? undefined;
 }
 export function ethicsScope(conn: Conn, person: Person): Promise<rules.Visibility['ranges']> {
-  return person.roles.includes('ethics') ? ethicsScopeFn(conn, person) : Promise.resolve([]);
+  const fn = hooks[HOOK];
+  return person.roles.includes('ethics') && fn ? fn(conn, person) : Promise.resolve([]);
 }
 
 /** Which query log entries the person may see: call this from any capability listing entries. */

@@ -360,6 +360,22 @@ describe(`query requests and query log over HTTP (${ENGINE})`, () => {
         expect((await s[who].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s[who].csrf)).status, who).to.equal(403);
       }
     });
+    it('ethics staff see and may display what their investigations cover (setEthicsScope), nothing else', async () => {
+      const { setEthicsScope } = await import('../../server/queries/service.ts');
+      setEthicsScope(async (_conn, p) => (p.account === 'ethics.x' ? [{ unitIds: [tree.AG1U1], from: Date.now() - 86_400_000 }] : []));
+      try {
+        const { visibleUnitsFor } = await import('../../server/queries/service.ts');
+        const vv = await visibleUnitsFor(t.db, { id: ids.ethics, account: 'ethics.x', unitId: tree.AG1, roles: ['ethics'] });
+        expect([...(await accountsSeen('ethics.x')).accounts], JSON.stringify(vv)).to.deep.equal(['clerk.b']);
+        const ok = await s['ethics.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf);
+        expect(ok.status).to.equal(200);
+        const other = (await t.db('query_logs').where({ account: 'clerk.a' }).first('id')).id;
+        expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${other}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(403);
+      } finally {
+        setEthicsScope(null);
+      }
+      expect((await accountsSeen('ethics.x')).total).to.equal(0);
+    });
     it('GET /api/v1/query-logs/:id is scoped: another clerk gets 404', async () => {
       expect((await s['clerk.b'].agent.get(`/api/v1/query-logs/${entryB}`)).status).to.equal(200);
       expect((await s['clerk.a'].agent.get(`/api/v1/query-logs/${entryB}`)).status).to.equal(404);
@@ -436,6 +452,40 @@ describe(`query requests and query log over HTTP (${ENGINE})`, () => {
       expect(res.body.paths, p).to.have.property(p);
     }
     expect(res.body.paths['/api/v1/query-logs'].post.requestBody).to.be.an('object');
+  });
+
+  it('concurrent requests are group-committed: each answered with its own ids and hashes, one valid chain', async () => {
+    const bodies = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? { entries: [entry({ caseNo: `CC-${i}-a` }), entry({ caseNo: `CC-${i}-b` })] } : entry({ caseNo: `CC-${i}` })));
+    const res = await Promise.all(bodies.map((b) => post('clerk.a', b)));
+    const got: Array<{ id: number; hash: string; caseNo: string }> = [];
+    res.forEach((r, i) => {
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const list = r.body.entries ?? [r.body];
+      const cases = (bodies[i] as any).entries ? (bodies[i] as any).entries.map((e: any) => e.caseNo) : [(bodies[i] as any).caseNo];
+      list.forEach((x: any, k: number) => got.push({ ...x, caseNo: cases[k] }));
+    });
+    expect(new Set(got.map((g) => g.id)).size).to.equal(16);
+    for (const g of got) {
+      const row = await t.db('query_logs').where({ id: g.id }).first('case_no', 'hash');
+      expect(row.case_no).to.equal(g.caseNo);
+      expect(row.hash).to.equal(g.hash);
+    }
+    // A batch's entries stay consecutive in the chain.
+    const a = await t.db('query_logs').whereIn('case_no', ['CC-0-a', 'CC-0-b']).orderBy('seq').select('seq');
+    expect(Number(a[1].seq) - Number(a[0].seq)).to.equal(1);
+    expect((await verifyChain(t.db)).ok).to.equal(true);
+  });
+
+  it('the token page shows a new token once', async () => {
+    const page = await s['admin.a'].agent.get('/service-tokens');
+    const res = await s['admin.a'].agent.post('/service-tokens').type('form').send({ _csrf: csrfFromHtml(page.text), name: '稅務系統', unit: 'AG1-U1', account: 'clerk.b' });
+    expect(res.status).to.equal(201);
+    const token = /<code class="token">([^<]+)<\/code>/.exec(res.text)?.[1];
+    expect(token).to.match(/^nhiq_/);
+    expect((await s['admin.a'].agent.get('/service-tokens')).text).not.to.contain(token!);
+    const bad = await s['admin.a'].agent.post('/service-tokens').type('form').send({ _csrf: csrfFromHtml(page.text), name: '', unit: 'AG2', account: 'nobody' });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.contain('id="f-name-error"').and.contain('id="f-unit-error"').and.contain('id="f-account-error"');
   });
 
   it('the chain verifies after everything above', async () => {
