@@ -68,6 +68,24 @@ describe('browser: county dashboard', function () {
     expect(refused?.status()).to.equal(403);
   });
 
+  it('keyboard: the first Tab reaches the skip link, and the home summary leads to the dashboard', async () => {
+    const page = await app.page();
+    await signIn(page, app.account('auditor', 'PLAN'));
+    const panel = page.locator('section.panel', { has: page.getByRole('heading', { name: '全縣統計摘要' }) });
+    expect(await panel.count()).to.equal(1);
+    await checkPage(page, 'home-planning-auditor');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).to.equal('跳至主要內容');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal('main');
+    // Tab from the main content reaches the summary's links; Enter follows one.
+    const link = panel.getByRole('link').first();
+    for (let i = 0; i < 40 && !(await link.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+    expect(await link.evaluate((el) => el === document.activeElement), 'the summary link is reachable by Tab').to.equal(true);
+    await Promise.all([page.waitForURL(/\/dashboard/), page.keyboard.press('Enter')]);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('統計儀表板');
+  });
+
   it('reads on a tablet and prints on A4', async () => {
     const page = await app.page(TABLET);
     await signIn(page, app.account('auditor', 'PLAN'));

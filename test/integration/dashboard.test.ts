@@ -205,6 +205,12 @@ describe(`county dashboard (${ENGINE})`, function () {
     const lib = await (await signIn(app, 'dash.planning')).agent.get('/assets/vendor/chart.umd.min.js');
     expect(lib.status).to.equal(200);
     expect(lib.text).to.contain('Chart.js v4');
+    // The home page carries a summary that links to the dashboard; a clerk's home has none.
+    const home = await get('dash.planning', '/');
+    expect(home.text).to.contain('全縣統計摘要').and.contain('href="/dashboard#h-checks"');
+    const m = /逾期或未產生之月查核<\/dt><dd><a href="[^"]+">(\d+)</.exec(home.text);
+    expect(m && Number(m[1])).to.equal(2); // AG1: November overdue; AG2: December has entries but no check
+    expect((await get('dash.clerk', '/')).text).not.to.contain('統計摘要');
     // A bad parameter on the page falls back to the defaults with a notice, not an error page.
     const bad = await get('dash.planning', '/dashboard?year=abc');
     expect(bad.status).to.equal(200);
