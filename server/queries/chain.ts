@@ -99,10 +99,15 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
   let prev: string = cp ? cp.hash : GENESIS;
   let count = 0;
   let lastSeq = expectSeq - 1;
+  const COLS = ['id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash'];
+  const fetchFrom = (from: number): Promise<any[]> => (from > headSeq ? Promise.resolve([]) : db('query_logs').where('seq', '>=', from).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page).select(COLS));
+  // The next page is read while this one is hashed.
+  let next = fetchFrom(expectSeq);
   while (lastSeq < headSeq) {
-    const rows: any[] = await db('query_logs').where('seq', '>=', expectSeq).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page)
-      .select('id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash');
+    const rows: any[] = await next;
     if (!rows.length) break;
+    next = rows.length === page ? fetchFrom(Number(rows[rows.length - 1].seq) + 1) : Promise.resolve([]);
+    next.catch(() => undefined); // an early return leaves it unread
     for (const r of rows) {
       const seq = Number(r.seq);
       if (seq !== expectSeq) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it` };

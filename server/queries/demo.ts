@@ -64,8 +64,21 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
   const clerks: Clerk[] = [];
   for (const [i, c] of clerkRows.entries()) {
     const mine = perms.filter((p: any) => Number(p.user_id) === Number(c.id));
-    if (!mine.length) continue;
     const agencyCode = agencyCodeOf(Number(c.unit_id));
+    if (!mine.length) {
+      // A clerk without NHI permissions yet (e.g. a directory account) still gets an open form for
+      // the agency's first link, so every demo clerk has one (DESIGN.md's contract).
+      const first = await db('unit_scopes as us').join('scopes as s', 's.id', 'us.scope_id').join('units as un', 'un.id', 'us.unit_id')
+        .where('un.code', agencyCode).andWhere('us.status', 'active').andWhere('s.active', true).orderBy('s.sort').first('s.id', 's.code');
+      if (first) {
+        const decider = supervisors.find((x: any) => units.some((u: any) => Number(u.id) === Number(x.unit_id) && u.code === agencyCode));
+        await db('query_requests').insert({
+          unit_id: c.unit_id, requester_id: c.id, case_no: `${agencyCode}-${y - 1911}${String(100 + Math.floor(rnd() * 900))}`, purpose: PURPOSES[first.code] ?? '依業務需要查詢健保資料', scope_id: first.id,
+          expected_subjects_cipher: null, valid_from: startDay, valid_to: validTo, status: 'approved', decided_by: decider?.id ?? null, decided_at: startOfLocalDay(startDay) + 10 * 3_600_000, decision_note: '核准', created_at: startOfLocalDay(startDay) + 9 * 3_600_000,
+        });
+      }
+      continue;
+    }
     const decider = supervisors.find((s: any) => Number(s.unit_id) === Number(c.unit_id)) ?? supervisors.find((s: any) => units.some((u: any) => Number(u.id) === Number(s.unit_id) && u.code === agencyCode));
     const scopes = [...new Set(mine.map((p: any) => p.scope as string))];
     const requests = new Map<string, number>();

@@ -83,22 +83,24 @@ const today = (): string => localDate(now());
 export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: EntryInput[], opts: { batch: boolean }): Promise<Appended[]> {
   const prefix = (i: number) => (opts.batch ? `entries.${i}.` : '');
   const errors: FieldError[] = [];
-  const units = await allUnits(db);
+  const named = who.kind === 'token' ? [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))] : [];
+  const [units, people, namedPeople] = await Promise.all([
+    allUnits(db), repo.usersByIds(db, [who.kind === 'session' ? who.person.id : who.token.userId]), repo.usersByAccounts(db, named),
+  ]);
   const unitById = new Map(units.map((u) => [Number(u.id), u]));
 
   // Who made each query.
   const userFor: Array<repo.UserRow | undefined> = [];
   if (who.kind === 'session') {
-    const [me] = await repo.usersByIds(db, [who.person.id]);
+    const [me] = people;
     inputs.forEach((e, i) => {
       if (e.account && e.account !== me?.account) errors.push({ field: `${prefix(i)}account`, message: '以登入身分記錄時不可指定其他帳號' });
       userFor.push(me);
     });
   } else {
     const tokenSubtree = subtreeOf(units, who.token.unitId);
-    const named = [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))];
-    const byAccount = new Map((await repo.usersByAccounts(db, named)).map((u) => [u.account, u]));
-    const [serviceUser] = await repo.usersByIds(db, [who.token.userId]);
+    const byAccount = new Map(namedPeople.map((u) => [u.account, u]));
+    const [serviceUser] = people;
     inputs.forEach((e, i) => {
       if (!e.account) return void userFor.push(serviceUser);
       const u = byAccount.get(e.account);

@@ -227,7 +227,7 @@ describe(`seed-demo query data (${ENGINE})`, () => {
     expect(r.code, r.stderr).to.equal(0);
     const n = Number((await t.db('query_logs').count({ n: '*' }))[0].n);
     expect(n).to.be.within(1500, 20000);
-    const clerks = await t.db('users as u').join('user_roles as r', 'r.user_id', 'u.id').where('r.role', 'clerk').select('u.id', 'u.account');
+    const clerks = await t.db('users as u').join('user_roles as r', 'r.user_id', 'u.id').where('r.role', 'clerk').andWhere('u.status', 'active').select('u.id', 'u.account');
     const today = localDate(Date.now());
     for (const c of clerks) {
       const form = await t.db('query_requests').where({ requester_id: c.id, status: 'approved' }).andWhere('valid_from', '<=', today).andWhere('valid_to', '>=', today).first('id');
