@@ -148,11 +148,13 @@ export default async function bench(): Promise<BenchResult> {
     await db.migrate.latest();
     process.stderr.write(`annual bench: generating ${total} entries for one agency…\n`);
     const unitId = await generate(db, total);
+    const loadBefore = os.loadavg()[0];
     const bare = await runChild(['bare', dbName, String(unitId), path.join(dir, 'bare.xlsx')]);
     const ours = await runChild(['annual', dbName, String(unitId), path.join(dir, 'annual.xlsx')]);
+    const loadAfter = os.loadavg()[0];
     const result: BenchResult = {
       name: 'annual workbook', ms: ours.ms, maxRssMb: ours.maxRssMb,
-      detail: { entries: ours.rows, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes },
+      detail: { entries: ours.rows, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes, cpus: os.cpus().length, load: [loadBefore, loadAfter] },
     };
     writeResults(result);
     return result;
@@ -181,6 +183,7 @@ function writeResults(r: BenchResult): void {
     `| ${Number(d.entries).toLocaleString('en')} | bare exceljs streaming, same query pages, plain values | ${(d.bareMs / 1000).toFixed(1)} s | ${d.bareMaxRssMb.toFixed(0)} MB | ${mb(d.bareBytes)} | baseline |`,
     '',
     `Ratio against bare exceljs in the same run: time ×${d.timeRatio.toFixed(2)}, peak memory ×${d.memoryRatio.toFixed(2)}.`,
+    `Host: ${d.cpus} CPUs, 1-minute load average ${d.load[0].toFixed(1)} before and ${d.load[1].toFixed(1)} after the two runs; on a busy host both writers slow alike, so the ratio is the figure to compare.`,
     'Both page the log by primary key (`id > last order by id limit 5000`, FORCE INDEX (PRIMARY) on MariaDB), write with',
     '`useSharedStrings: false`, commit every row and yield to the event loop every 1,000 rows; each runs in its own process.',
     '<!-- /bench:annual -->',
