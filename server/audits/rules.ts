@@ -45,7 +45,8 @@ export const filedOnTime = (submittedAt: number | null | undefined, year: number
 
 /** null when a report year is acceptable now; else the problem. */
 export function yearProblem(year: number, nowMs: number): string | null {
-  if (!Number.isInteger(year) || year < 2000) return '年度不正確';
+  if (!Number.isInteger(year)) return '年度應為西元年，例如 2025';
+  if (year < 2000) return '年度應為西元 2000 年以後（例如 2025，不是民國年）';
   if (year > Number(localDate(nowMs).slice(0, 4))) return '不可產製未來年度之報表';
   return null;
 }
