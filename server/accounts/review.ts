@@ -139,6 +139,13 @@ export async function runAccountReview(db: Db, cfg: Config, period: string, opts
   return { reviewId, findings: findings.length, ...summary };
 }
 
+/** 404 unless the review item is about an account in the caller's subtree. */
+export async function assertReviewItemVisible(db: Db, who: Who, itemId: number): Promise<void> {
+  const world = await repo.loadWorld(db);
+  const [item] = await repo.reviewItems(db, { id: itemId });
+  if (!item || !subtree(world, who.unitId).has(item.unit_id)) throw notFound('找不到指定的清查項目。');
+}
+
 /** The responsible admin keeps the account (with a reason) or disables it; the decision is kept. */
 export async function decideReviewItem(db: Db, who: Who, itemId: number, input: { decision: 'keep' | 'disable'; reason: string }): Promise<void> {
   const world = await repo.loadWorld(db);

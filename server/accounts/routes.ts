@@ -14,7 +14,7 @@ import { permissionsOf } from '../auth/permissions.ts';
 import { RANKS, RANK_LABELS, ROLES, ROLE_LABELS } from './roles.ts';
 import { ADMINS, FILERS, READERS, REVIEW_READERS } from './access.ts';
 import * as svc from './service.ts';
-import { accountReviewJob, decideReviewItem, FINDING_LABELS, listReviewItems, listReviewRuns, type ReviewJobContext } from './review.ts';
+import { accountReviewJob, assertReviewItemVisible, decideReviewItem, FINDING_LABELS, listReviewItems, listReviewRuns, type ReviewJobContext } from './review.ts';
 
 const who = (req: Request): svc.Who => {
   const a = req.actor!;
@@ -108,6 +108,20 @@ function userJson(u: svc.UserView) {
   return { id: u.id, account: u.account, name: u.name, unit: u.unit.code, rank: u.rank, title: u.title, roles: u.roles, authSource: u.authSource, status: u.status, disableOn: u.disableOn, lastLoginAt: iso(u.lastLoginAt), locked: u.locked };
 }
 
+/** Home-page panel: requests awaiting my approval, approved ones to carry out, open review items. */
+const homePanel = async (c: AppContext, actor: Express.Actor) => {
+  if (!actor.roles.some((x) => (ADMINS as readonly string[]).includes(x) || x === 'supervisor')) return null;
+  const n = await svc.pendingCounts(c.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles, ip: null });
+  const items: Array<{ label: string; value: number; href: string }> = [];
+  if (actor.roles.includes('supervisor')) items.push({ label: '待核定帳號申請', value: n.inbox, href: '/accounts/approvals' });
+  if (actor.roles.some((x) => (ADMINS as readonly string[]).includes(x))) {
+    items.push({ label: '待配賦帳號申請', value: n.todo, href: '/accounts/todo' });
+    items.push({ label: '待決定清查項目', value: n.reviewItems, href: '/accounts/reviews' });
+  }
+  return { title: '帳號管理待辦', items };
+};
+let panelAdded = false;
+
 export function register(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
   addNav('/accounts/requests', '帳號申請', FILERS, 60);
@@ -117,17 +131,11 @@ export function register(r: Routes, ctx: AppContext): void {
   addNav('/accounts/units', '單位', READERS, 64);
   addNav('/accounts/reviews', '帳號清查', REVIEW_READERS, 65);
   addNav('/accounts/me', '我的帳號', 'signed-in', 90);
-  addHomePanel(async (c, actor) => {
-    if (!actor.roles.some((x) => (ADMINS as readonly string[]).includes(x) || x === 'supervisor')) return null;
-    const n = await svc.pendingCounts(c.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles, ip: null });
-    const items: Array<{ label: string; value: number; href: string }> = [];
-    if (actor.roles.includes('supervisor')) items.push({ label: '待核定帳號申請', value: n.inbox, href: '/accounts/approvals' });
-    if (actor.roles.some((x) => (ADMINS as readonly string[]).includes(x))) {
-      items.push({ label: '待配賦帳號申請', value: n.todo, href: '/accounts/todo' });
-      items.push({ label: '待決定清查項目', value: n.reviewItems, href: '/accounts/reviews' });
-    }
-    return { title: '帳號管理待辦', items };
-  });
+  // Once per process: tests build several apps, and the panel reads the database it is given.
+  if (!panelAdded) {
+    panelAdded = true;
+    addHomePanel(homePanel);
+  }
 
   // ---------------------------------------------------------------- JSON API
   r.get('/api/v1/units', async (_req, res) => {
@@ -348,6 +356,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.post('/accounts/requests/:id/decision', async (req, res) => {
     const id = idOf(req);
+    await svc.getRequest(db, who(req), id); // 404 outside the caller's subtree, before any form check
     await act(req, res, `/accounts/requests/${id}`, async () => {
       const body = parseOr400(decisionBody, req.body);
       await svc.decideRequest(db, who(req), id, body);
@@ -392,6 +401,7 @@ export function register(r: Routes, ctx: AppContext): void {
   r.post('/accounts/review-items/:id/decision', async (req, res) => {
     const id = idOf(req);
     const back = typeof req.body?.back === 'string' && /^\/accounts\/reviews(\/\d+)?$/.test(req.body.back) ? req.body.back : '/accounts/reviews';
+    await assertReviewItemVisible(db, who(req), id);
     await act(req, res, back, async () => {
       const body = parseOr400(reviewDecisionBody, req.body);
       await decideReviewItem(db, who(req), id, body);

@@ -62,11 +62,15 @@ export async function listUnits(db: Db): Promise<UnitView[]> {
   }));
 }
 
-/** Who may change a unit: the planning admin anywhere; an admin for units strictly below its own. */
-function mayEditUnit(world: World, who: Who, unitId: number): boolean {
+/**
+ * Who may change a unit: the planning admin anywhere; an admin for units below its own, and its
+ * own unit's name and sections (moving or closing its own unit is for the level above).
+ */
+function mayEditUnit(world: World, who: Who, unitId: number, structural: boolean): boolean {
   if (who.roles.includes('planning_admin')) return true;
   if (!who.roles.includes('admin')) return false;
-  return unitId !== who.unitId && subtree(world, who.unitId).has(unitId);
+  if (unitId === who.unitId) return !structural;
+  return subtree(world, who.unitId).has(unitId);
 }
 
 export async function createUnit(db: Db, who: Who, input: { code: string; name: string; parent: string; hasSections: boolean }): Promise<number> {
@@ -96,7 +100,8 @@ export async function updateUnit(db: Db, who: Who, id: number, input: { name?: s
   const world = await repo.loadWorld(db);
   const unit = await repo.unitFull(db, id);
   if (!unit) throw notFound('找不到指定的單位。');
-  if (!mayEditUnit(world, who, id)) throw forbidden('您不得變更此單位（僅能變更自己機關之下的單位）。');
+  if (!subtree(world, who.unitId).has(id) && !who.roles.includes('planning_admin')) throw notFound('找不到指定的單位。');
+  if (!mayEditUnit(world, who, id, input.parent !== undefined || !!input.close)) throw forbidden('您不得變更此單位（自己的單位僅能更名或設定股別；移動或裁撤由上一層級辦理）。');
   if (unit.status !== 'active') throw conflict('unit-closed', '此單位已裁撤，不得再變更。');
   const patch: Record<string, unknown> = {};
   const detail: Record<string, unknown> = {};
@@ -237,7 +242,8 @@ export async function getUser(db: Db, who: Who, id: number) {
 export async function unlockUser(db: Db, who: Who, id: number): Promise<void> {
   const world = await repo.loadWorld(db);
   const target = await targetPrincipal(db, id);
-  if (!target) throw notFound('找不到指定的帳號。');
+  if (!target || !subtree(world, who.unitId).has(target.unitId)) throw notFound('找不到指定的帳號。');
+  if (!(target.row.locked_until && Number(target.row.locked_until) > now())) throw conflict('not-locked', '此帳號目前未被鎖定。');
   if (!canManageUser(world, principalOf(who), target)) throw forbidden('此帳號不在您的配賦範圍內。');
   await db.transaction(async (trx) => {
     await repo.updateUser(trx, id, { failed_logins: 0, locked_until: null, updated_at: now() });
@@ -249,9 +255,9 @@ export async function unlockUser(db: Db, who: Who, id: number): Promise<void> {
 export async function reissueActivation(db: Db, cfg: Config, who: Who, id: number): Promise<{ activationCode: string; expiresAt: number }> {
   const world = await repo.loadWorld(db);
   const target = await targetPrincipal(db, id);
-  if (!target) throw notFound('找不到指定的帳號。');
-  if (!canManageUser(world, principalOf(who), target)) throw forbidden('此帳號不在您的配賦範圍內。');
+  if (!target || !subtree(world, who.unitId).has(target.unitId)) throw notFound('找不到指定的帳號。');
   if (target.row.status !== 'pending' || target.row.auth_source !== 'local') throw conflict('already-activated', '此帳號已啟用（或為目錄帳號），不需啟用碼。');
+  if (!canManageUser(world, principalOf(who), target)) throw forbidden('此帳號不在您的配賦範圍內。');
   const code = activationCode();
   const expiresAt = now() + cfg.ACTIVATION_HOURS * HOUR;
   const hash = await hashPassword(code);

@@ -7,6 +7,7 @@ import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, signIn, type Signed } from '../support/app.ts';
 import { PASSWORD, seedAccountPeople, seedTree, type Tree } from '../support/fixtures.ts';
 import { setClock } from '../../server/time.ts';
+import { pendingCounts } from '../../server/accounts/service.ts';
 
 const NEW_PW = 'Brand-New-Passw0rd-1';
 
@@ -267,7 +268,7 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
 
   it('pages: request form, inbox, to-do, user list and detail, unit tree, reviews and my account render in zh-TW', async () => {
     const admin = await as('ag1.admin');
-    for (const [path, text] of [['/accounts/requests/new', '申請事由'], ['/accounts/requests/new?annex=1', '機關管理者申請表'], ['/accounts/todo', '帳號配賦'], ['/accounts/users', '帳號清冊'], [`/accounts/users/${ids['ag1.clerk']}`, '健保資料查詢權限'], ['/accounts/units', '單位管理'], ['/accounts/reviews', '帳號清查'], ['/accounts/me', '我的帳號'], ['/accounts/requests', '帳號申請'], ['/', '帳號管理待辦']]) {
+    for (const [path, text] of [['/accounts/requests/new', '申請事由'], ['/accounts/requests/new?annex=1', '機關管理者申請表'], ['/accounts/todo', '帳號配賦'], ['/accounts/users', '帳號清冊'], [`/accounts/users/${ids['ag1.clerk']}`, '健保資料查詢權限'], ['/accounts/units', '單位管理'], ['/accounts/reviews', '帳號清查'], ['/accounts/me', '我的帳號'], ['/accounts/requests', '帳號申請']]) {
       const res = await admin.agent.get(path);
       expect(res.status, path).to.equal(200);
       expect(res.text, path).to.contain(text);
@@ -276,6 +277,12 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
     const inbox = await sup.agent.get('/accounts/approvals');
     expect(inbox.status).to.equal(200);
     expect(inbox.text).to.contain('待核定');
+    // The home panel's figures: what waits for this supervisor and this admin.
+    const counts = await pendingCounts(t.db, { id: ids['ag1.sup'], account: 'ag1.sup', unitId: tree.AG1, roles: ['supervisor'], ip: null });
+    const list = await sup.agent.get('/api/v1/account-requests?view=inbox');
+    expect(counts.inbox).to.equal(list.body.total);
+    const adminCounts = await pendingCounts(t.db, { id: ids['ag1.admin'], account: 'ag1.admin', unitId: tree.AG1, roles: ['admin'], ip: null });
+    expect(adminCounts.todo).to.equal((await admin.agent.get('/api/v1/account-requests?view=todo')).body.total);
   });
 
   it('the request form re-shows typed values with a message beside the bad field', async () => {
