@@ -229,12 +229,20 @@ export async function gatherEvidence(conn: Conn, cfg: Pick<Config, 'PASSWORD_MAX
     : [];
   const overdueDestructions = (await repo.listRetained(conn, ids, { overdueBefore: today })).map((x) => ({ id: x.id, caseNo: x.case_no, destroyBy: x.destroy_by, unit: x.unit_name ?? '' }));
 
-  const run = await conn('job_runs').where({ job: 'verify-log' }).whereIn('status', ['done', 'failed']).orderBy('id', 'desc').first();
+  // The latest chain verification: the verify-log job's run or a verify event (job or command).
   let chain: Evidence['chain'] = null;
+  const run = await conn('job_runs').where({ job: 'verify-log' }).whereIn('status', ['done', 'failed']).orderBy('id', 'desc').first();
   if (run) {
     const res = parseJson<any>(run.result, null);
     const ok = run.status === 'done' && res?.ok !== false;
-    chain = { status: run.status, finishedAt: run.finished_at == null ? null : Number(run.finished_at), ok, detail: `最近一次查詢日誌驗證（${rocDateTime(Number(run.finished_at ?? run.started_at))}）：${ok ? '完整' : `異常${res?.reason ? '：' + String(res.reason) : run.error ? '：' + String(run.error) : ''}`}` };
+    const at = Number(run.finished_at ?? run.started_at);
+    chain = { status: run.status, finishedAt: at, ok, detail: `最近一次查詢日誌驗證（${rocDateTime(at)}）：${ok ? '完整' : `異常${run.error ? '：' + String(run.error) : ''}`}` };
+  }
+  const ev = await conn('system_events').where({ action: 'query-log.verify' }).orderBy('id', 'desc').first('at', 'outcome', 'detail');
+  if (ev && (!chain || Number(ev.at) > (chain.finishedAt ?? 0))) {
+    const d = parseJson<any>(ev.detail, {});
+    const ok = ev.outcome === 'ok';
+    chain = { status: ok ? 'done' : 'failed', finishedAt: Number(ev.at), ok, detail: `最近一次查詢日誌驗證（${rocDateTime(Number(ev.at))}）：${ok ? `完整（${d?.count ?? ''} 筆）` : `異常${d?.reason ? '：' + String(d.reason) : ''}`}` };
   }
 
   const cutoff = t - cfg.PASSWORD_MAX_AGE_DAYS * 86_400_000;

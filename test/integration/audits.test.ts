@@ -175,6 +175,11 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(ev.openInvestigations.map((i) => i.title)).to.deep.equal(['三月異常查詢']);
       expect(ev.overdueDestructions.map((o) => o.caseNo)).to.deep.equal(['H1-OLD']);
       expect(ev.chain).to.include({ ok: false, status: 'failed' });
+      expect(ev.chain!.detail).to.contain('entry 7 changed');
+      // A later verification (job or command) is what counts.
+      await t.db('system_events').insert({ at: at('2025-07-10T00:00:00Z'), actor_account: 'system', action: 'query-log.verify', outcome: 'ok', detail: JSON.stringify({ count: 5 }) });
+      expect((await svc.gatherEvidence(t.db, t.cfg, tree.AG1, '2025-H1')).chain).to.include({ ok: true });
+      await t.db('system_events').insert({ at: at('2025-07-11T00:00:00Z'), actor_account: 'system', action: 'query-log.verify', outcome: 'failed', detail: JSON.stringify({ reason: 'seq 3 missing' }) });
       expect(ev.expiredPasswords.map((e) => e.account)).to.include('ag1.expired');
       expect(ev.disabledButActive.map((d) => d.account).sort()).to.deep.equal(['ag1.gone', 'ag1.leaver']);
       expect(ev.disabledButActive.find((d) => d.account === 'ag1.gone')!.problem).to.contain('停用後仍有 1 筆查詢紀錄');
