@@ -301,6 +301,13 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     const ack = await plan.agent.post(`/audits/annual/filings/${filing.id}/ack`).type('form').send({ _csrf: pcsrf, year: '2025' });
     expect(ack.status).to.equal(303);
     expect((await t.db('annual_filings').where({ id: filing.id }).first()).acknowledged_by).to.equal(ids.plan);
+    const home = await plan.agent.get('/');
+    expect(home.text).to.contain('114 年度報府備查').and.contain('尚未報送').and.contain('逾期報送');
+    // Another agency's auditor neither sees this export's progress nor downloads it.
+    const other = await signIn(app, 'ag2.auditor');
+    expect((await other.agent.get(`/api/v1/exports/${id}`)).status).to.equal(403);
+    expect((await other.agent.get(`/audits/exports/${id}/file`)).status).to.equal(403);
+    expect((await other.agent.get('/api/v1/exports/999999')).status).to.equal(404);
     // The agency cannot acknowledge its own filing.
     expect((await s.agent.post(`/audits/annual/filings/${filing.id}/ack`).type('form').send({ _csrf: csrf })).status).to.equal(403);
   });
