@@ -11,7 +11,7 @@ describe('browser: admin provisioning and account review', function () {
   let app: BrowserApp;
   let admin: Page;
   const ADMIN = 'tax.admin';
-  const NEW = 'tax.clerk9';
+  const NEW = 'tax.linhua.new';
   let requestId = 0;
   let code = '';
   const requests = async () => Number((await app.db('account_requests').count({ n: '*' }))[0].n);
@@ -59,7 +59,7 @@ describe('browser: admin provisioning and account review', function () {
     await admin.locator('input[name="roles"][value="clerk"]').check();
     await admin.locator('input[name="perms"][value="2-2/IN01"]').check();
     await clickAndLoad(admin, admin.getByRole('button', { name: '送出申請' }));
-    expect(admin.url()).to.match(/\/accounts\/requests\/\d+$/);
+    expect(admin.url(), (await admin.locator('.error').allTextContents()).join(' / ')).to.match(/\/accounts\/requests\/\d+$/);
     requestId = Number(admin.url().split('/').pop());
     expect(await admin.locator('.flash').textContent()).to.contain('待權責主管核定');
     expect(await admin.locator('main').textContent()).to.contain(NEW).and.contain('2-2/IN01');
@@ -73,6 +73,11 @@ describe('browser: admin provisioning and account review', function () {
     await chief.waitForURL(/\/accounts\/approvals$/);
     await checkPage(chief, 'account-approvals');
     await clickAndLoad(chief, chief.locator(`a[href="/accounts/requests/${requestId}"]`).first());
+    // Without a reason the browser keeps the form (the field is required) and nothing is decided.
+    await chief.getByRole('button', { name: '核可' }).click();
+    expect(await chief.getByLabel('核定意見').evaluate((el) => (el as HTMLTextAreaElement).validity.valueMissing)).to.equal(true);
+    expect(await chief.getByLabel('核定意見').evaluate((el) => el === document.activeElement)).to.equal(true);
+    expect((await app.db('account_requests').where({ id: requestId }).first('status')).status).to.equal('pending');
     await chief.getByLabel('核定意見').fill('同意，依業務需要配賦查詢權限');
     await clickAndLoad(chief, chief.getByRole('button', { name: '核可' }));
     expect(await chief.locator('.flash').textContent()).to.contain('已核可');
@@ -118,6 +123,9 @@ describe('browser: admin provisioning and account review', function () {
     await checkPage(admin, 'account-review');
     const row = admin.locator('tbody tr', { hasText: 'tax.clerk3' }).first();
     expect(await row.count()).to.equal(1);
+    await row.getByRole('button', { name: '保留' }).click();
+    expect(await row.getByLabel('理由').evaluate((el) => (el as HTMLInputElement).validity.valueMissing)).to.equal(true);
+    expect(await app.db('review_items as i').join('users as u', 'u.id', 'i.user_id').where('u.account', 'tax.clerk3').where('i.status', 'open').count({ n: '*' }).then((r: any) => Number(r[0].n))).to.be.at.least(1);
     await row.getByLabel('理由').fill('留職停薪中，預定明年復職');
     await clickAndLoad(admin, row.getByRole('button', { name: '保留' }));
     expect(await admin.locator('.flash').textContent()).to.contain('已決定保留');
