@@ -86,7 +86,10 @@ export function viewLocals(countyName: string): RequestHandler {
     res.locals.nav = navFor(req.actor?.roles);
     res.locals.countyName = countyName;
     res.locals.path = req.path;
-    res.locals.csrfToken = req.session ? generateCsrfToken(req) : '';
+    // Made only when a page is rendered: a token stored in a fresh session would otherwise write a
+    // session row for every anonymous request (health checks, API calls) — an unauthenticated
+    // write amplifier.
+    Object.defineProperty(res.locals, 'csrfToken', { enumerable: true, configurable: true, get: () => (req.session ? generateCsrfToken(req) : '') });
     if (req.session?.flash) {
       res.locals.flash = req.session.flash;
       delete req.session.flash;

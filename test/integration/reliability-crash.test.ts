@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import knexFactory from 'knex';
 import { ENGINE, MYSQL_URL, freshDb, type TestDb } from '../support/db.ts';
 import { cli } from '../support/cli.ts';
-import { Recorder, seedDemo, startServerProcess, type Ack, type ServerProcess } from '../support/server-process.ts';
+import { Recorder, checkNothingLost, seedDemo, startLoad, startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 const PASSWORD = 'Reliab1lity-Passw0rd';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,64 +30,6 @@ function run(cmd: string, args: string[], opts: { stdinFile?: string; stdoutFile
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stderr }));
   });
-}
-
-interface Load {
-  acks: Ack[];
-  batches: Array<{ prefix: string; size: number; acked: boolean }>;
-  statuses: Map<number, number>;
-  stop(): Promise<void>;
-}
-
-/** Each recorder records in a loop (every fourth call a batch of 3) until stopped or the server is gone. */
-function startLoad(recorders: Recorder[]): Load {
-  const acks: Ack[] = [];
-  const batches: Load['batches'] = [];
-  const statuses = new Map<number, number>();
-  let stopped = false;
-  const loops = recorders.map(async (rec) => {
-    for (let k = 0; !stopped; k++) {
-      try {
-        if (k % 4 === 3) {
-          const r = await rec.recordBatch(3);
-          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-          const acked = r.status === 201;
-          batches.push({ prefix: r.prefix, size: r.size, acked });
-          if (acked) r.body.entries.forEach((e: { id: number; hash: string }, j: number) => acks.push({ id: e.id, hash: e.hash, caseNo: `${r.prefix}${j}` }));
-        } else {
-          const r = await rec.record();
-          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-          if (r.status === 201) acks.push({ id: r.body.id, hash: r.body.hash, caseNo: r.caseNo });
-        }
-      } catch {
-        statuses.set(0, (statuses.get(0) ?? 0) + 1); // connection refused / reset: the server is down
-        await sleep(50);
-      }
-    }
-  });
-  return { acks, batches, statuses, stop: async () => void ((stopped = true), await Promise.all(loops)) };
-}
-
-/** Every acknowledged entry is present with the hash it was acknowledged with; batches are all or nothing. */
-export async function checkNothingLost(db: TestDb['db'], load: Pick<Load, 'acks' | 'batches'>): Promise<void> {
-  const ids = load.acks.map((a) => a.id);
-  const rows: any[] = [];
-  for (let i = 0; i < ids.length; i += 400) rows.push(...(await db('query_logs').whereIn('id', ids.slice(i, i + 400)).select('id', 'hash', 'case_no')));
-  const byId = new Map(rows.map((r) => [Number(r.id), r]));
-  const missing = load.acks.filter((a) => !byId.has(a.id));
-  expect(missing.map((a) => a.id), 'acknowledged entries missing after the restart').to.deep.equal([]);
-  const wrong = load.acks.filter((a) => byId.get(a.id).hash !== a.hash || byId.get(a.id).case_no !== a.caseNo);
-  expect(wrong.map((a) => a.id), 'acknowledged entries stored with another hash or case number').to.deep.equal([]);
-  for (const b of load.batches) {
-    const [{ n }] = await db('query_logs').where('case_no', 'like', `${b.prefix}%`).count({ n: '*' });
-    expect([0, b.size], `batch ${b.prefix} is all or nothing`).to.include(Number(n));
-    if (b.acked) expect(Number(n), `acknowledged batch ${b.prefix}`).to.equal(b.size);
-  }
-  // The chain head matches the last entry: no half-appended chain.
-  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
-  const last = await db('query_logs').orderBy('seq', 'desc').first('seq', 'hash');
-  expect(Number(head.seq)).to.equal(Number(last.seq));
-  expect(head.hash).to.equal(last.hash);
 }
 
 describe(`reliability: crash and backup (${ENGINE}, real server process)`, function () {

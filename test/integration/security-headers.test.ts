@@ -93,6 +93,23 @@ describe(`security: headers and cookies (${ENGINE})`, function () {
     await s.drop();
   });
 
+  it('creates no session (no cookie, no row) for anonymous requests that show no form', async () => {
+    const app = appFor(t);
+    const [{ n: before }] = await t.db('sessions').count({ n: '*' });
+    for (const p of ['/healthz', '/api/v1/me', '/api/v1/openapi.json', '/api/v1/no-such-thing', '/assets/css/app.css']) {
+      const res = await request(app).get(p);
+      expect(res.headers['set-cookie'], p).to.equal(undefined);
+    }
+    const post = await request(app).post('/api/v1/auth/login').send({ account: 'nobody', password: 'wrong-password' });
+    expect(post.status).to.equal(401);
+    expect(post.headers['set-cookie']).to.equal(undefined);
+    const [{ n: after }] = await t.db('sessions').count({ n: '*' });
+    expect(Number(after)).to.equal(Number(before));
+    // The sign-in form needs one (its CSRF token lives in the session).
+    const login = await request(app).get('/login');
+    expect(String(login.headers['set-cookie'])).to.match(/^nhi\.sid=/);
+  });
+
   it('issues a new session id at sign-in (no session fixation) and ends it at sign-out', async () => {
     const app = appFor(t);
     const agent = request.agent(app);

@@ -2,8 +2,11 @@
 // that signs in like a browser script (cookie + X-CSRF-Token). Used by the crash, outage and
 // two-instance tests and by the soak.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import type { Knex } from 'knex';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(root, 'bin', 'nhi-audit.js');
@@ -90,9 +93,16 @@ export class Client {
   cookie = '';
   csrf = '';
   me: { account: string; roles: string[]; unit: unknown; permissions: Array<{ scope: string; opCode: string }> } | null = null;
-  constructor(public base: string) {}
+  agent: http.Agent;
+  constructor(public base: string, opts: { keepAlive?: boolean } = {}) {
+    this.agent = new http.Agent({ keepAlive: !!opts.keepAlive, maxSockets: opts.keepAlive ? 1 : Infinity });
+  }
 
-  async request(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+  /**
+   * One HTTP request over node:http. A fresh connection each time by default, so that a dropped
+   * connection is the server's doing and not a client keep-alive race; `keepAlive` reuses one.
+   */
+  request(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string; headers: Headers }> {
     const h: Record<string, string> = { accept: 'application/json', ...headers };
     if (this.cookie) h.cookie = this.cookie;
     if (this.csrf && method !== 'GET') h['x-csrf-token'] = this.csrf;
@@ -100,18 +110,31 @@ export class Client {
     if (body !== undefined) {
       payload = typeof body === 'string' ? body : JSON.stringify(body);
       h['content-type'] ??= 'application/json';
+      h['content-length'] = String(Buffer.byteLength(payload));
     }
-    const r = await fetch(this.base + p, { method, headers: h, body: payload, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
-    const set = r.headers.getSetCookie?.() ?? [];
-    for (const c of set) if (c.startsWith('nhi.sid=')) this.cookie = c.split(';')[0];
-    const text = await r.text();
-    let parsed: any = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: r.status, body: parsed, text, headers: r.headers };
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.base + p, { method, headers: h, agent: this.agent, timeout: 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) headers.append(k, x);
+          for (const c of res.headers['set-cookie'] ?? []) if (c.startsWith('nhi.sid=')) this.cookie = c.split(';')[0];
+          let parsed: any = null;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            parsed = null;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text, headers });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 
   /** POST /api/v1/auth/login, then GET /api/v1/me for the CSRF token and permissions. */
@@ -150,8 +173,8 @@ export class Recorder extends Client {
   scope = '';
   opCode = '';
   n = 0;
-  constructor(base: string, public tag: string) {
-    super(base);
+  constructor(base: string, public tag: string, opts: { keepAlive?: boolean } = {}) {
+    super(base, opts);
   }
 
   async prepare(account: string, password: string): Promise<this> {
@@ -198,3 +221,70 @@ export async function seedDemo(env: Record<string, string>, password: string): P
   const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   return JSON.parse(line!).accounts;
 }
+
+export interface Load {
+  acks: Ack[];
+  batches: Array<{ prefix: string; size: number; acked: boolean }>;
+  statuses: Map<number, number>;
+  /** The first answer (or error) seen for each status other than 201, for messages. */
+  samples: Map<number, string>;
+  stop(): Promise<void>;
+}
+
+/** Each recorder records in a loop (every fourth call a batch of 3) until stopped or the server is gone. */
+export function startLoad(recorders: Recorder[]): Load {
+  const acks: Ack[] = [];
+  const batches: Load['batches'] = [];
+  const statuses = new Map<number, number>();
+  const samples = new Map<number, string>();
+  const note = (status: number, text: string) => {
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    if (status !== 201 && !samples.has(status)) samples.set(status, text.slice(0, 300));
+  };
+  let stopped = false;
+  const loops = recorders.map(async (rec) => {
+    for (let k = 0; !stopped; k++) {
+      try {
+        if (k % 4 === 3) {
+          const r = await rec.recordBatch(3);
+          note(r.status, r.text);
+          const acked = r.status === 201;
+          batches.push({ prefix: r.prefix, size: r.size, acked });
+          if (acked) r.body.entries.forEach((e: { id: number; hash: string }, j: number) => acks.push({ id: e.id, hash: e.hash, caseNo: `${r.prefix}${j}` }));
+        } else {
+          const r = await rec.record();
+          note(r.status, r.text);
+          if (r.status === 201) acks.push({ id: r.body.id, hash: r.body.hash, caseNo: r.caseNo });
+          else await sleep(50);
+        }
+      } catch (e) {
+        note(0, String((e as { cause?: Error }).cause?.message ?? e)); // connection refused / reset
+        await sleep(50);
+      }
+    }
+  });
+  return { acks, batches, statuses, samples, stop: async () => void ((stopped = true), await Promise.all(loops)) };
+}
+
+/** Every acknowledged entry is present with the hash it was acknowledged with; batches are all or nothing. */
+export async function checkNothingLost(db: Knex, load: Pick<Load, 'acks' | 'batches'>): Promise<void> {
+  const ids = load.acks.map((a) => a.id);
+  const rows: any[] = [];
+  for (let i = 0; i < ids.length; i += 400) rows.push(...(await db('query_logs').whereIn('id', ids.slice(i, i + 400)).select('id', 'hash', 'case_no')));
+  const byId = new Map(rows.map((r) => [Number(r.id), r]));
+  const missing = load.acks.filter((a) => !byId.has(a.id));
+  expect(missing.map((a) => a.id), 'acknowledged entries missing after the restart').to.deep.equal([]);
+  const wrong = load.acks.filter((a) => byId.get(a.id).hash !== a.hash || byId.get(a.id).case_no !== a.caseNo);
+  expect(wrong.map((a) => a.id), 'acknowledged entries stored with another hash or case number').to.deep.equal([]);
+  for (const b of load.batches) {
+    const [{ n }] = await db('query_logs').where('case_no', 'like', `${b.prefix}%`).count({ n: '*' });
+    expect([0, b.size], `batch ${b.prefix} is all or nothing`).to.include(Number(n));
+    if (b.acked) expect(Number(n), `acknowledged batch ${b.prefix}`).to.equal(b.size);
+  }
+  // The chain head matches the last entry: no half-appended chain.
+  const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  const last = await db('query_logs').orderBy('seq', 'desc').first('seq', 'hash');
+  expect(Number(head.seq)).to.equal(Number(last.seq));
+  expect(head.hash).to.equal(last.hash);
+}
+
