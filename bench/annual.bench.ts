@@ -6,6 +6,7 @@
 //
 //   node --import tsx bench/annual.bench.ts            (MYSQL_URL, default mysql://root@127.0.0.1:3306)
 //   BENCH_ENTRIES=200000 node --import tsx bench/annual.bench.ts
+//   BENCH_KEEP_DB=nhi_bench_annual_keep node --import tsx bench/annual.bench.ts   (keep/reuse the data)
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -138,16 +139,26 @@ export interface BenchResult { name: string; ms: number; maxRssMb: number; detai
 
 export default async function bench(): Promise<BenchResult> {
   const total = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
-  const dbName = `nhi_bench_annual_${process.pid}`;
+  // BENCH_KEEP_DB=name keeps (or reuses) the generated database, so a re-run skips generation.
+  const keep = process.env.BENCH_KEEP_DB;
+  const dbName = keep ?? `nhi_bench_annual_${process.pid}`;
   const admin = adminDb();
-  await admin.raw(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   await admin.destroy();
   const db = createDb(configFor(dbName));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-annual-bench-'));
   try {
     await db.migrate.latest();
-    process.stderr.write(`annual bench: generating ${total} entries for one agency…\n`);
-    const unitId = await generate(db, total);
+    const existing = await db('units').where({ code: 'AG01' }).first('id');
+    let unitId: number;
+    if (existing && Number((await db('query_logs').count({ n: '*' }).first())?.n) === total) {
+      unitId = Number(existing.id);
+      process.stderr.write(`annual bench: reusing ${dbName} with ${total} entries\n`);
+    } else {
+      if (existing) throw new Error(`${dbName} holds other data; drop it or pick another BENCH_KEEP_DB`);
+      process.stderr.write(`annual bench: generating ${total} entries for one agency…\n`);
+      unitId = await generate(db, total);
+    }
     const loadBefore = os.loadavg()[0];
     const bare = await runChild(['bare', dbName, String(unitId), path.join(dir, 'bare.xlsx')]);
     const ours = await runChild(['annual', dbName, String(unitId), path.join(dir, 'annual.xlsx')]);
@@ -161,9 +172,11 @@ export default async function bench(): Promise<BenchResult> {
   } finally {
     await db.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
-    const a = adminDb();
-    await a.raw(`DROP DATABASE IF EXISTS \`${dbName}\``);
-    await a.destroy();
+    if (!keep) {
+      const a = adminDb();
+      await a.raw(`DROP DATABASE IF EXISTS \`${dbName}\``);
+      await a.destroy();
+    }
   }
 }
 
