@@ -15,12 +15,9 @@ export interface ScanRow {
 
 const SCAN_COLS = ['id', 'seq', 'unit_id', 'user_id', 'queried_at', 'query_request_id', 'subject_hmac', 'hash'];
 
-/** The id range of the entries whose queried_at falls in [start, end), up to maxId. */
-export async function monthIdBounds(conn: Conn, start: number, end: number): Promise<{ minId: number; maxId: number }> {
+export async function maxEntryId(conn: Conn): Promise<number> {
   const head = await conn('query_logs').max('id as m').first();
-  const maxId = Number(head?.m ?? 0);
-  const r = await conn('query_logs').where('queried_at', '>=', start).andWhere('queried_at', '<', end).min('id as m').first();
-  return { minId: r?.m == null ? maxId + 1 : Number(r.m), maxId };
+  return Number(head?.m ?? 0);
 }
 
 /**
@@ -31,33 +28,40 @@ export async function monthIdBounds(conn: Conn, start: number, end: number): Pro
 export async function* scanMonth(conn: Conn, o: { start: number; end: number; fromId: number; maxId: number; unitIds?: number[]; pageSize?: number }): AsyncGenerator<ScanRow[]> {
   const page = o.pageSize ?? 5000;
   let last = o.fromId - 1;
-  const from = isMysql(conn) ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
+  const mysql = isMysql(conn);
+  const from = mysql ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
   for (;;) {
     const q = conn.from(from as any).where('id', '>', last).andWhere('id', '<=', o.maxId)
       .andWhere('queried_at', '>=', o.start).andWhere('queried_at', '<', o.end);
     if (o.unitIds) q.whereIn('unit_id', o.unitIds);
-    const rows: any[] = await q.orderBy('id').limit(page).select(SCAN_COLS);
-    if (!rows.length) return;
-    for (const r of rows) {
-      r.id = Number(r.id); r.seq = Number(r.seq); r.unit_id = Number(r.unit_id); r.user_id = Number(r.user_id);
-      r.queried_at = Number(r.queried_at); r.query_request_id = r.query_request_id == null ? null : Number(r.query_request_id);
+    // Rows as arrays on MariaDB: a million small objects fewer to build per month.
+    if (mysql) q.options({ rowsAsArray: true });
+    const raw: any[] = await q.orderBy('id').limit(page).select(SCAN_COLS);
+    if (!raw.length) return;
+    const rows: ScanRow[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i];
+      const a = Array.isArray(r) ? r : SCAN_COLS.map((c) => r[c]);
+      rows[i] = {
+        id: Number(a[0]), seq: Number(a[1]), unit_id: Number(a[2]), user_id: Number(a[3]), queried_at: Number(a[4]),
+        query_request_id: a[5] == null ? null : Number(a[5]), subject_hmac: a[6], hash: a[7],
+      };
     }
-    yield rows as ScanRow[];
+    yield rows;
     last = rows[rows.length - 1].id;
     if (rows.length < page) return;
   }
 }
 
-/** Subjects queried by `minClerks` or more different clerks of the units in the month. */
-export async function sharedSubjectEntries(conn: Conn, unitIds: number[], start: number, end: number, maxId: number, minClerks: number): Promise<Array<{ id: number; user_id: number }>> {
-  const hmacs = await conn('query_logs').whereIn('unit_id', unitIds).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end)
-    .andWhere('id', '<=', maxId).groupBy('subject_hmac').havingRaw('count(distinct user_id) >= ?', [minClerks]).pluck('subject_hmac');
-  if (!hmacs.length) return [];
+/** Of the candidate subjects, those queried by `minClerks` or more different clerks of the units in the month, and their entries. */
+export async function sharedSubjectEntries(conn: Conn, candidates: string[], unitIds: number[], start: number, end: number, maxId: number, minClerks: number): Promise<Array<{ id: number; user_id: number }>> {
   const out: Array<{ id: number; user_id: number }> = [];
-  for (let i = 0; i < hmacs.length; i += 500) {
-    const rows = await conn('query_logs').whereIn('subject_hmac', hmacs.slice(i, i + 500)).whereIn('unit_id', unitIds)
-      .andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId).select('id', 'user_id');
-    for (const r of rows) out.push({ id: Number(r.id), user_id: Number(r.user_id) });
+  for (let i = 0; i < candidates.length; i += 500) {
+    const rows = await conn('query_logs').whereIn('subject_hmac', candidates.slice(i, i + 500)).whereIn('unit_id', unitIds)
+      .andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId).select('id', 'user_id', 'subject_hmac');
+    const clerks = new Map<string, Set<number>>();
+    for (const r of rows) clerks.set(r.subject_hmac, (clerks.get(r.subject_hmac) ?? new Set()).add(Number(r.user_id)));
+    for (const r of rows) if (clerks.get(r.subject_hmac)!.size >= minClerks) out.push({ id: Number(r.id), user_id: Number(r.user_id) });
   }
   return out;
 }

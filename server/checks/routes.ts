@@ -20,7 +20,7 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/api/v1/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check; own agency, or items assigned to the caller' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict on an item (item = query log entry id); only the item\'s assigned checker, never on their own entry' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry answers an explanation request' },
-  { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: 'signed-in', units: 'self', note: 'the check\'s checker signs it off; refused while items are open' },
+  { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'the check\'s checker signs it off with {confirm: true}; refused while items are open' },
   { method: 'POST', path: '/api/v1/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign an eligible checker of the agency' },
   { method: 'POST', path: '/api/v1/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'a correction after sign-off, as a new linked audit record' },
   { method: 'GET', path: '/api/v1/explanations', who: 'signed-in', units: 'self', note: 'explanations asked of the caller' },
@@ -33,7 +33,7 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks page' },
   { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off' },
   { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
-  { method: 'POST', path: '/checks/:id/sign-off', who: 'signed-in', units: 'self', note: 'sign-off form' },
+  { method: 'POST', path: '/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'sign-off form' },
   { method: 'POST', path: '/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign checker form' },
   { method: 'GET', path: '/checks/:id/sheet', who: 'signed-in', units: 'subtree', note: 'printable monthly query record sheet (A4)' },
   { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx' },
@@ -50,6 +50,7 @@ const verdictBody = z.object({
   verdict: z.enum(VERDICTS, { message: '請選擇查核結果：proper（適當）、improper（不當）或 explanation-needed（請說明）' }),
   note: z.string().trim().max(2000, '備註最多 2000 字').optional().nullable(),
 }).strict();
+const signOffBody = z.object({ confirm: z.union([z.literal(true), z.literal('1'), z.literal('on'), z.literal('true')], { message: '請勾選確認已逐筆完成查核' }) });
 const explanationBody = z.object({ explanation: z.string().trim().min(1, '請填寫說明').max(2000, '說明最多 2000 字') });
 const assignBody = z.object({ checker: z.string().trim().min(1, '請輸入查核人員帳號').max(64) });
 const correctionBody = z.object({ summary: z.string().trim().min(1, '請說明更正內容').max(20000), findings: z.string().max(20000).optional().nullable() });
@@ -91,6 +92,7 @@ export function register(r: Routes, ctx: AppContext): void {
     res.json(await svc.answerExplanation(db, req.actor!, idParam(req.params.id), idParam(req.params.item), body.explanation));
   });
   r.post('/api/v1/checks/:id/sign-off', async (req, res) => {
+    parseOr400(signOffBody, req.body);
     res.json(await svc.signOff(db, req.actor!, idParam(req.params.id)));
   });
   r.post('/api/v1/checks/:id/assign', async (req, res) => {
@@ -163,6 +165,8 @@ export function register(r: Routes, ctx: AppContext): void {
     }
   });
   r.post('/checks/:id/sign-off', async (req, res) => {
+    const parsed = parseForm(signOffBody, req.body);
+    if (!parsed.ok) return showCheck(req, res, { errors: { signOff: parsed.errors } }, 400);
     try {
       await svc.signOff(db, req.actor!, idParam(req.params.id));
       back(req, res, `/checks/${req.params.id}`, '查核已完成並簽核。');

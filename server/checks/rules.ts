@@ -1,7 +1,7 @@
 // The rules of the monthly spot check (clause 5(一)) as plain functions: sample size, the
 // reproducible ordering, the population digest, risk flags, due dates. No database, no Express.
 import crypto from 'node:crypto';
-import { localParts, localDate, localTime, monthRange, TAIPEI } from '../time.ts';
+import { monthRange, TAIPEI } from '../time.ts';
 
 /** The clause's floors: never sample fewer than 3 % or fewer than 10 entries. */
 export const RATE_FLOOR_PERCENT = 3;
@@ -99,6 +99,79 @@ export class SmallestN<T extends Keyed> {
   }
 }
 
+/**
+ * Finds subjects queried by 3 or more different clerks in one pass with flat memory: an
+ * open-addressing table over typed arrays (16 bytes a slot) keyed by 64 bits of the subject's
+ * HMAC, holding up to two clerk ids. At a third clerk `add` answers true once; the caller
+ * confirms the candidate exactly (a 64-bit collision can only add a candidate, never lose one).
+ */
+export class SharedSubjects {
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private u1: Uint32Array;
+  private u2: Uint32Array;
+  private mask = 0;
+  private used = 0;
+  constructor(expected: number) {
+    let cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    this.hi = this.lo = this.u1 = this.u2 = new Uint32Array(0);
+    this.alloc(cap);
+  }
+  private alloc(cap: number): void {
+    this.mask = cap - 1;
+    this.hi = new Uint32Array(cap);
+    this.lo = new Uint32Array(cap);
+    this.u1 = new Uint32Array(cap);
+    this.u2 = new Uint32Array(cap);
+  }
+  /** Doubles the table when it is 70 % full (only if the sizing hint was too small). */
+  private grow(): void {
+    const { hi, lo, u1, u2 } = this;
+    this.alloc(hi.length * 2);
+    for (let j = 0; j < hi.length; j++) {
+      if (u1[j] === 0) continue;
+      let i = (hi[j] ^ lo[j]) & this.mask;
+      while (this.u1[i] !== 0) i = (i + 1) & this.mask;
+      this.hi[i] = hi[j];
+      this.lo[i] = lo[j];
+      this.u1[i] = u1[j];
+      this.u2[i] = u2[j];
+    }
+  }
+  /** Records clerk `user` (≥ 1) querying the subject; true when this is its third distinct clerk. */
+  add(subjectHmac: string, user: number): boolean {
+    const hi = parseInt(subjectHmac.slice(0, 8), 16) >>> 0;
+    const lo = parseInt(subjectHmac.slice(8, 16), 16) >>> 0;
+    let i = (hi ^ lo) & this.mask;
+    for (;;) {
+      const a = this.u1[i];
+      if (a === 0) {
+        if (++this.used > this.hi.length * 0.7) {
+          this.grow();
+          this.used--;
+          return this.add(subjectHmac, user);
+        }
+        this.hi[i] = hi;
+        this.lo[i] = lo;
+        this.u1[i] = user;
+        return false;
+      }
+      if (this.hi[i] === hi && this.lo[i] === lo) {
+        const b = this.u2[i];
+        if (b === 0xffffffff || a === user || b === user) return false;
+        if (b === 0) {
+          this.u2[i] = user;
+          return false;
+        }
+        this.u2[i] = 0xffffffff; // reported once
+        return true;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+}
+
 /** The sample: the first n entry ids ordered by SHA-256(seed ‖ id). */
 export function selectSample(seed: string, entryIds: number[], n: number): number[] {
   const heap = new SmallestN<Keyed>(n);
@@ -128,15 +201,36 @@ export interface FlagSettings {
   holidays: Set<string>; // YYYY-MM-DD
 }
 
+// Taipei has kept UTC+8 without daylight saving since 1980, so the clock of an entry is plain
+// arithmetic: Intl date formatting per entry would cost seconds on a month of a million entries.
+const TAIPEI_OFFSET_MS = 8 * 3_600_000;
+const hhmmMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+/** Minutes since local midnight, Taipei time. */
+export const taipeiMinuteOfDay = (at: number): number => Math.floor((((at + TAIPEI_OFFSET_MS) % 86_400_000) + 86_400_000) % 86_400_000 / 60_000);
+/** 0 = Sunday … 6 = Saturday, Taipei time (1970-01-01 was a Thursday). */
+export const taipeiWeekday = (at: number): number => (((Math.floor((at + TAIPEI_OFFSET_MS) / 86_400_000) + 4) % 7) + 7) % 7;
+const dayCache = new Map<number, string>();
+/** 'YYYY-MM-DD' of the instant in Taipei (cached per day). */
+export function taipeiDate(at: number): string {
+  const d = Math.floor((at + TAIPEI_OFFSET_MS) / 86_400_000);
+  let s = dayCache.get(d);
+  if (!s) {
+    s = new Date(d * 86_400_000).toISOString().slice(0, 10);
+    if (dayCache.size > 5000) dayCache.clear();
+    dayCache.set(d, s);
+  }
+  return s;
+}
+
 /** Outside office hours: before the start or at/after the end, Taipei time. */
 export const isAfterHours = (at: number, s: Pick<FlagSettings, 'officeStart' | 'officeEnd'>): boolean => {
-  const t = localTime(at);
-  return t < s.officeStart || t >= s.officeEnd;
+  const m = taipeiMinuteOfDay(at);
+  return m < hhmmMinutes(s.officeStart) || m >= hhmmMinutes(s.officeEnd);
 };
 /** Saturday, Sunday or a configured holiday (Taipei date). */
 export const isHoliday = (at: number, holidays: Set<string>): boolean => {
-  const wd = localParts(at).weekday;
-  return wd === 0 || wd === 6 || holidays.has(localDate(at));
+  const wd = taipeiWeekday(at);
+  return wd === 0 || wd === 6 || (holidays.size > 0 && holidays.has(taipeiDate(at)));
 };
 
 /** Median of a list of counts (mean of the middle two for an even length). */

@@ -7,10 +7,10 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { eligibleCheckerRank } from '../accounts/roles.ts';
-import { localDate, monthRange, now } from '../time.ts';
+import { monthRange, now } from '../time.ts';
 import * as repo from './repo.ts';
 import {
-  FLAG_RULES, PopulationDigest, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays, taipeiDayIndex,
+  FLAG_RULES, PopulationDigest, SharedSubjects, taipeiDate, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays, taipeiDayIndex,
   type FlagRule, type FlagSettings,
 } from './rules.ts';
 
@@ -47,6 +47,9 @@ interface AgencyState {
   capacity: number;
   flagHeaps: Map<FlagRule, SmallestN<Pick1>>;
   daily: Map<number, Map<number, number>>; // user → Taipei day index → count
+  // Shared subjects, found in the same pass: candidates confirmed by an indexed query afterwards.
+  subjects: SharedSubjects | null;
+  sharedCandidates: Set<string>;
 }
 
 export interface PopulationScan {
@@ -75,20 +78,23 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
   const [start, end] = monthRange(o.period);
   const units = await allUnits(db);
   const agencies = o.only ? o.only.map((x) => x.agency) : units.filter((u) => u.kind === 'agency');
-  const bounds = await repo.monthIdBounds(db, start, end);
-  const maxId = o.only ? Math.max(0, ...o.only.map((x) => x.maxId)) : o.maxId ?? bounds.maxId;
+  const maxId = o.only ? Math.max(0, ...o.only.map((x) => x.maxId)) : o.maxId ?? (await repo.maxEntryId(db));
   const agencyOfUnit = new Map<number, number>();
   for (const u of units) {
     const a = agencyIn(units, u.id);
     if (a && agencies.some((x) => x.id === a.id)) agencyOfUnit.set(u.id, a.id);
   }
-  // Counts first (same id bound), so each heap knows n; a count by unit is one index range read.
+  // Counts (same id bound) first, so each heap knows n, and the lowest id of the month to start the
+  // key-ordered scan from: one read of the month's index range.
   const counts = new Map<number, number>();
+  let fromId = maxId + 1;
   const byUnit = await db('query_logs').where('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId)
-    .groupBy('unit_id').select('unit_id').count('* as n');
+    .groupBy('unit_id').select('unit_id').count('* as n').min('id as first');
   for (const r of byUnit as any[]) {
     const a = agencyOfUnit.get(Number(r.unit_id));
-    if (a != null) counts.set(a, (counts.get(a) ?? 0) + Number(r.n));
+    if (a == null) continue;
+    counts.set(a, (counts.get(a) ?? 0) + Number(r.n));
+    fromId = Math.min(fromId, Number(r.first));
   }
   const requests = o.settings.enabled['no-request'] ? await repo.requestsById(db) : new Map();
   const persons = o.settings.enabled['own-subject'] ? await repo.personHmacs(db) : new Map<number, string>();
@@ -102,11 +108,10 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
     const capacity = sampleSize(counts.get(agency.id) ?? 0, o.ratePercent, o.minimum);
     const flagHeaps = new Map<FlagRule, SmallestN<Pick1>>();
     for (const r of FLAG_RULES) if (o.settings.enabled[r]) flagHeaps.set(r, new SmallestN<Pick1>(o.flagLimit));
-    state.set(agency.id, { agency, unitIds: subtreeOf(units, agency.id), seed, digest: new PopulationDigest(), heap: new SmallestN<Pick1>(capacity), capacity, flagHeaps, daily: new Map() });
+    state.set(agency.id, { agency, unitIds: subtreeOf(units, agency.id), seed, digest: new PopulationDigest(), heap: new SmallestN<Pick1>(capacity), capacity, flagHeaps, daily: new Map(), subjects: o.settings.enabled['shared-subject'] ? new SharedSubjects(counts.get(agency.id) ?? 0) : null, sharedCandidates: new Set() });
   }
 
   let lastSeq = -1;
-  const fromId = bounds.minId;
   const unitFilter = o.only ? [...agencyOfUnit.keys()] : undefined;
   for await (const rows of repo.scanMonth(db, { start, end, fromId, maxId, unitIds: unitFilter })) {
     for (const r of rows) {
@@ -127,7 +132,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
           if (requireRequest.get(r.unit_id) !== false) bits |= FLAG_BIT['no-request'];
         } else {
           const q = requests.get(r.query_request_id);
-          const day = localDate(r.queried_at);
+          const day = taipeiDate(r.queried_at);
           if (!q || q.status !== 'approved' || day < q.valid_from || day > q.valid_to) bits |= FLAG_BIT['no-request'];
         }
       }
@@ -135,6 +140,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
       const pick: Pick1 = { key: sortKey(st.seed, r.id), id: r.id, user: r.user_id, bits };
       st.heap.offer(pick);
       if (bits) for (const rule of flagsOf(bits)) st.flagHeaps.get(rule)?.offer(pick);
+      if (st.subjects?.add(r.subject_hmac, r.user_id)) st.sharedCandidates.add(r.subject_hmac);
       if (s.enabled['volume-spike']) {
         let days = st.daily.get(r.user_id);
         if (!days) st.daily.set(r.user_id, (days = new Map()));
@@ -165,8 +171,9 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
         }
       }
     }
-    if (o.settings.enabled['shared-subject'] && count) {
-      for (const e of await repo.sharedSubjectEntries(db, st.unitIds, start, end, maxId, 3)) {
+    st.subjects = null;
+    if (o.settings.enabled['shared-subject'] && st.sharedCandidates.size) {
+      for (const e of await repo.sharedSubjectEntries(db, [...st.sharedCandidates], st.unitIds, start, end, maxId, 3)) {
         ensureHeap('shared-subject').offer({ key: sortKey(st.seed, e.id), id: e.id, user: e.user_id, bits: FLAG_BIT['shared-subject'] });
         extra.set(e.id, (extra.get(e.id) ?? 0) | FLAG_BIT['shared-subject']);
       }
@@ -229,7 +236,7 @@ export async function agencyPeople(conn: Conn, agency: UnitRow, units?: UnitRow[
 
 // ── The job ───────────────────────────────────────────────────────────────────────────────────
 
-export interface SamplingSummary { period: string; agencies: number; population: number; sampled: number; flagged: number; problems: string[] }
+export interface SamplingSummary { period: string; agencies: number; population: number; sampled: number; flagged: number; problems: string[]; ms: { scan: number; write: number } }
 
 /**
  * Samples every agency for the period and records the checks (the next generation when checks
@@ -239,9 +246,11 @@ export async function runMonthlySampling(db: Db, cfg: Config, period: string, op
   const settings = await flagSettings(db, cfg);
   const rate = cfg.SAMPLE_RATE_PERCENT;
   const minimum = cfg.SAMPLE_MINIMUM;
+  const t0 = performance.now();
   const { maxId, results } = await scanPopulation(db, { period, ratePercent: rate, minimum, flagLimit: cfg.CHECK_FLAG_ITEMS_MAX, settings });
+  const t1 = performance.now();
   const units = await allUnits(db);
-  const summary: SamplingSummary = { period, agencies: 0, population: 0, sampled: 0, flagged: 0, problems: [] };
+  const summary: SamplingSummary = { period, agencies: 0, population: 0, sampled: 0, flagged: 0, problems: [], ms: { scan: Math.round(t1 - t0), write: 0 } };
   const enabledRules = FLAG_RULES.filter((r) => settings.enabled[r]).join(',');
   await db.transaction(async (trx) => {
     const load = await repo.openCheckCounts(trx);
@@ -269,6 +278,7 @@ export async function runMonthlySampling(db: Db, cfg: Config, period: string, op
       if (a.problem) summary.problems.push(`${r.agency.code}: ${a.problem}`);
     }
   });
+  summary.ms.write = Math.round(performance.now() - t1);
   return summary;
 }
 

@@ -242,9 +242,10 @@ async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, not
 async function investigationReach(conn: Conn, actor: Actor, inv: any): Promise<{ participant: boolean }> {
   const participant = !!(await conn('investigation_participants').where({ investigation_id: inv.id, user_id: actor.id }).first('user_id'));
   if (participant) return { participant };
+  // Someone neither taking part nor overseeing the agency is not told the investigation exists.
   const oversight = actor.roles.some((r) => ['auditor', 'planning_admin', 'admin', 'supervisor'].includes(r));
-  if (!oversight) throw forbidden('您不是此調查的參與人員。');
-  ensureReach(await reachOf(conn, actor), Number(inv.unit_id));
+  const reach = await reachOf(conn, actor);
+  if (!oversight || (!reach.all && reach.agency?.id !== Number(inv.unit_id))) throw notFound('找不到此調查。');
   return { participant };
 }
 

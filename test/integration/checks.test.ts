@@ -285,7 +285,7 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect(r3.body.errors[0].field).to.equal('note');
       const r4 = await post('chief2', `/api/v1/checks/${check.id}/items/${entry}`, { verdict: 'proper' });
       expect(r4.status).to.equal(403);
-      const r5 = await post('chief2', `/api/v1/checks/${check.id}/sign-off`);
+      const r5 = await post('chief2', `/api/v1/checks/${check.id}/sign-off`, { confirm: true });
       expect(r5.status).to.equal(403);
       const after = await t.db('check_items').where({ check_id: check.id }).whereNotNull('verdict').count('* as n').first();
       expect(Number(after!.n)).to.equal(0);
@@ -307,7 +307,7 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect((await post('clk2', `${url}/explanation`, { explanation: '不是我' })).status).to.equal(403);
       expect((await post('clk1', `${url}/explanation`, { explanation: '' })).status).to.equal(400);
       expect((await post('clk1', `${url}/explanation`, { explanation: '為辦理身障補助案件查核投保資格' })).status).to.equal(200);
-      const so = await post(checker, `/api/v1/checks/${check.id}/sign-off`);
+      const so = await post(checker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true });
       expect(so.status).to.equal(409);
       expect(so.body.type).to.match(/items-open$/);
       expect((await t.db('checks').where({ id: check.id }).first()).status).to.equal('open');
@@ -330,8 +330,11 @@ describe(`monthly checks (${ENGINE})`, function () {
       const acct = new Map([[u.chk1, 'chk1'], [u.chk2, 'chk2']]);
       for (const i of open) expect((await post(acct.get(Number(i.checker_id))!, `/api/v1/checks/${check.id}/items/${i.entry_id}`, { verdict: 'proper' })).status).to.equal(200);
       const notChecker = checker === 'chk1' ? 'chk2' : 'chk1';
-      expect((await post(notChecker, `/api/v1/checks/${check.id}/sign-off`)).status).to.equal(403);
-      const so = await post(checker, `/api/v1/checks/${check.id}/sign-off`);
+      expect((await post(notChecker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true })).status).to.equal(403);
+      const unconfirmed = await post(checker, `/api/v1/checks/${check.id}/sign-off`, {});
+      expect(unconfirmed.status).to.equal(400);
+      expect(unconfirmed.body.errors[0].field).to.equal('confirm');
+      const so = await post(checker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true });
       expect(so.status).to.equal(200);
       expect(so.body.status).to.equal('signed-off');
       const any = open[0] ?? (await t.db('check_items').where({ check_id: check.id }).first());
@@ -349,7 +352,8 @@ describe(`monthly checks (${ENGINE})`, function () {
       const eth = await as('eth1');
       const list = await eth.agent.get('/api/v1/investigations');
       expect(list.body.items.map((x: any) => x.id)).to.include(Number(inv.id));
-      expect((await post('clk1', `/api/v1/investigations/${inv.id}/notes`, { body: 'x' })).status).to.equal(403);
+      expect((await post('clk1', `/api/v1/investigations/${inv.id}/notes`, { body: 'x' })).status).to.equal(403); // not a role that investigates
+      expect((await post(checker === 'chk1' ? 'chk2' : 'chk1', `/api/v1/investigations/${inv.id}/notes`, { body: 'x' })).status).to.equal(404); // not a participant
       expect((await post('eth1', `/api/v1/investigations/${inv.id}/notes`, { kind: 'evidence', body: '調閱申請單及公文', evidenceRef: '府社字第 1150001234 號' })).status).to.equal(201);
       expect((await post('it1', `/api/v1/investigations/${inv.id}/notes`, { kind: 'bogus', body: 'x' })).status).to.equal(400);
       const detail = await eth.agent.get(`/api/v1/investigations/${inv.id}`);

@@ -1,12 +1,19 @@
 import { expect } from 'chai';
-import { dueAt, isAfterHours, isHoliday, isOverdue, isSettled, median, spikeDays, taipeiDayIndex } from '../../server/checks/rules.ts';
-import { startOfLocalDay } from '../../server/time.ts';
+import fc from 'fast-check';
+import { dueAt, taipeiDate, taipeiMinuteOfDay, taipeiWeekday, isAfterHours, isHoliday, isOverdue, isSettled, median, spikeDays, taipeiDayIndex } from '../../server/checks/rules.ts';
+import { localDate, localParts, startOfLocalDay } from '../../server/time.ts';
 import { eligibleCheckerRank } from '../../server/accounts/roles.ts';
 
 const at = (date: string, hhmm: string) => startOfLocalDay(date) + (Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3))) * 60_000;
 const office = { officeStart: '08:00', officeEnd: '18:00' };
 
 describe('risk-flag rules', () => {
+  it('the arithmetic Taipei clock agrees with the time zone database', () => {
+    fc.assert(fc.property(fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2060, 0, 1) }), (ms) => {
+      const p = localParts(ms);
+      return taipeiDate(ms) === localDate(ms) && taipeiWeekday(ms) === p.weekday && taipeiMinuteOfDay(ms) === p.hour * 60 + p.minute;
+    }), { numRuns: 2000 });
+  });
   it('outside office hours: before 08:00 or from 18:00, Taipei time', () => {
     expect(isAfterHours(at('2026-03-04', '07:59'), office)).to.equal(true);
     expect(isAfterHours(at('2026-03-04', '08:00'), office)).to.equal(false);

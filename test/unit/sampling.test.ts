@@ -110,3 +110,19 @@ describe('check assignment', () => {
     expect(a.problem).to.match(/無符合資格之查核人員/);
   });
 });
+
+describe('shared-subject detection', () => {
+  it('answers true exactly once, at the third distinct clerk of a subject', async () => {
+    const { SharedSubjects } = await import('../../server/checks/rules.ts');
+    const s = new SharedSubjects(100);
+    const h = (n: number) => crypto.createHash('sha256').update(String(n)).digest('hex');
+    expect(s.add(h(1), 7)).to.equal(false);
+    expect(s.add(h(1), 7)).to.equal(false);
+    expect(s.add(h(1), 8)).to.equal(false);
+    expect(s.add(h(1), 8)).to.equal(false);
+    expect(s.add(h(2), 9)).to.equal(false);
+    expect(s.add(h(1), 9)).to.equal(true);
+    expect(s.add(h(1), 10)).to.equal(false);
+    for (let i = 3; i < 300; i++) expect(s.add(h(i), 1)).to.equal(false); // grows past its sizing hint by probing
+  });
+});
