@@ -7,7 +7,6 @@ import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, signIn } from '../support/app.ts';
 import { makeUser, seedTree, type Tree } from '../support/fixtures.ts';
 import { setClock } from '../../server/time.ts';
-import { checkStanding, filingStanding, flaggedShare, lastMonths, rocMonthShort } from '../../server/dashboard/rules.ts';
 
 const NOW = Date.parse('2026-03-15T04:00:00Z'); // 民國 115 年 3 月 15 日 12:00 in Taipei
 const at = (iso: string) => Date.parse(iso);
@@ -93,25 +92,6 @@ describe(`county dashboard (${ENGINE})`, function () {
     setClock(() => NOW);
     return s.agent.get(path).set('Accept', path.startsWith('/api/') ? 'application/json' : 'text/html');
   };
-
-  it('rules: months, ROC labels, flagged share, check standing and filing standing', () => {
-    expect(lastMonths(NOW, 3)).to.deep.equal(['2026-01', '2026-02', '2026-03']);
-    expect(lastMonths(at('2026-01-10T00:00:00Z'), 2)).to.deep.equal(['2025-12', '2026-01']);
-    expect(rocMonthShort('2026-03')).to.equal('115/03');
-    expect(flaggedShare(1, 3)).to.equal(33.3);
-    expect(flaggedShare(0, 0)).to.equal(null);
-    expect(checkStanding('2026-01', { status: 'signed-off', signedOffAt: at('2026-02-27T15:59:59Z') }, 5, NOW)).to.equal('on-time');
-    expect(checkStanding('2026-01', { status: 'signed-off', signedOffAt: at('2026-02-28T16:00:00Z') }, 5, NOW)).to.equal('late');
-    expect(checkStanding('2026-02', { status: 'open', signedOffAt: null }, 5, NOW)).to.equal('open');
-    expect(checkStanding('2026-01', { status: 'open', signedOffAt: null }, 5, NOW)).to.equal('overdue');
-    expect(checkStanding('2026-01', null, 5, NOW)).to.equal('missing');
-    expect(checkStanding('2026-01', null, 0, NOW)).to.equal(null);
-    expect(checkStanding('2026-02', null, 5, NOW)).to.equal(null);
-    expect(filingStanding(2025, null, at('2026-01-31T15:59:00Z'))).to.equal('not-filed');
-    expect(filingStanding(2025, null, NOW)).to.equal('overdue');
-    expect(filingStanding(2025, { submittedAt: at('2026-02-02T00:00:00Z'), acknowledgedAt: null }, NOW)).to.equal('filed-late');
-    expect(filingStanding(2025, { submittedAt: at('2026-01-02T00:00:00Z'), acknowledgedAt: null }, NOW)).to.equal('filed');
-  });
 
   it('planning-department staff see every agency with the right counts', async () => {
     const res = await get('dash.planning', '/api/v1/dashboard');
