@@ -23,7 +23,9 @@ async function withEntries(n: number, startAt = Date.now() - n * 60_000): Promis
   return { t, ids: done.map((d) => d.id) };
 }
 
-describe(`query log tamper evidence (${ENGINE})`, () => {
+describe(`query log tamper evidence (${ENGINE})`, function () {
+  // Generous under a loaded machine: each case creates a database and runs the command line.
+  this.timeout(180_000);
   it('an intact chain verifies; verify-log exits 0 and prints the head hash last', async () => {
     const { t } = await withEntries(25);
     const v = await verifyChain(t.db, { pageSize: 7 });
@@ -120,7 +122,9 @@ describe(`query log tamper evidence (${ENGINE})`, () => {
   });
 });
 
-describe(`query log retention (${ENGINE})`, () => {
+describe(`query log retention (${ENGINE})`, function () {
+  // Generous under a loaded machine: each case creates a database and runs the command line.
+  this.timeout(180_000);
   it('purges entries older than the retention period in one go, writes a checkpoint, and the rest still verifies', async () => {
     const now = Date.now();
     const { t, ids } = await withEntries(0);
@@ -187,7 +191,9 @@ describe(`query log retention (${ENGINE})`, () => {
   });
 });
 
-describe(`subject key rotation (${ENGINE})`, () => {
+describe(`subject key rotation (${ENGINE})`, function () {
+  // Generous under a loaded machine: each case creates a database and runs the command line.
+  this.timeout(180_000);
   it('re-encrypts every subject from the previous key, leaves hashes alone, and is idempotent', async () => {
     const { t, ids } = await withEntries(30);
     const oldKey = t.cfg.subjectEncKey;
@@ -219,7 +225,9 @@ describe(`subject key rotation (${ENGINE})`, () => {
   });
 });
 
-describe(`seed-demo query data (${ENGINE})`, () => {
+describe(`seed-demo query data (${ENGINE})`, function () {
+  // Generous under a loaded machine: each case creates a database and runs the command line.
+  this.timeout(180_000);
   it('13 months of entries, an approved open form for every demo clerk, a verifying chain, idempotent', async function () {
     this.timeout(240_000);
     const t = await migratedDb();

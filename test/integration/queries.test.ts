@@ -11,7 +11,9 @@ import { verifyChain } from '../../server/queries/chain.ts';
 import { decryptSubject, generateNationalId, generateResidentCertificate, subjectHmac } from '../../server/queries/subject.ts';
 import { addDays, localDate } from '../../server/time.ts';
 
-describe(`query requests and query log over HTTP (${ENGINE})`, () => {
+describe(`query requests and query log over HTTP (${ENGINE})`, function () {
+  // Generous under a loaded machine: each case creates a database and runs the command line.
+  this.timeout(180_000);
   let t: TestDb;
   let tree: Tree;
   let app: ReturnType<typeof appFor>;
