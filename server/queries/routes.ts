@@ -9,7 +9,7 @@ import { Problem, forbidden, notFound, validation, type FieldError } from '../we
 import { parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
-import { localDate, addDays, now } from '../time.ts';
+import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
 import { addInertRow, yieldToLoop } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH } from './rules.ts';
@@ -199,7 +199,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const scopes = [...new Map(perms.map((p: any) => [p.scope, { code: p.scope, label: `${p.clause} ${p.title}` }])).values()];
     const ops = [...new Map(perms.map((p: any) => [p.opCode, { code: p.opCode, label: `${p.opCode} ${p.opName}` }])).values()];
     const requests = await svc.openRequestsOf(db, cfg, me.id);
-    const start = Date.parse(`${localDate(now())}T00:00:00+08:00`);
+    const start = startOfLocalDay(localDate(now()));
     const recent = (await repo.listLogs(db, { all: false, unitIds: [], userIds: [me.id], ranges: [] }, { from: start }, { offset: 0, limit: 10 })).rows.map(svc.logItem);
     renderPage(res, 'queries/record', { title: '登錄健保查詢', values, errors, scopes, ops, requests, recent, subjectTypes: SUBJECT_TYPES.map((t) => ({ code: t, label: SUBJECT_LABELS[t] })) }, status);
   };
