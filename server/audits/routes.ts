@@ -65,19 +65,28 @@ function sendFile(res: Response, row: any): void {
 const yearQuery = z.object({ year: z.coerce.number({ message: '請輸入年度（西元）' }).int('請輸入年度（西元）'), unit: z.string().trim().max(32).optional() });
 
 export function register(r: Routes, ctx: AppContext): void {
-  const { db, cfg } = ctx;
   addNav('/audits', '內部稽核', [...svc.AUDIT_ROLES, 'admin', 'planning_admin'], 60);
   addNav('/audits/retained', '留存資料銷毀', ['admin', 'supervisor', 'auditor', 'planning_admin'], 61);
   addNav('/audits/links', '連結作業檢視', svc.LINK_ROLES, 62);
   addNav('/audits/annual', '報府備查', svc.EXPORT_ROLES, 63);
 
-  addHomePanel(async (_ctx, actor) => {
+  registerRoutes(r, ctx);
+  // Panels are global (one list for the process) and get the app's context when drawn.
+  if (!panelsAdded) {
+    panelsAdded = true;
+    addPanels();
+  }
+}
+
+let panelsAdded = false;
+function addPanels(): void {
+  addHomePanel(async ({ db }, actor) => {
     if (!actor.roles.some((x) => ['admin', 'supervisor', 'auditor', 'planning_admin'].includes(x))) return null;
     const reach = await svc.reachOf(db, actor);
     const overdue = await svc.overdueRetained(db, reach.unitIds);
     return { title: '留存健保資料銷毀', items: [{ label: '逾期未銷毀', value: overdue.length, href: '/audits/retained?show=overdue' }] };
   });
-  addHomePanel(async (_ctx, actor) => {
+  addHomePanel(async ({ db }, actor) => {
     if (!actor.roles.includes('planning_admin')) return null;
     const year = currentYear() - 1;
     const st = await svc.filingStatus(db, year);
@@ -90,6 +99,10 @@ export function register(r: Routes, ctx: AppContext): void {
       ],
     };
   });
+}
+
+function registerRoutes(r: Routes, ctx: AppContext): void {
+  const { db, cfg } = ctx;
 
   // --- internal audits ---
   r.get('/audits', async (req, res) => {
