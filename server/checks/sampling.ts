@@ -84,15 +84,15 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
     const a = agencyIn(units, u.id);
     if (a && agencies.some((x) => x.id === a.id)) agencyOfUnit.set(u.id, a.id);
   }
-  // Counts (same id bound) first, so each heap knows n, and the lowest id of the month to start the
-  // key-ordered scan from: one read of the month's index range.
+  // Counts first, so each heap knows its n, and the lowest id of the month, where the key-ordered
+  // scan starts: one index-only read of (unit_id, queried_at). Entries appended meanwhile may be
+  // counted here but not scanned (id > maxId); a count too high only makes a heap roomier.
   const counts = new Map<number, number>();
   let fromId = maxId + 1;
-  const byUnit = await db('query_logs').where('queried_at', '>=', start).andWhere('queried_at', '<', end).andWhere('id', '<=', maxId)
+  const byUnit = await db('query_logs').whereIn('unit_id', [...agencyOfUnit.keys()]).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end)
     .groupBy('unit_id').select('unit_id').count('* as n').min('id as first');
   for (const r of byUnit as any[]) {
-    const a = agencyOfUnit.get(Number(r.unit_id));
-    if (a == null) continue;
+    const a = agencyOfUnit.get(Number(r.unit_id))!;
     counts.set(a, (counts.get(a) ?? 0) + Number(r.n));
     fromId = Math.min(fromId, Number(r.first));
   }

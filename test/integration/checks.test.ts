@@ -208,6 +208,8 @@ describe(`monthly checks (${ENGINE})`, function () {
     expect(ok.code, ok.text).to.equal(0);
     const viaCli = await cli(['checks', 'verify', '--period', PERIOD, '--unit', 'AG1-U1'], t.env);
     expect(viaCli.code, viaCli.stdout + viaCli.stderr).to.equal(0);
+    expect((await run('checks verify', { period: PERIOD, unit: 'AG3' })).code).to.equal(0); // the recorded empty check
+    expect((await run('checks verify', { period: '2026-01', unit: 'AG1' })).code).to.equal(1); // never sampled
     expect((await run('checks verify', { period: '2026-3', unit: 'AG1' })).code).to.equal(2);
     expect((await run('checks verify', { period: PERIOD, unit: 'NOPE' })).code).to.equal(2);
     expect((await run('checks verify', { period: '2099-01', unit: 'AG1' })).code).to.equal(2);
