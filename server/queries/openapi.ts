@@ -48,7 +48,7 @@ export const OPENAPI = {
           scope: { type: 'string', description: 'business scope code (e.g. 2-1) authorised for the agency and held by the clerk; 2-6 is inactive' },
           queryRequestId: { type: ['integer', 'null'], description: 'the clerk’s approved, open query request form for the same scope; required where the agency requires one (otherwise the entry is flagged no-request)' },
           subject: { $ref: '#/components/schemas/Subject' },
-          account: { type: ['string', 'null'], description: 'Service tokens only: the account of the active clerk (of the token’s unit or below) who made the query. Default: the token’s service account. With a session it must be absent or the signed-in account.' },
+          account: { type: ['string', 'null'], description: 'Service tokens only: the account of the active user (of the token’s unit or below, holding the NHI permission) who made the query. Default: the token’s service account. With a session it must be absent or the signed-in account.' },
         },
       },
       Recorded: { type: 'object', required: ['id', 'hash'], properties: { id: { type: 'integer' }, hash: { type: 'string', description: 'SHA-256 chain hash of the entry' } } },
@@ -105,7 +105,7 @@ export const OPENAPI = {
       },
     },
     '/api/v1/query-logs/{id}': { get: { summary: 'One entry within visibility', parameters: [idParam], responses: { '200': ok('entry', { $ref: '#/components/schemas/QueryLog' }), '401': problem, '404': problem } } },
-    '/api/v1/query-logs/{id}/subject': { post: { summary: 'The full subject (auditors, planning department, ethics within an investigation); recorded as an event', parameters: [idParam], responses: { '200': ok('subject', { $ref: '#/components/schemas/Subject' }), '401': problem, '403': problem, '404': problem } } },
+    '/api/v1/query-logs/{id}/subject': { post: { summary: 'The full subject (auditors, planning admins, ethics within an investigation — 404 outside it); recorded as an event', parameters: [idParam], responses: { '200': ok('subject', { $ref: '#/components/schemas/Subject' }), '401': problem, '403': problem, '404': problem } } },
     '/api/v1/service-tokens': {
       get: { summary: 'Service tokens within the admin’s reach', responses: { '200': ok('tokens', list({ type: 'object' })), '401': problem, '403': problem } },
       post: { summary: 'Create a token bound to one unit and its service account; the token is returned once', requestBody: { required: true, content: json({ type: 'object', required: ['name', 'unit', 'account'], properties: { name: { type: 'string' }, unit: { type: 'string' }, account: { type: 'string' } } }) }, responses: { '201': ok('created', { type: 'object', properties: { id: { type: 'integer' }, token: { type: 'string' } } }), ...errors } },

@@ -120,10 +120,8 @@ function registerRest(r: Routes, ctx: AppContext): void {
   r.post('/api/v1/query-logs', async (req, res) => {
     let who: svc.Recorder;
     if (req.serviceToken) who = { kind: 'token', token: req.serviceToken, ip: req.ip ?? null };
-    else {
-      if (!req.actor!.roles.includes('clerk')) throw forbidden('僅查詢人員可記錄健保查詢');
-      who = { kind: 'session', person: person(req), ip: req.ip ?? null };
-    }
+    // Anyone signed in records their own queries; the NHI permission check (scope × op code) decides.
+    else who = { kind: 'session', person: person(req), ip: req.ip ?? null };
     const body = req.body;
     if (body == null || typeof body !== 'object' || Array.isArray(body)) throw validation([{ field: 'body', message: '請求內容須為 JSON 物件' }]);
     if ('entries' in body) {

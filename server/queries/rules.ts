@@ -143,8 +143,7 @@ export function baseVisibility(actor: { id: number; roles: readonly Role[]; unit
 
 /** Who may see a subject in full (and only with the display recorded as an event). */
 export function mayRevealSubject(actor: { roles: readonly Role[]; unitKind: string }, coveredByInvestigation: boolean): boolean {
-  if (actor.roles.includes('auditor')) return true;
-  if (actor.unitKind === 'planning') return true;
+  if (actor.roles.includes('auditor') || actor.roles.includes('planning_admin')) return true;
   if (actor.roles.includes('ethics') && coveredByInvestigation) return true;
   return false;
 }

@@ -104,8 +104,8 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
     inputs.forEach((e, i) => {
       if (!e.account) return void userFor.push(serviceUser);
       const u = byAccount.get(e.account);
-      if (!u || u.status !== 'active' || !tokenSubtree.includes(u.unit_id) || !u.roles.includes('clerk')) {
-        errors.push({ field: `${prefix(i)}account`, message: '帳號不是此服務權杖所屬單位的在職查詢人員' });
+      if (!u || u.status !== 'active' || !tokenSubtree.includes(u.unit_id)) {
+        errors.push({ field: `${prefix(i)}account`, message: '帳號不是此服務權杖所屬單位（或所屬單位以下）的在職人員' });
         userFor.push(undefined);
       } else userFor.push(u);
     });
@@ -446,8 +446,11 @@ export async function revealSubject(db: Db, cfg: Keys, person: Person, id: numbe
   const row = await repo.logById(db, id);
   if (!row) throw notFound('查無此查詢紀錄');
   const ranges = await ethicsScope(db, person);
-  if (!rules.mayRevealSubject({ roles: person.roles, unitKind: own?.kind ?? 'unit' }, coveredBy(ranges, row))) {
+  const covered = coveredBy(ranges, row);
+  if (!rules.mayRevealSubject({ roles: person.roles, unitKind: own?.kind ?? 'unit' }, covered)) {
     await recordEvent(db, eventActor(person), { action: 'query-log.subject-reveal', outcome: 'denied', targetType: 'query_log', targetId: id });
+    // Ethics staff outside their investigations: the entry is not theirs to see at all.
+    if (person.roles.includes('ethics') && !covered) throw notFound('查無此查詢紀錄，或不在您調查案件的範圍內');
     throw forbidden('您沒有檢視完整查詢條件的權限');
   }
   const value = decryptSubject(keyring(cfg), row.subject_cipher);

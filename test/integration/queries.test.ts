@@ -229,10 +229,12 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect(v.ok).to.equal(true);
     });
 
-    it('a clerk’s session call without X-CSRF-Token is refused; a non-clerk may not record', async () => {
+    it('a clerk’s session call without X-CSRF-Token is refused; a person without NHI permissions may not record', async () => {
       expect((await s['clerk.a'].agent.post('/api/v1/query-logs').send(entry())).status).to.equal(403);
+      // A supervisor without NHI query permissions: refused by the permission check, nothing stored.
       const res = await s['sup.a'].agent.post('/api/v1/query-logs').set('X-CSRF-Token', s['sup.a'].csrf).send(entry());
-      expect(res.status).to.equal(403);
+      expect(res.status).to.equal(400);
+      expect(res.body.errors.map((e: any) => e.field)).to.include('opCode');
       expect((await request(app).post('/api/v1/query-logs').send(entry())).status).to.be.oneOf([401, 403]);
     });
 
@@ -358,9 +360,11 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       const ev = await t.db('system_events').where({ action: 'query-log.subject-reveal', target_id: String(entryB), outcome: 'ok' }).first();
       expect(ev.actor_account).to.equal('auditor.x');
       expect(ev.detail).not.to.contain(person);
-      for (const who of ['clerk.b', 'sup.a', 'ethics.x']) {
+      for (const who of ['clerk.b', 'sup.a', 'plan.it']) {
         expect((await s[who].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s[who].csrf)).status, who).to.equal(403);
       }
+      // Ethics staff outside an investigation: not theirs to see at all.
+      expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
     });
     it('ethics staff see and may display what their investigations cover (setEthicsScope), nothing else', async () => {
       const { setEthicsScope } = await import('../../server/queries/service.ts');
@@ -372,7 +376,7 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
         const ok = await s['ethics.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf);
         expect(ok.status).to.equal(200);
         const other = (await t.db('query_logs').where({ account: 'clerk.a' }).first('id')).id;
-        expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${other}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(403);
+        expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${other}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
       } finally {
         setEthicsScope(null);
       }

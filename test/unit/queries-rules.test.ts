@@ -88,9 +88,10 @@ describe('query log rules (clause 4(一))', () => {
       expect(both.userIds).to.deep.equal([9]);
       expect(both.unitIds).to.deep.equal(sub);
     });
-    it('full subjects: auditors, planning department, ethics only within an investigation', () => {
+    it('full subjects: auditors, planning admins, ethics only within an investigation', () => {
       expect(rules.mayRevealSubject({ roles: ['auditor'], unitKind: 'agency' }, false)).to.equal(true);
-      expect(rules.mayRevealSubject({ roles: ['it'], unitKind: 'planning' }, false)).to.equal(true);
+      expect(rules.mayRevealSubject({ roles: ['planning_admin'], unitKind: 'planning' }, false)).to.equal(true);
+      expect(rules.mayRevealSubject({ roles: ['it'], unitKind: 'planning' }, false)).to.equal(false);
       expect(rules.mayRevealSubject({ roles: ['ethics'], unitKind: 'agency' }, false)).to.equal(false);
       expect(rules.mayRevealSubject({ roles: ['ethics'], unitKind: 'agency' }, true)).to.equal(true);
       for (const r of ['clerk', 'supervisor', 'checker', 'admin'] as const) expect(rules.mayRevealSubject({ roles: [r], unitKind: 'agency' }, true), r).to.equal(false);
