@@ -12,7 +12,12 @@ import { runMonthlySampling, verifyCheck } from './sampling.ts';
 import * as svc from './service.ts';
 import { sheetHeader, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
 
+import { setEthicsScope } from '../queries/service.ts';
+
 export const MONTHLY_SAMPLING = 'monthly-sampling';
+
+// Ethics staff see the query-log entries their investigations cover (clause 4(一)2–3, 5(二)).
+setEthicsScope((conn, person) => svc.ethicsRanges(conn, person.id));
 
 /** 02:00 Asia/Taipei on the 1st, for the previous month. */
 export const monthlySamplingJob: JobDef = {

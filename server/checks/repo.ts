@@ -30,14 +30,13 @@ export async function* scanMonth(conn: Conn, o: { start: number; end: number; fr
   let last = o.fromId - 1;
   const mysql = isMysql(conn);
   const from = mysql ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
-  for (;;) {
-    const q = conn.from(from as any).where('id', '>', last).andWhere('id', '<=', o.maxId)
+  const fetch = async (after: number): Promise<ScanRow[]> => {
+    const q = conn.from(from as any).where('id', '>', after).andWhere('id', '<=', o.maxId)
       .andWhere('queried_at', '>=', o.start).andWhere('queried_at', '<', o.end);
     if (o.unitIds) q.whereIn('unit_id', o.unitIds);
     // Rows as arrays on MariaDB: a million small objects fewer to build per month.
     if (mysql) q.options({ rowsAsArray: true });
     const raw: any[] = await q.orderBy('id').limit(page).select(SCAN_COLS);
-    if (!raw.length) return;
     const rows: ScanRow[] = new Array(raw.length);
     for (let i = 0; i < raw.length; i++) {
       const r = raw[i];
@@ -47,9 +46,16 @@ export async function* scanMonth(conn: Conn, o: { start: number; end: number; fr
         query_request_id: a[5] == null ? null : Number(a[5]), subject_hmac: a[6], hash: a[7],
       };
     }
-    yield rows;
+    return rows;
+  };
+  let rows = await fetch(last);
+  while (rows.length) {
     last = rows[rows.length - 1].id;
-    if (rows.length < page) return;
+    // The next page is read while the caller works on this one (on MariaDB, another connection).
+    const next = rows.length < page ? Promise.resolve([] as ScanRow[]) : fetch(last);
+    next.catch(() => undefined);
+    yield rows;
+    rows = await next;
   }
 }
 

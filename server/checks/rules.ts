@@ -29,8 +29,10 @@ export const newSeed = (): string => crypto.randomBytes(32).toString('hex');
  * decimal. The seed has a fixed length, so distinct ids never give the same input.
  */
 export function sortKey(seed: string, entryId: number): string {
-  return crypto.createHash('sha256').update(seed + String(entryId)).digest('hex');
+  return oneShot ? oneShot('sha256', seed + String(entryId), 'hex') : crypto.createHash('sha256').update(seed + String(entryId)).digest('hex');
 }
+// crypto.hash (Node ≥ 20.12): one call, no Hash object per entry.
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 
 /** Population digest: SHA-256 over the entries' chain hashes concatenated in seq order. */
 export class PopulationDigest {
@@ -61,6 +63,12 @@ export class SmallestN<T extends Keyed> {
   constructor(private readonly n: number) {}
   private gt(a: T, b: T): boolean {
     return a.key > b.key || (a.key === b.key && a.id > b.id);
+  }
+  /** Whether an entry with this key would be kept (so callers allocate only for those). */
+  admits(key: string, id: number): boolean {
+    if (this.heap.length < this.n) return this.n > 0;
+    const top = this.heap[0];
+    return top.key > key || (top.key === key && top.id > id);
   }
   offer(x: T): void {
     if (this.n <= 0) return;

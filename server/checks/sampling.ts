@@ -137,9 +137,12 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
         }
       }
       if (s.enabled['own-subject'] && persons.get(r.user_id) === r.subject_hmac) bits |= FLAG_BIT['own-subject'];
-      const pick: Pick1 = { key: sortKey(st.seed, r.id), id: r.id, user: r.user_id, bits };
-      st.heap.offer(pick);
-      if (bits) for (const rule of flagsOf(bits)) st.flagHeaps.get(rule)?.offer(pick);
+      const key = sortKey(st.seed, r.id);
+      if (bits || st.heap.admits(key, r.id)) {
+        const pick: Pick1 = { key, id: r.id, user: r.user_id, bits };
+        st.heap.offer(pick);
+        if (bits) for (const rule of flagsOf(bits)) st.flagHeaps.get(rule)?.offer(pick);
+      }
       if (st.subjects?.add(r.subject_hmac, r.user_id)) st.sharedCandidates.add(r.subject_hmac);
       if (s.enabled['volume-spike']) {
         let days = st.daily.get(r.user_id);

@@ -3,7 +3,7 @@
 // Nothing is edited after sign-off; corrections are new audit records linked to the original.
 import type { Conn, Db } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, unitByCode, type UnitRow } from '../accounts/units.ts';
-import { isMonth, iso, localMonth, now } from '../time.ts';
+import { isMonth, iso, localMonth, monthRange, now } from '../time.ts';
 import { recordEvent } from '../events/service.ts';
 import { conflict, fieldError, forbidden, notFound, validation } from '../web/problem.ts';
 import * as repo from './repo.ts';
@@ -371,6 +371,24 @@ export async function investigationEntryIds(conn: Conn, userId: number): Promise
   return ids.map(Number);
 }
 export const entriesCoveredForEthics = investigationEntryIds;
+
+/**
+ * What an ethics participant's investigations cover, as query-log visibility ranges: the
+ * investigated clerk's entries in the agency during the checked month (the entry itself and its
+ * context). Registered with the queries capability's `setEthicsScope`.
+ */
+export async function ethicsRanges(conn: Conn, userId: number): Promise<Array<{ unitIds: number[]; from?: number; to?: number; userIds?: number[] }>> {
+  const rows = await conn('investigations as v').join('investigation_participants as p', 'p.investigation_id', 'v.id')
+    .leftJoin('checks as c', 'c.id', 'v.check_id').leftJoin('query_logs as q', 'q.id', 'v.entry_id')
+    .where({ 'p.user_id': userId, 'p.side': 'ethics' }).distinct('v.id', 'v.unit_id', 'c.period', 'q.user_id', 'q.queried_at');
+  if (!rows.length) return [];
+  const units = await allUnits(conn);
+  return rows.map((r: any) => {
+    const period = r.period ?? (r.queried_at != null ? localMonth(Number(r.queried_at)) : null);
+    const [from, to] = period ? monthRange(period) : [undefined, undefined];
+    return { unitIds: subtreeOf(units, Number(r.unit_id)), from, to, ...(r.user_id != null ? { userIds: [Number(r.user_id)] } : {}) };
+  });
+}
 
 // ── Dashboards ────────────────────────────────────────────────────────────────────────────────
 

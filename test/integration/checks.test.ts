@@ -13,7 +13,7 @@ import { runJob } from '../../jobs/runner.ts';
 import { allCommands } from '../../server/capabilities.ts';
 import { monthlySamplingJob } from '../../server/checks/index.ts';
 import { populationDigest, sampleSize, selectSample } from '../../server/checks/rules.ts';
-import { investigationEntryIds } from '../../server/checks/service.ts';
+import { ethicsRanges, investigationEntryIds } from '../../server/checks/service.ts';
 import { subjectHmac } from '../../server/queries/subject.ts';
 import { monthRange, startOfLocalDay } from '../../server/time.ts';
 import { cellText } from '../../reports/cells.ts';
@@ -325,6 +325,20 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect(parts.map((p: any) => p.side).sort()).to.deep.equal(['business', 'ethics', 'it']);
       expect(await investigationEntryIds(t.db, u.eth1)).to.deep.equal([Number(item.entry_id)]);
       expect(await investigationEntryIds(t.db, u.clk2)).to.deep.equal([]);
+      const ranges = await ethicsRanges(t.db, u.eth1);
+      expect(ranges).to.have.length(1);
+      const [from, to] = monthRange(PERIOD);
+      expect(ranges[0]).to.include({ from, to });
+      expect(ranges[0].unitIds).to.have.members([tree.AG1, tree.AG1U1, tree.AG1U1A]);
+      expect(ranges[0].userIds).to.deep.equal([Number((await t.db('query_logs').where({ id: item.entry_id }).first('user_id')).user_id)]);
+      // The query-log capability's visibility includes them for the ethics participant.
+      const eth = await signIn(app, 'eth1');
+      const seen = await eth.agent.get(`/api/v1/query-logs?from=${PERIOD}-01&to=${PERIOD}-31&limit=500`);
+      expect(seen.status).to.equal(200);
+      const ids = seen.body.items.map((x: any) => Number(x.id));
+      expect(ids).to.include(Number(item.entry_id));
+      const other = await t.db('query_logs').whereNot({ user_id: ranges[0].userIds![0] }).first('id');
+      expect(ids).not.to.include(Number(other.id)); // only the investigated clerk's entries
     });
 
     it('all items settled: the checker signs off, after which nothing is editable', async () => {
