@@ -5,6 +5,7 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { Role } from '../accounts/roles.ts';
 import { forbidden, unauthorized } from './problem.ts';
+import { log } from '../log.ts';
 
 /** public: anyone; signed-in: any session; token: an integration's Bearer token; or a role list. */
 export type Audience = 'public' | 'signed-in' | 'token' | 'signed-in-or-token' | readonly Role[];
@@ -52,6 +53,8 @@ export function guard(entry: AccessEntry): RequestHandler {
     }
     if (who === 'signed-in') return next();
     if (actor.roles.some((r) => (who as readonly Role[]).includes(r))) return next();
+    // Failed access-control decisions are logged (ASVS 7.2.2): ids only, no personal data.
+    log.warn({ reqId: req.requestId, userId: actor.id, method: req.method, route: entry.path }, 'access denied');
     return next(forbidden());
   };
 }

@@ -12,7 +12,7 @@ import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, signIn } from '../support/app.ts';
 import { makeUser, seedTree, PASSWORD } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
-import { startServerProcess } from '../support/server-process.ts';
+import { Client, startServerProcess } from '../support/server-process.ts';
 import { accessTable } from '../../server/web/access.ts';
 
 /** Text that betrays internals: stack frames, source paths, SQL, driver error codes. */
@@ -108,6 +108,27 @@ describe(`security: headers and cookies (${ENGINE})`, function () {
     // The sign-in form needs one (its CSRF token lives in the session).
     const login = await request(app).get('/login');
     expect(String(login.headers['set-cookie'])).to.match(/^nhi\.sid=/);
+  });
+
+  it('logs every refused access-control decision (ids only, no personal data) in the application log', async () => {
+    const refused = accessTable().find((e) => e.method === 'GET' && Array.isArray(e.who) && !e.who.includes('clerk') && !e.path.includes(':') && e.path.startsWith('/api/'))
+      ?? accessTable().find((e) => e.method === 'GET' && Array.isArray(e.who) && !e.who.includes('clerk') && !e.path.includes(':'))!;
+    const server = await startServerProcess({ env: { ...t.env, LOG_LEVEL: 'warn' } });
+    try {
+      const c = await new Client(server.base).signIn('sec.clerk', PASSWORD);
+      const res = await c.request('GET', refused.path);
+      expect(res.status).to.equal(403);
+      const deadline = Date.now() + 5000;
+      while (!/access denied/.test(server.stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const line = server.stdout.split('\n').find((l) => l.includes('access denied'))!;
+      expect(line, server.stdout.slice(-1000)).to.be.a('string');
+      const entry = JSON.parse(line);
+      expect(entry).to.include({ method: 'GET', route: refused.path });
+      expect(entry.userId).to.be.a('number');
+      expect(line).not.to.contain('sec.clerk');
+    } finally {
+      await server.kill('SIGTERM');
+    }
   });
 
   it('issues a new session id at sign-in (no session fixation) and ends it at sign-out', async () => {
