@@ -187,6 +187,9 @@ describe(`county dashboard (${ENGINE})`, function () {
     expect(lib.text).to.contain('Chart.js v4');
     // The home page carries a summary that links to the dashboard; a clerk's home has none.
     const home = await get('dash.planning', '/');
+    appFor(t); // another app in the same process must not add the panel again
+    const home2 = await get('dash.planning', '/');
+    expect(home2.text.split('全縣統計摘要').length - 1, 'the summary appears once').to.equal(1);
     expect(home.text).to.contain('全縣統計摘要').and.contain('href="/dashboard#h-checks"');
     const m = /逾期或未產生之月查核<\/dt><dd><a href="[^"]+">(\d+)</.exec(home.text);
     expect(m && Number(m[1])).to.equal(2); // AG1: November overdue; AG2: December has entries but no check
