@@ -83,6 +83,8 @@ export function csrfProtection(exempt: Set<string>): RequestHandler {
 export function viewLocals(countyName: string): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     res.locals.actor = req.actor ?? null;
+    // Whatever a signed-in person sees may hold personal data: never keep it in a (shared) browser cache.
+    if (req.actor) res.setHeader('Cache-Control', 'no-store');
     res.locals.nav = navFor(req.actor?.roles);
     res.locals.countyName = countyName;
     res.locals.path = req.path;

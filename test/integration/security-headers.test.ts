@@ -131,6 +131,15 @@ describe(`security: headers and cookies (${ENGINE})`, function () {
     }
   });
 
+  it('marks every signed-in answer Cache-Control: no-store (personal data never stays in a shared browser cache)', async () => {
+    const s = await signIn(appFor(t), 'sec.clerk');
+    for (const p of ['/', '/api/v1/me']) {
+      const res = await s.agent.get(p);
+      expect(res.status, p).to.equal(200);
+      expect(res.headers['cache-control'], p).to.match(/no-store/);
+    }
+  });
+
   it('issues a new session id at sign-in (no session fixation) and ends it at sign-out', async () => {
     const app = appFor(t);
     const agent = request.agent(app);
