@@ -94,6 +94,11 @@ describe('browser: section chief monthly check', function () {
 
   it('gives the remaining verdicts; sign-off is refused while an item is open', async () => {
     page.on('dialog', (d) => void d.accept());
+    // Without the confirmation box ticked: the message is beside the box.
+    await clickAndLoad(page, page.getByRole('button', { name: '簽核' }));
+    expect(await page.locator('#sign-confirm-error').textContent()).to.match(/[\u4e00-\u9fff]/);
+    // Ticked, but an item still has no final verdict: refused with the reason.
+    await page.getByLabel('本人確認已逐筆完成查核').check();
     await clickAndLoad(page, page.getByRole('button', { name: '簽核' }));
     expect(await page.getByRole('alert').first().textContent()).to.match(/[\u4e00-\u9fff]/);
     expect((await app.db('checks').where({ id: checkId }).first('status')).status).to.equal('open');
@@ -120,6 +125,7 @@ describe('browser: section chief monthly check', function () {
 
   it('signs the check off', async () => {
     await page.goto(`/checks/${checkId}`);
+    await page.getByLabel('本人確認已逐筆完成查核').check();
     await clickAndLoad(page, page.getByRole('button', { name: '簽核' }));
     expect(await page.locator('.flash').textContent()).to.contain('查核已完成並簽核');
     expect(await page.locator('.meta').textContent()).to.contain('已簽核');
