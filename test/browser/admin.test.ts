@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { startBrowserApp, checkPage, signIn, clickAndLoad, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: admin provisioning and account review', function () {
-  this.timeout(240_000);
+  this.timeout(480_000);
   let app: BrowserApp;
   let admin: Page;
   const ADMIN = 'tax.admin';

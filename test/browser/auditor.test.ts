@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { startBrowserApp, checkPage, signIn, clickAndLoad, ARTIFACTS, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: auditor annual export and filing', function () {
-  this.timeout(240_000);
+  this.timeout(480_000);
   let app: BrowserApp;
   let page: Page;
   const AUDITOR = 'tax.auditor';

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { startBrowserApp, checkPage, signIn, signOut, pressAndLoad, clickAndLoad, DEMO_PASSWORD, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: sign-in and password change', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let app: BrowserApp;
   before(async () => {
     app = await startBrowserApp();

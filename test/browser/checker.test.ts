@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { startBrowserApp, checkPage, signIn, clickAndLoad, ARTIFACTS, TABLET, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: section chief monthly check', function () {
-  this.timeout(240_000);
+  this.timeout(480_000);
   let app: BrowserApp;
   let page: Page;
   const CHIEF = 'tax.chief';

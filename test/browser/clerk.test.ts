@@ -7,7 +7,7 @@ import { startBrowserApp, checkPage, signIn, pressAndLoad, clickAndLoad, DEMO_PA
 import { nationalId } from '../support/server-process.ts';
 
 describe('browser: clerk journey', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let app: BrowserApp;
   let page: Page;
   let account: string;

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { startBrowserApp, checkPage, signIn, ARTIFACTS, TABLET, type BrowserApp } from '../support/browser.ts';
 
 describe('browser: county dashboard', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let app: BrowserApp;
   before(async () => {
     app = await startBrowserApp();

@@ -91,6 +91,8 @@ export async function startBrowserApp(): Promise<BrowserApp> {
     },
     async page(viewport = DESKTOP): Promise<Page> {
       const context = await browser.newContext({ viewport, locale: 'zh-TW', timezoneId: 'Asia/Taipei', baseURL: server.base, acceptDownloads: true });
+      // A loaded CI machine can be slow: give each action and navigation a minute.
+      context.setDefaultTimeout(60_000);
       contexts.push(context);
       const page = await context.newPage();
       watchPage(page);
