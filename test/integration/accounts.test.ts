@@ -285,6 +285,27 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
     expect(adminCounts.todo).to.equal((await admin.agent.get('/api/v1/account-requests?view=todo')).body.total);
   });
 
+  it('pages: the supervisor approves from the request page, the admin carries it out and sees the activation code once', async () => {
+    const admin = await as('ag1.admin');
+    const id = (await post(admin, '/api/v1/account-requests', newClerk('ag1.paged'))).body.id;
+    const sup = await as('ag1.sup');
+    const page = await sup.agent.get(`/accounts/requests/${id}`);
+    expect(page.text).to.contain('權責主管核定').and.contain('2-1/IN01');
+    const decided = await sup.agent.post(`/accounts/requests/${id}/decision`).type('form').send({ _csrf: sup.csrf, decision: 'approve', reason: '同意配賦' });
+    expect(decided.status).to.equal(303);
+    const again = await sup.agent.post(`/accounts/requests/${id}/decision`).type('form').send({ _csrf: sup.csrf, decision: 'approve', reason: '再次核可' });
+    expect(again.status).to.equal(303);
+    expect((await sup.agent.get(`/accounts/requests/${id}`)).text).to.contain('不得重複核定');
+    const todo = await admin.agent.get('/accounts/todo');
+    expect(todo.text).to.contain(`#${id}`);
+    const done = await admin.agent.post(`/accounts/requests/${id}/execute`).type('form').send({ _csrf: admin.csrf });
+    expect(done.status).to.equal(200);
+    expect(done.headers['cache-control']).to.contain('no-store');
+    expect(done.text).to.contain('僅顯示這一次').and.match(/[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}/);
+    const detail = await admin.agent.get(`/accounts/requests/${id}`);
+    expect(detail.text).to.contain('配賦完成').and.not.match(/[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}/);
+  });
+
   it('the request form re-shows typed values with a message beside the bad field', async () => {
     const admin = await as('ag1.admin');
     const page = await admin.agent.get('/accounts/requests/new');
