@@ -268,7 +268,7 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
 
   it('pages: request form, inbox, to-do, user list and detail, unit tree, reviews and my account render in zh-TW', async () => {
     const admin = await as('ag1.admin');
-    for (const [path, text] of [['/accounts/requests/new', '申請事由'], ['/accounts/requests/new?annex=1', '機關管理者申請表'], ['/accounts/todo', '帳號配賦'], ['/accounts/users', '帳號清冊'], [`/accounts/users/${ids['ag1.clerk']}`, '健保資料查詢權限'], ['/accounts/units', '單位管理'], ['/accounts/reviews', '帳號清查'], ['/accounts/me', '我的帳號'], ['/accounts/requests', '帳號申請']]) {
+    for (const [path, text] of [['/accounts/requests/new', '申請事由'], ['/accounts/requests/new?annex=1', '機關管理者申請表'], ['/accounts/todo', '帳號配賦'], ['/accounts/users', '帳號清冊'], [`/accounts/users/${ids['ag1.clerk']}`, '健保資料查詢權限'], ['/accounts/units', '單位管理'], ['/accounts/reviews', '帳號清查'], ['/accounts/me', '我的帳號'], ['/accounts/requests', '帳號申請'], ['/', '帳號管理待辦']]) {
       const res = await admin.agent.get(path);
       expect(res.status, path).to.equal(200);
       expect(res.text, path).to.contain(text);
