@@ -56,6 +56,8 @@ const hooks = globalThis as unknown as Record<symbol, EthicsScopeFn | undefined>
 export function setEthicsScope(fn: EthicsScopeFn | null): void {
   hooks[HOOK] = fn ?? undefined;
 }
+/** The registered function (for tests that replace it for a while and put it back). */
+export const currentEthicsScope = (): EthicsScopeFn | null => hooks[HOOK] ?? null;
 export function ethicsScope(conn: Conn, person: Person): Promise<rules.Visibility['ranges']> {
   const fn = hooks[HOOK];
   return person.roles.includes('ethics') && fn ? fn(conn, person) : Promise.resolve([]);

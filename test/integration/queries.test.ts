@@ -367,7 +367,8 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
     });
     it('ethics staff see and may display what their investigations cover (setEthicsScope), nothing else', async () => {
-      const { setEthicsScope } = await import('../../server/queries/service.ts');
+      const { setEthicsScope, currentEthicsScope } = await import('../../server/queries/service.ts');
+      const registered = currentEthicsScope(); // the checks capability's, put back afterwards
       setEthicsScope(async (_conn, p) => (p.account === 'ethics.x' ? [{ unitIds: [tree.AG1U1], from: Date.now() - 86_400_000 }] : []));
       try {
         const { visibleUnitsFor } = await import('../../server/queries/service.ts');
@@ -378,9 +379,9 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
         const other = (await t.db('query_logs').where({ account: 'clerk.a' }).first('id')).id;
         expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${other}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
       } finally {
-        setEthicsScope(null);
+        setEthicsScope(registered);
       }
-      expect((await accountsSeen('ethics.x')).total).to.equal(0);
+      expect((await accountsSeen('ethics.x')).total).to.equal(0); // no investigation in this database
     });
     it('GET /api/v1/query-logs/:id is scoped: another clerk gets 404', async () => {
       expect((await s['clerk.b'].agent.get(`/api/v1/query-logs/${entryB}`)).status).to.equal(200);
