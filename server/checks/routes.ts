@@ -34,6 +34,7 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off' },
   { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
   { method: 'POST', path: '/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'sign-off form' },
+  { method: 'POST', path: '/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'correction form after sign-off (a new linked audit record)' },
   { method: 'POST', path: '/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign checker form' },
   { method: 'GET', path: '/checks/:id/sheet', who: 'signed-in', units: 'subtree', note: 'printable monthly query record sheet (A4)' },
   { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx' },
@@ -145,7 +146,10 @@ export function register(r: Routes, ctx: AppContext): void {
   const showCheck = async (req: Request, res: Response, extra: { errors?: Record<string, Record<string, string>>; values?: Record<string, Record<string, string>>; message?: string } = {}, status = 200) => {
     const d = await svc.checkDetail(db, req.actor!, idParam(req.params.id));
     const assignable = req.actor!.roles.some((x) => x === 'admin' || x === 'planning_admin');
-    renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
+    const correctable = req.actor!.roles.some((x) => ['checker', 'supervisor', 'auditor', 'planning_admin'].includes(x));
+    const corrections = await db('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'check', 'a.source_id': d.check.id }).orderBy('a.id')
+      .select('a.id', 'a.summary', 'a.findings', 'a.signed_at', 'u.name as signer');
+    renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, correctable, corrections, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
   };
   r.get('/checks/:id', async (req, res) => showCheck(req, res));
   r.post('/checks/:id/items/:item', async (req, res) => {
@@ -172,6 +176,18 @@ export function register(r: Routes, ctx: AppContext): void {
       back(req, res, `/checks/${req.params.id}`, '查核已完成並簽核。');
     } catch (e) {
       if (e instanceof Problem && e.status === 409) return showCheck(req, res, { message: e.detail }, 409);
+      throw e;
+    }
+  });
+  r.post('/checks/:id/corrections', async (req, res) => {
+    const input = { summary: String(req.body?.summary ?? ''), findings: req.body?.findings ? String(req.body.findings) : null };
+    const parsed = parseForm(correctionBody, input);
+    if (!parsed.ok) return showCheck(req, res, { errors: { correction: parsed.errors }, values: { correction: { summary: input.summary, findings: input.findings ?? '' } } }, 400);
+    try {
+      await svc.correctCheck(db, req.actor!, idParam(req.params.id), parsed.value);
+      back(req, res, `/checks/${req.params.id}`, '已新增更正紀錄。');
+    } catch (e) {
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return showCheck(req, res, { errors: { correction: { form: e.detail ?? e.title } }, values: { correction: input as any } }, e.status);
       throw e;
     }
   });

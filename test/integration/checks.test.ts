@@ -361,6 +361,14 @@ describe(`monthly checks (${ENGINE})`, function () {
       const rec = await t.db('audit_records').where({ id: corr.body.id }).first();
       expect(rec).to.include({ kind: 'other', source_type: 'check' });
       expect(Number(rec.source_id)).to.equal(Number(check.id));
+      // The same through the page: an empty correction is re-shown with its message; the list shows the record.
+      const s = await as(checker);
+      const page = await s.agent.get(`/checks/${check.id}`);
+      expect(page.text).to.contain('新增更正紀錄').and.contain('第 3 項備註誤植');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const empty = await s.agent.post(`/checks/${check.id}/corrections`).type('form').send({ _csrf: csrf, summary: '' });
+      expect(empty.status).to.equal(400);
+      expect(empty.text).to.contain('請說明更正內容');
     });
 
     it('the investigation: timeline, conclusion into an audit record, then closed; corrections are new linked records', async () => {
