@@ -15,6 +15,16 @@ export async function usersByAccounts(conn: Conn, accounts: string[]): Promise<U
   const users = await conn('users').whereIn('account', accounts).select('id', 'account', 'name', 'unit_id', 'status');
   return attachRoles(conn, users);
 }
+/** Users by id or account in one query, without roles (recording needs none). */
+export async function usersLite(conn: Conn, ids: number[], accounts: string[]): Promise<UserRow[]> {
+  if (!ids.length && !accounts.length) return [];
+  const rows = await conn('users').where((w: any) => {
+    if (ids.length) w.orWhereIn('id', ids);
+    if (accounts.length) w.orWhereIn('account', accounts);
+  }).select('id', 'account', 'name', 'unit_id', 'status');
+  return rows.map((u: any) => ({ ...u, id: Number(u.id), unit_id: Number(u.unit_id), roles: [] }));
+}
+
 async function attachRoles(conn: Conn, users: any[]): Promise<UserRow[]> {
   if (!users.length) return [];
   const roles = await conn('user_roles').whereIn('user_id', users.map((u) => u.id)).select('user_id', 'role');

@@ -86,9 +86,10 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   const prefix = (i: number) => (opts.batch ? `entries.${i}.` : '');
   const errors: FieldError[] = [];
   const named = who.kind === 'token' ? [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))] : [];
-  const [units, people, namedPeople] = await Promise.all([
-    allUnits(db), repo.usersByIds(db, [who.kind === 'session' ? who.person.id : who.token.userId]), repo.usersByAccounts(db, named),
-  ]);
+  const selfId = who.kind === 'session' ? who.person.id : who.token.userId;
+  const [units, found] = await Promise.all([allUnits(db), repo.usersLite(db, [selfId], named)]);
+  const people = found.filter((u) => u.id === selfId);
+  const namedPeople = found.filter((u) => named.includes(u.account));
   const unitById = new Map(units.map((u) => [Number(u.id), u]));
 
   // Who made each query.
