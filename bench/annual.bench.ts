@@ -122,7 +122,8 @@ async function child(kind: 'annual' | 'bare', dbName: string, unitId: number, ou
   }
   const ms = performance.now() - t0;
   await db.destroy();
-  process.stdout.write(JSON.stringify({ ms, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes: fs.statSync(out).size }) + '\n');
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes: fs.statSync(out).size }) + '\n');
 }
 
 function runChild(args: string[]): Promise<any> {
@@ -159,13 +160,24 @@ export default async function bench(): Promise<BenchResult> {
       process.stderr.write(`annual bench: generating ${total} entries for one agency…\n`);
       unitId = await generate(db, total);
     }
+    // One full read first, so neither writer pays alone for a cold cache.
+    await db.raw('select count(*) as n, sum(length(reason)) + sum(length(hash)) as s from query_logs');
     const loadBefore = os.loadavg()[0];
-    const bare = await runChild(['bare', dbName, String(unitId), path.join(dir, 'bare.xlsx')]);
-    const ours = await runChild(['annual', dbName, String(unitId), path.join(dir, 'annual.xlsx')]);
+    // Interleaved, twice each: on a shared host the wall time drifts with the load, so the best
+    // wall time and the CPU time of the writer process are reported alongside.
+    const bares: any[] = [];
+    const ourss: any[] = [];
+    for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 2); round++) {
+      bares.push(await runChild(['bare', dbName, String(unitId), path.join(dir, 'bare.xlsx')]));
+      ourss.push(await runChild(['annual', dbName, String(unitId), path.join(dir, 'annual.xlsx')]));
+    }
+    const best = (xs: any[]) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const bare = { ...best(bares), cpuMs: Math.min(...bares.map((x) => x.cpuMs)), maxRssMb: Math.max(...bares.map((x) => x.maxRssMb)) };
+    const ours = { ...best(ourss), cpuMs: Math.min(...ourss.map((x) => x.cpuMs)), maxRssMb: Math.max(...ourss.map((x) => x.maxRssMb)) };
     const loadAfter = os.loadavg()[0];
     const result: BenchResult = {
       name: 'annual workbook', ms: ours.ms, maxRssMb: ours.maxRssMb,
-      detail: { entries: ours.rows, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes, cpus: os.cpus().length, load: [loadBefore, loadAfter] },
+      detail: { entries: ours.rows, cpuMs: ours.cpuMs, bareCpuMs: bare.cpuMs, cpuRatio: ours.cpuMs / bare.cpuMs, runs: { ours: ourss.map((x) => Math.round(x.ms / 100) / 10), bare: bares.map((x) => Math.round(x.ms / 100) / 10) }, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes, cpus: os.cpus().length, load: [loadBefore, loadAfter] },
     };
     writeResults(result);
     return result;
@@ -190,14 +202,14 @@ function writeResults(r: BenchResult): void {
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} on MariaDB (${process.platform}, Node ${process.version}); \`node --import tsx bench/annual.bench.ts\`.`,
     '',
-    '| entries in the year (one agency) | writer | time | peak memory (maxRSS) | file | goal |',
-    '| --- | --- | --- | --- | --- | --- |',
-    `| ${Number(d.entries).toLocaleString('en')} | reports/annual.ts (6 sheets, inert cells, sheet hashes, sample marks) | ${(r.ms / 1000).toFixed(1)} s | ${r.maxRssMb.toFixed(0)} MB | ${mb(d.bytes)} | < 60 s, < 400 MB |`,
-    `| ${Number(d.entries).toLocaleString('en')} | bare exceljs streaming, same query pages, plain values | ${(d.bareMs / 1000).toFixed(1)} s | ${d.bareMaxRssMb.toFixed(0)} MB | ${mb(d.bareBytes)} | baseline |`,
+    '| entries in the year (one agency) | writer | best wall time (runs) | CPU time of the writer | peak memory (maxRSS) | file | goal |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${Number(d.entries).toLocaleString('en')} | reports/annual.ts (6 sheets, inert cells, sheet hashes, sample marks) | ${(r.ms / 1000).toFixed(1)} s (${d.runs.ours.join(', ')} s) | ${(d.cpuMs / 1000).toFixed(1)} s | ${r.maxRssMb.toFixed(0)} MB | ${mb(d.bytes)} | < 60 s, < 400 MB |`,
+    `| ${Number(d.entries).toLocaleString('en')} | bare exceljs streaming, same query pages, plain values | ${(d.bareMs / 1000).toFixed(1)} s (${d.runs.bare.join(', ')} s) | ${(d.bareCpuMs / 1000).toFixed(1)} s | ${d.bareMaxRssMb.toFixed(0)} MB | ${mb(d.bareBytes)} | baseline |`,
     '',
-    `Ratio against bare exceljs in the same run: time ×${d.timeRatio.toFixed(2)}, peak memory ×${d.memoryRatio.toFixed(2)}.`,
+    `Ratio against bare exceljs in the same run: best wall time ×${d.timeRatio.toFixed(2)}, CPU time ×${d.cpuRatio.toFixed(2)}, peak memory ×${d.memoryRatio.toFixed(2)}.`,
     `Host: ${d.cpus} CPUs, 1-minute load average ${d.load[0].toFixed(1)} before and ${d.load[1].toFixed(1)} after the two runs; on a busy host both writers slow alike, so the ratio is the figure to compare.`,
-    'Both page the log by primary key (`id > last order by id limit 5000`, FORCE INDEX (PRIMARY) on MariaDB), write with',
+    'The table is read once before either writer runs (warm cache for both). Both page the log by primary key (`id > last order by id limit 5000`, FORCE INDEX (PRIMARY) on MariaDB), write with',
     '`useSharedStrings: false`, commit every row and yield to the event loop every 1,000 rows; each runs in its own process.',
     '<!-- /bench:annual -->',
   ].join('\n');
