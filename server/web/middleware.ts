@@ -32,10 +32,15 @@ export function serviceTokens(db: Db): RequestHandler {
     const row = await db('service_tokens as t')
       .join('users as u', 'u.id', 't.user_id')
       .where({ 't.token_hash': sha256hex(raw), 't.status': 'active' })
-      .first('t.id', 't.name', 't.unit_id', 't.user_id', 'u.status as user_status');
+      .first('t.id', 't.name', 't.unit_id', 't.user_id', 't.last_used_at', 'u.status as user_status');
     if (!row || row.user_status !== 'active') return next(unauthorized('服務權杖無效或已停用。'));
     req.serviceToken = { id: row.id, name: row.name, unitId: row.unit_id, userId: row.user_id };
-    await db('service_tokens').where({ id: row.id }).update({ last_used_at: now() });
+    // "Last used" is for the admin's token list: a minute's precision is enough, and writing it on
+    // every call would serialise one integration's requests on this row.
+    const t = now();
+    if (row.last_used_at == null || t - Number(row.last_used_at) > 60_000) {
+      await db('service_tokens').where({ id: row.id }).update({ last_used_at: t });
+    }
     next();
   };
 }
