@@ -69,7 +69,6 @@ export function createApp(ctx: AppContext): express.Express {
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    unset: 'destroy',
     cookie: { httpOnly: true, sameSite: 'lax', secure: cfg.COOKIE_SECURE, maxAge: cfg.SESSION_IDLE_MINUTES * 60_000 },
   });
   // Integrations authenticate with their token on every call: no cookie session for them.
