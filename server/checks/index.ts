@@ -6,7 +6,7 @@ import type { JobContext, JobDef } from '../../jobs/registry.ts';
 import { previousMonthPeriod } from '../../jobs/periods.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { unitByCode, agencyOf } from '../accounts/units.ts';
-import { localMonth, monthRange, now, previousMonth } from '../time.ts';
+import { localMonth, monthRange, now, previousMonth, setClock } from '../time.ts';
 import { access, register } from './routes.ts';
 import { runMonthlySampling, verifyCheck } from './sampling.ts';
 import * as svc from './service.ts';
@@ -118,8 +118,24 @@ async function seedDemo(ctx: JobContext, opts: { random: () => number }) {
     return { id: Number(u.id), account: u.account, name: u.name, unitId: Number(u.unit_id), roles, rank: u.rank, ip: null };
   };
   let investigationOpened = false;
+  // Demo history should look as it would have happened: each month sampled at 02:00 on the 1st of
+  // the next month and checked within that month (not all "late" because seeded today).
+  const realStart = Date.now();
+  const at = (instant: number) => setClock(() => instant + (Date.now() - realStart));
+  try {
+    await seedMonths();
+  } finally {
+    setClock(null);
+  }
+  return [];
+
+  async function seedMonths() {
   for (const [k, m] of withEntries.entries()) {
+    const [, monthEnd] = monthRange(m);
+    const latest0 = k === withEntries.length - 1;
+    if (!latest0) at(monthEnd + 2 * 3_600_000);
     const outcome = await runJob(ctx, monthlySamplingJob, { period: m, trigger: 'manual' });
+    if (!latest0) at(monthEnd + 9 * 86_400_000 + 10 * 3_600_000);
     if (outcome.status !== 'ran') continue;
     const latest = k === withEntries.length - 1;
     const checks = await ctx.db('checks').where({ period: m, status: 'open' }).select('id', 'checker_id');
@@ -137,8 +153,9 @@ async function seedDemo(ctx: JobContext, opts: { random: () => number }) {
       for (const i of items) await svc.setVerdict(ctx.db, await actorOf(Number(i.checker_id)), Number(c.id), Number(i.entry_id), { verdict: 'proper', note: null });
       if (c.checker_id != null) await svc.signOff(ctx.db, await actorOf(Number(c.checker_id)), Number(c.id));
     }
+    setClock(null);
   }
-  return [];
+  }
 }
 
 export const checks: Capability = {

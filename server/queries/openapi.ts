@@ -1,5 +1,7 @@
 // The OpenAPI 3.1 description of /api/v1 (DESIGN.md's contract), served at /api/v1/openapi.json.
-// A static object: other capabilities' endpoints are described here by path.
+// The contract's endpoints are described here in full; every other /api route is added from the
+// access-control inventory (its note and who may call it), so the document never misses a route.
+import { accessTable } from '../web/access.ts';
 
 const problem = { $ref: '#/components/responses/Problem' };
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -118,3 +120,27 @@ export const OPENAPI = {
     '/healthz': { get: { summary: '200 when the database answers, 503 when not', security: [], responses: { '200': ok('ok'), '503': ok('unavailable') } } },
   },
 } as const;
+
+const openApiPath = (path: string): string => path.replace(/:(\w+)/g, '{$1}');
+
+/** The static document plus every /api route of the inventory it does not describe yet. */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(OPENAPI.paths));
+  for (const e of accessTable()) {
+    if (!e.path.startsWith('/api/')) continue;
+    const path = openApiPath(e.path);
+    const method = e.method.toLowerCase();
+    paths[path] ??= {};
+    if (paths[path][method]) continue;
+    const params = [...e.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const who = typeof e.who === 'string' ? e.who : `roles: ${e.who.join(', ')}`;
+    paths[path][method] = {
+      summary: e.note ?? `${e.method} ${path}`,
+      description: `Who may call it: ${who}; units reached: ${e.units}.`,
+      ...(params.length ? { parameters: params } : {}),
+      ...(e.who === 'public' ? { security: [] } : {}),
+      responses: { '200': ok('success'), ...(method === 'get' ? {} : { '400': problem }), '401': problem, '403': problem, '404': problem },
+    };
+  }
+  return { ...OPENAPI, paths };
+}

@@ -13,7 +13,7 @@ import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
 import { addInertRow, yieldToLoop } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH } from './rules.ts';
-import { OPENAPI } from './openapi.ts';
+import { openApiDocument } from './openapi.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
 
@@ -115,7 +115,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
 
   // ---- JSON API ----
-  r.get('/api/v1/openapi.json', (_req, res) => { res.json(OPENAPI); });
+  r.get('/api/v1/openapi.json', (_req, res) => { res.json(openApiDocument()); });
 
   r.post('/api/v1/query-logs', async (req, res) => {
     let who: svc.Recorder;

@@ -459,6 +459,12 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect(res.body.paths, p).to.have.property(p);
     }
     expect(res.body.paths['/api/v1/query-logs'].post.requestBody).to.be.an('object');
+    // Every /api route of the access-control inventory is in the document.
+    const { accessTable } = await import('../../server/web/access.ts');
+    for (const e of accessTable().filter((x) => x.path.startsWith('/api/'))) {
+      const path = e.path.replace(/:(\w+)/g, '{$1}');
+      expect(res.body.paths[path], `${e.method} ${path}`).to.have.property(e.method.toLowerCase());
+    }
   });
 
   it('concurrent requests are group-committed: each answered with its own ids and hashes, one valid chain', async () => {
