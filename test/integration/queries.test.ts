@@ -439,6 +439,13 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       const filed = await s['clerk.a'].agent.post('/query-requests').type('form').send({ _csrf: csrfFromHtml(rp.text), caseNo: '', purpose: '無', scope: '2-1', validFrom: localDate(Date.now()), validTo: addDays(localDate(Date.now()), 10), expected: '' });
       expect(filed.status).to.equal(400);
       expect(filed.text).to.contain('id="f-caseNo-error"').and.contain('id="f-purpose-error"');
+      // The form shows and takes dates in the ROC calendar; they are stored as ISO days.
+      const roc = (iso: string) => `${Number(iso.slice(0, 4)) - 1911}/${iso.slice(5, 7)}/${iso.slice(8, 10)}`;
+      expect(rp.text).to.contain(`value="${roc(localDate(Date.now()))}"`);
+      const rocFiled = await s['clerk.a'].agent.post('/query-requests').type('form').send({ _csrf: csrfFromHtml(rp.text), caseNo: 'AG1-1130999', purpose: '辦理身障保費補助資格審查', scope: '2-1', validFrom: roc(localDate(Date.now())), validTo: roc(addDays(localDate(Date.now()), 10)), expected: '' });
+      expect(rocFiled.status, rocFiled.text.slice(0, 300)).to.equal(303);
+      const stored = await t.db('query_requests').where({ case_no: 'AG1-1130999' }).first('valid_from', 'valid_to');
+      expect(stored).to.deep.equal({ valid_from: localDate(Date.now()), valid_to: addDays(localDate(Date.now()), 10) });
       const inbox = await s['sup.a'].agent.get('/query-requests/inbox');
       expect(inbox.status).to.equal(200);
       const tokens = await s['admin.a'].agent.get('/service-tokens');
