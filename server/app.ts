@@ -8,7 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import type { AppContext } from './context.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { declareAccess, Routes } from './web/access.ts';
-import { csrfProtection, loadActor, requestId, serviceTokens, viewLocals, bearerOf } from './web/middleware.ts';
+import { csrfProtection, loadActor, requestId, serviceTokens, viewLocals, bearerOf, rocDateFields } from './web/middleware.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
 import { Problem } from './web/problem.ts';
 import { isDisabledNow } from './auth/service.ts';
@@ -53,6 +53,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use(express.json({ limit: '2mb', type: ['application/json', 'application/*+json'] }));
   app.use(express.urlencoded({ extended: false, limit: '256kb' }));
+  app.use(rocDateFields());
   // A JSON API that is sent something other than JSON names the problem instead of guessing.
   app.use('/api', (req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && req.headers['content-length'] !== '0' && req.headers['content-type'] && !req.is('application/json') && !req.is('application/*+json')) {

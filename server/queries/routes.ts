@@ -9,7 +9,7 @@ import { Problem, forbidden, notFound, validation, type FieldError } from '../we
 import { parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
-import { localDate, addDays, now, startOfLocalDay, parseRocDate, rocShort } from '../time.ts';
+import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
 import { addInertRow, yieldToLoop } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH } from './rules.ts';
@@ -309,8 +309,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
   };
   r.get('/query-requests', (req, res) => {
     const d = localDate(now());
-    // Dates on the form are in the ROC calendar (民國年/月/日); ISO is accepted too.
-    return requestsPage(req, res, { caseNo: '', purpose: '', scope: '', validFrom: rocShort(d), validTo: rocShort(addDays(d, 90)), expected: '' }, {});
+    return requestsPage(req, res, { caseNo: '', purpose: '', scope: '', validFrom: d, validTo: addDays(d, 90), expected: '' }, {});
   });
   r.post('/query-requests', async (req, res) => {
     const b = req.body ?? {};
@@ -320,8 +319,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const lines = values.expected.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
     const expectedSubjects = lines.map((l) => ({ type: (/^[A-Za-z][12]\d{8}$/.test(l) ? 'national-id' : /^[A-Za-z][89A-Da-d]\d{8}$/.test(l) ? 'resident-certificate' : 'other') as any, value: l }));
     try {
-      const day = (v: string) => parseRocDate(v) ?? v;
-      await svc.fileRequest(db, cfg, person(req), { caseNo: values.caseNo, purpose: values.purpose, scope: values.scope, validFrom: day(values.validFrom), validTo: day(values.validTo), expectedSubjects });
+      await svc.fileRequest(db, cfg, person(req), { caseNo: values.caseNo, purpose: values.purpose, scope: values.scope, validFrom: values.validFrom, validTo: values.validTo, expectedSubjects });
       req.session.flash = { kind: 'ok', text: '申請單已送出，待單位主管核定。' };
       res.redirect(303, '/query-requests');
     } catch (e) {

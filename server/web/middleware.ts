@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { csrfSync } from 'csrf-sync';
 import type { Db } from '../db.ts';
-import { now } from '../time.ts';
+import { now, parseRocDate } from '../time.ts';
 import { isRole, type Role } from '../accounts/roles.ts';
 import { navFor } from './views.ts';
 import { Problem, unauthorized } from './problem.ts';
@@ -100,6 +100,35 @@ export function viewLocals(countyName: string): RequestHandler {
     if (req.session?.flash) {
       res.locals.flash = req.session.flash;
       delete req.session.flash;
+    }
+    next();
+  };
+}
+
+/**
+ * Forms show and take dates in the ROC calendar (民國 115/01/31). A date input names itself in a
+ * hidden `_roc` field; before any route sees the request, those fields are turned into ISO days
+ * (anything that is not a date is left as typed, for the route's own validation to name).
+ */
+export function rocDateFields(): RequestHandler {
+  const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+  const names = (x: unknown): string[] => (Array.isArray(x) ? x : x == null ? [] : [x]).filter((n): n is string => typeof n === 'string' && NAME.test(n));
+  const toIso = (v: string): string => parseRocDate(v) ?? v;
+  return (req, _res, next) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (body && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, '_roc') && req.is('application/x-www-form-urlencoded')) {
+      for (const n of names(body._roc)) if (Object.hasOwn(body, n) && typeof body[n] === 'string') body[n] = toIso(body[n] as string);
+      delete body._roc;
+    }
+    const q = req.url.indexOf('?');
+    if (req.method === 'GET' && q >= 0 && req.url.includes('_roc=')) {
+      const params = new URLSearchParams(req.url.slice(q + 1));
+      for (const n of names(params.getAll('_roc'))) {
+        const v = params.get(n);
+        if (v != null) params.set(n, toIso(v));
+      }
+      params.delete('_roc');
+      req.url = `${req.url.slice(0, q)}?${params.toString()}`;
     }
     next();
   };

@@ -442,10 +442,18 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       // The form shows and takes dates in the ROC calendar; they are stored as ISO days.
       const roc = (iso: string) => `${Number(iso.slice(0, 4)) - 1911}/${iso.slice(5, 7)}/${iso.slice(8, 10)}`;
       expect(rp.text).to.contain(`value="${roc(localDate(Date.now()))}"`);
-      const rocFiled = await s['clerk.a'].agent.post('/query-requests').type('form').send({ _csrf: csrfFromHtml(rp.text), caseNo: 'AG1-1130999', purpose: '辦理身障保費補助資格審查', scope: '2-1', validFrom: roc(localDate(Date.now())), validTo: roc(addDays(localDate(Date.now()), 10)), expected: '' });
+      expect(rp.text).to.contain('name="_roc" value="validFrom"');
+      const form = new URLSearchParams({ _csrf: csrfFromHtml(rp.text), caseNo: 'AG1-1130999', purpose: '辦理身障保費補助資格審查', scope: '2-1', validFrom: roc(localDate(Date.now())), validTo: roc(addDays(localDate(Date.now()), 10)), expected: '' });
+      form.append('_roc', 'validFrom');
+      form.append('_roc', 'validTo');
+      const rocFiled = await s['clerk.a'].agent.post('/query-requests').type('form').send(form.toString());
       expect(rocFiled.status, rocFiled.text.slice(0, 300)).to.equal(303);
       const stored = await t.db('query_requests').where({ case_no: 'AG1-1130999' }).first('valid_from', 'valid_to');
       expect(stored).to.deep.equal({ valid_from: localDate(Date.now()), valid_to: addDays(localDate(Date.now()), 10) });
+      // A GET filter form's ROC dates reach the route as ISO days.
+      const filtered = await s['sup.a'].agent.get(`/query-logs?from=${encodeURIComponent(roc(addDays(localDate(Date.now()), -30)))}&to=${encodeURIComponent(roc(localDate(Date.now())))}&_roc=from&_roc=to`);
+      expect(filtered.status).to.equal(200);
+      expect(filtered.text).to.contain(`value="${roc(addDays(localDate(Date.now()), -30))}"`).and.not.contain('f-from-error');
       const inbox = await s['sup.a'].agent.get('/query-requests/inbox');
       expect(inbox.status).to.equal(200);
       const tokens = await s['admin.a'].agent.get('/service-tokens');
