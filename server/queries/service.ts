@@ -90,7 +90,6 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   const [units, found] = await Promise.all([allUnits(db), repo.usersLite(db, [selfId], named)]);
   const people = found.filter((u) => u.id === selfId);
   const namedPeople = found.filter((u) => named.includes(u.account));
-  const unitById = new Map(units.map((u) => [Number(u.id), u]));
 
   // Who made each query.
   const userFor: Array<repo.UserRow | undefined> = [];
@@ -169,7 +168,6 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
       client_ip: who.ip ? who.ip.slice(0, 64) : null, source: who.kind === 'token' ? 'api' : 'web', token_id: who.kind === 'token' ? who.token.id : null,
     };
   });
-  void unitById;
   return appendCommitted(db, rows);
 }
 
