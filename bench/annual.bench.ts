@@ -13,28 +13,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import knexFactory from 'knex';
 import ExcelJS from 'exceljs';
-import { parseConfig } from '../server/config.ts';
 import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { yearRange } from '../server/time.ts';
+import { adminDb, configFor as benchConfig } from './mariadb.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const YEAR = 2025;
 const CLERKS = 40;
 
-function adminDb() {
-  const u = new URL(MYSQL_URL);
-  return knexFactory({ client: 'mysql2', connection: { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password || '') }, pool: { min: 0, max: 1 } });
-}
 
-function configFor(name: string) {
-  const u = new URL(MYSQL_URL);
-  u.pathname = `/${name}`;
-  return parseConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JOBS_ENABLED: '0', DB_CLIENT: 'mysql', DATABASE_URL: u.toString() });
-}
 
 /** One agency with two units and 40 clerks; N chained entries spread over the year; a check a month. */
 async function generate(db: Db, total: number): Promise<number> {
@@ -92,7 +81,7 @@ async function generate(db: Db, total: number): Promise<number> {
 
 /** Child: one writer, reporting its time and peak memory as JSON on stdout. */
 async function child(kind: 'annual' | 'bare', dbName: string, unitId: number, out: string): Promise<void> {
-  const cfg = configFor(dbName);
+  const cfg = benchConfig(dbName);
   const db = createDb(cfg);
   const t0 = performance.now();
   let rows = 0;
@@ -146,7 +135,7 @@ export default async function bench(): Promise<BenchResult> {
   const admin = adminDb();
   await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   await admin.destroy();
-  const db = createDb(configFor(dbName));
+  const db = createDb(benchConfig(dbName));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-annual-bench-'));
   try {
     await db.migrate.latest();

@@ -13,9 +13,8 @@ import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import knexFactory from 'knex';
 import mysql from 'mysql2/promise';
-import { parseConfig, type Config } from '../server/config.ts';
+import type { Config } from '../server/config.ts';
 import { createDb, parseMysqlUrl, type Db } from '../server/db.ts';
 import { createApp } from '../server/app.ts';
 import { DbSessionStore } from '../server/web/session-store.ts';
@@ -24,9 +23,9 @@ import { hashPassword } from '../server/auth/passwords.ts';
 import { chainHash, GENESIS, verifyChain, type EntryFields } from '../server/queries/chain.ts';
 import { generateNationalId, protectSubject } from '../server/queries/subject.ts';
 import { hashToken } from '../server/queries/service.ts';
+import { adminDb, configFor as benchConfig } from './mariadb.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const PASSWORD = 'Bench-Passw0rd-2026';
 const TOKEN = 'nhiq_bench_token_for_queries_benchmark_only';
 const COLS = ['seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_cipher', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash'] as const;
@@ -35,15 +34,6 @@ const log = (s: string) => process.stderr.write(`[queries bench] ${s}\n`);
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
 const fmt = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function adminDb() {
-  const c = parseMysqlUrl(MYSQL_URL);
-  return knexFactory({ client: 'mysql2', connection: { ...c, database: undefined }, pool: { min: 0, max: 1 } });
-}
-function configFor(name: string): Config {
-  const u = new URL(MYSQL_URL);
-  u.pathname = `/${name}`;
-  return parseConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JOBS_ENABLED: '0', DB_CLIENT: 'mysql', DATABASE_URL: u.toString(), DB_POOL_MAX: '16' });
-}
 
 interface Fixture { clerkId: number; unitId: number; requestId: number; tokenId: number; target: string }
 
@@ -166,7 +156,7 @@ export default async function bench(): Promise<QueriesBenchResult> {
   const dbName = `nhi_bench_queries_${process.pid}`;
   const admin = adminDb();
   await admin.raw(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  const cfg = configFor(dbName);
+  const cfg = benchConfig(dbName, { DB_POOL_MAX: '16' });
   const db = createDb(cfg);
   const figures: Record<string, number> = { loadBefore: os.loadavg()[0] };
   let server: http.Server | undefined;

@@ -10,28 +10,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import knexFactory from 'knex';
-import { parseConfig } from '../server/config.ts';
 import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { startOfLocalDay } from '../server/time.ts';
+import { adminDb, configFor as benchConfig } from './mariadb.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const PERIOD = '2026-03';
 const AGENCIES = 30;
 const CLERKS_PER_AGENCY = 12;
 
-function adminDb() {
-  const u = new URL(MYSQL_URL);
-  return knexFactory({ client: 'mysql2', connection: { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password || '') }, pool: { min: 0, max: 1 } });
-}
 
-function configFor(name: string) {
-  const u = new URL(MYSQL_URL);
-  u.pathname = `/${name}`;
-  return parseConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JOBS_ENABLED: '0', DB_CLIENT: 'mysql', DATABASE_URL: u.toString() });
-}
 
 /** 30 agencies × 2 units, a checker and 12 clerks each, then N entries in March 2026. */
 async function generate(db: Db, total: number): Promise<void> {
@@ -96,7 +85,7 @@ async function generate(db: Db, total: number): Promise<void> {
 /** Child: runs the sampling once and reports time and peak memory as JSON on stdout. */
 async function child(dbName: string): Promise<void> {
   const { runMonthlySampling } = await import('../server/checks/sampling.ts');
-  const cfg = configFor(dbName);
+  const cfg = benchConfig(dbName);
   const db = createDb(cfg);
   const baseRss = process.resourceUsage().maxRSS / 1024;
   // Baseline in the same process and moment: the same key-ordered pages, no work on the rows.
@@ -127,7 +116,7 @@ export default async function bench(): Promise<BenchResult> {
     await admin.raw(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
     await admin.destroy();
   }
-  const cfg = configFor(dbName);
+  const cfg = benchConfig(dbName);
   const db = createDb(cfg);
   try {
     await db.migrate.latest();
