@@ -18,6 +18,7 @@ import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { yearRange } from '../server/time.ts';
 import { adminDb, configFor as benchConfig } from './mariadb.ts';
+import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const YEAR = 2025;
@@ -182,7 +183,6 @@ export default async function bench(): Promise<BenchResult> {
 }
 
 function writeResults(r: BenchResult): void {
-  const file = path.join(here, 'results.md');
   const d = r.detail as any;
   const mb = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
   const section = [
@@ -202,9 +202,7 @@ function writeResults(r: BenchResult): void {
     '`useSharedStrings: false`, commit every row and yield to the event loop every 1,000 rows; each runs in its own process.',
     '<!-- /bench:annual -->',
   ].join('\n');
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const re = /<!-- bench:annual -->[\s\S]*?<!-- \/bench:annual -->/;
-  fs.writeFileSync(file, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}\n`);
+  writeSection('annual', section);
 }
 
 const self = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

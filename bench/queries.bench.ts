@@ -24,6 +24,7 @@ import { chainHash, GENESIS, verifyChain, type EntryFields } from '../server/que
 import { generateNationalId, protectSubject } from '../server/queries/subject.ts';
 import { hashToken } from '../server/queries/service.ts';
 import { adminDb, configFor as benchConfig } from './mariadb.ts';
+import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'Bench-Passw0rd-2026';
@@ -272,7 +273,6 @@ export default async function bench(): Promise<QueriesBenchResult> {
 }
 
 function writeResults(n: number, f: Record<string, number>, version: string): void {
-  const file = path.join(here, 'results.md');
   const mark = (ok: boolean) => (ok ? '✅' : '❌');
   const reduced = n < 5_000_000 ? `\n\n**Run at a reduced size (${fmt(n)} entries, not the 5,000,000 of the goal)** — set \`BENCH_QUERIES_N=5000000\` for the full run.` : '';
   const body = [
@@ -295,14 +295,11 @@ function writeResults(n: number, f: Record<string, number>, version: string): vo
     `| "who queried this person?" over HTTP (auditor, ${f.whoFound} matches) | p50 ${fmt(f.whoP50Ms, 1)} ms, p99 ${fmt(f.whoP99Ms, 1)} ms | < 50 ms | ${mark(f.whoP99Ms < 50)} |`,
     `| verify-log over the whole chain (${fmt(f.verifyCount)} entries) | ${fmt(f.verifySeconds, 1)} s | < 60 s | ${mark(f.verifySeconds < 60)} |`,
     '',
-    'Notes: each service token\'s `last_used_at` is updated on every request (server/web/middleware.ts), so requests sharing one token wait for each other\'s commit on that row; the benchmark gives each client its own token. Concurrent appends are group-committed (requests arriving while an append commits are appended together next, each answered after its commit).',
+    'Notes: each client has its own service token (a token\'s `last_used_at` is written at most once a minute). Concurrent appends are group-committed (requests arriving while an append commits are appended together next, each answered after its commit).',
     '',
     'Every API entry is validated (case number, reason, checksum, permission, request form), its subject HMAC-ed and AES-256-GCM encrypted, and appended under the chain-head row lock in one transaction acknowledged after commit; the plain baseline inserts the finished rows only.',
   ].join('\n');
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const re = /<!-- bench:queries -->[\s\S]*?<!-- \/bench:queries -->/;
-  const section = `<!-- bench:queries -->\n${body}\n<!-- /bench:queries -->`;
-  fs.writeFileSync(file, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}\n`);
+  writeSection('queries', body);
 }
 
 const self = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RESULTS, upsertSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.join(here, 'results.md');
 
 function machine(): string {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
@@ -31,11 +31,6 @@ async function mariadbVersion(): Promise<string> {
   }
 }
 
-export function upsertSection(text: string, name: string, body: string): string {
-  const section = `<!-- bench:${name} -->\n${body.trim()}\n<!-- /bench:${name} -->`;
-  const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);
-  return re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-}
 
 function runOne(file: string): Promise<{ code: number; ms: number }> {
   const started = performance.now();

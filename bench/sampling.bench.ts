@@ -14,6 +14,7 @@ import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { startOfLocalDay } from '../server/time.ts';
 import { adminDb, configFor as benchConfig } from './mariadb.ts';
+import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PERIOD = '2026-03';
@@ -149,7 +150,6 @@ export default async function bench(): Promise<BenchResult> {
 }
 
 function writeResults(r: BenchResult): void {
-  const file = path.join(here, 'results.md');
   const d = r.detail as any;
   const section = [
     '<!-- bench:sampling -->',
@@ -171,9 +171,7 @@ function writeResults(r: BenchResult): void {
     'subjects queried by 3 or more clerks, confirmed afterwards by an indexed query.',
     '<!-- /bench:sampling -->',
   ].join('\n');
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const re = /<!-- bench:sampling -->[\s\S]*?<!-- \/bench:sampling -->/;
-  fs.writeFileSync(file, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}\n`);
+  writeSection('sampling', section);
 }
 
 const self = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { cli } from '../test/support/cli.ts';
 import { Client, Recorder, seedDemo, startServerProcess } from '../test/support/server-process.ts';
+import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.join(here, 'results.md');
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 5);
 const SESSIONS = Number(process.env.SOAK_SESSIONS ?? 200);
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -181,9 +181,7 @@ async function main(): Promise<number> {
       `Samples (s → MB): ${memory.filter((_, i) => i % Math.max(1, Math.floor(memory.length / 12)) === 0).map(([s, b]) => `${s.toFixed(0)}→${(b / 2 ** 20).toFixed(0)}`).join(', ')}.`,
       '<!-- /bench:soak -->',
     ].join('\n');
-    const existing = fs.existsSync(RESULTS) ? fs.readFileSync(RESULTS, 'utf8') : '# Benchmarks\n';
-    const re = /<!-- bench:soak -->[\s\S]*?<!-- \/bench:soak -->/;
-    fs.writeFileSync(RESULTS, re.test(existing) ? existing.replace(re, section) : `${existing.trimEnd()}\n\n${section}\n`);
+    writeSection('soak', section);
     console.log(section);
     return errorCount === 0 && flat ? 0 : 1;
   } finally {
