@@ -7,7 +7,7 @@
 // the subject's HMAC, which identifies the person, is inside it.
 import crypto from 'node:crypto';
 import type { Conn, Db } from '../db.ts';
-import { insertChunked } from '../db.ts';
+import { insertChunked, isMysql } from '../db.ts';
 import { now } from '../time.ts';
 
 export const GENESIS = '0'.repeat(64);
@@ -38,17 +38,37 @@ export interface ChainedRow extends EntryFields {
   hash: string;
 }
 
-/** The canonical text of an entry: fixed field order, JSON-encoded, numbers as numbers. */
-export function canonical(e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
-  return JSON.stringify([
-    Number(e.seq), Number(e.user_id), e.account, Number(e.unit_id), Number(e.queried_at), e.op_code, e.scope_code,
-    e.query_request_id == null ? null : Number(e.query_request_id), e.case_no, e.reason, e.subject_type, e.subject_hmac,
-    e.subject_mask, e.client_ip ?? null, e.source, e.token_id == null ? null : Number(e.token_id),
-  ]);
+// The canonical entry: these fields, in this order, JSON-encoded. `n` a number, `n?` a number or
+// null, `s` text, `s?` text or null. One list serves the appender and the verifier.
+const CANONICAL_FIELDS = [
+  ['seq', 'n'], ['user_id', 'n'], ['account', 's'], ['unit_id', 'n'], ['queried_at', 'n'], ['op_code', 's'], ['scope_code', 's'],
+  ['query_request_id', 'n?'], ['case_no', 's'], ['reason', 's'], ['subject_type', 's'], ['subject_hmac', 's'],
+  ['subject_mask', 's'], ['client_ip', 's?'], ['source', 's'], ['token_id', 'n?'],
+] as const;
+const FIELD_NAMES = CANONICAL_FIELDS.map(([name]) => name);
+const FIELD_KINDS = CANONICAL_FIELDS.map(([, kind]) => kind);
+
+/** The canonical text of the field values `v[at..at+15]`, in CANONICAL_FIELDS order. */
+function canonicalValues(v: readonly unknown[], at = 0): string {
+  const out: unknown[] = new Array(FIELD_KINDS.length);
+  for (let i = 0; i < FIELD_KINDS.length; i++) {
+    const x = v[at + i];
+    const k = FIELD_KINDS[i];
+    // Numbers may arrive as strings (BIGINT from a driver): they are hashed as numbers.
+    out[i] = k === 'n' ? Number(x) : k === 'n?' ? (x == null ? null : Number(x)) : k === 's?' ? (x ?? null) : x;
+  }
+  return JSON.stringify(out);
 }
 
+/** The canonical text of an entry: fixed field order, JSON-encoded, numbers as numbers. */
+export function canonical(e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
+  return canonicalValues(FIELD_NAMES.map((f) => (e as unknown as Record<string, unknown>)[f]));
+}
+
+const sha256hex = (text: string): string => crypto.hash('sha256', text, 'hex');
+
 export function chainHash(prevHash: string, e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
-  return crypto.createHash('sha256').update(prevHash).update('\n').update(canonical(e)).digest('hex');
+  return sha256hex(`${prevHash}\n${canonical(e)}`);
 }
 
 export interface Appended { id: number; seq: number; hash: string }
@@ -99,22 +119,31 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
   let prev: string = cp ? cp.hash : GENESIS;
   let count = 0;
   let lastSeq = expectSeq - 1;
-  const COLS = ['id', 'seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash'];
-  const fetchFrom = (from: number): Promise<any[]> => (from > headSeq ? Promise.resolve([]) : db('query_logs').where('seq', '>=', from).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page).select(COLS));
+  // Rows are read as arrays [id, prev_hash, hash, ...canonical fields] (on MariaDB straight from
+  // the driver, which skips building an object per row: this walk reads every entry).
+  const COLS = ['id', 'prev_hash', 'hash', ...FIELD_NAMES];
+  const SEQ = 3; // the position of seq (the first canonical field)
+  const mysql = isMysql(db);
+  const fetchFrom = async (from: number): Promise<unknown[][]> => {
+    if (from > headSeq) return [];
+    const q = db('query_logs').where('seq', '>=', from).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page).select(COLS);
+    if (mysql) return q.options({ rowsAsArray: true });
+    return (await q).map((r: Record<string, unknown>) => COLS.map((c) => r[c]));
+  };
   // The next page is read while this one is hashed.
   let next = fetchFrom(expectSeq);
   while (lastSeq < headSeq) {
-    const rows: any[] = await next;
+    const rows = await next;
     if (!rows.length) break;
-    next = rows.length === page ? fetchFrom(Number(rows[rows.length - 1].seq) + 1) : Promise.resolve([]);
+    next = rows.length === page ? fetchFrom(Number(rows[rows.length - 1][SEQ]) + 1) : Promise.resolve([]);
     next.catch(() => undefined); // an early return leaves it unread
     for (const r of rows) {
-      const seq = Number(r.seq);
-      if (seq !== expectSeq) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it` };
-      if (r.prev_hash !== prev) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved' };
-      const h = chainHash(prev, r);
-      if (h !== r.hash) return { ok: false, count, badId: Number(r.id), badSeq: seq, reason: 'its content does not match its hash: the entry was changed' };
-      prev = r.hash;
+      const seq = Number(r[SEQ]);
+      const id = Number(r[0]);
+      if (seq !== expectSeq) return { ok: false, count, badId: id, badSeq: seq, reason: `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it` };
+      if (r[1] !== prev) return { ok: false, count, badId: id, badSeq: seq, reason: 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved' };
+      if (sha256hex(`${prev}\n${canonicalValues(r, SEQ)}`) !== r[2]) return { ok: false, count, badId: id, badSeq: seq, reason: 'its content does not match its hash: the entry was changed' };
+      prev = r[2] as string;
       lastSeq = seq;
       expectSeq = seq + 1;
       count++;

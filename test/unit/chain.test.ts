@@ -15,6 +15,11 @@ describe('query log chain hash', () => {
     expect(h).to.match(/^[0-9a-f]{64}$/);
     expect(chainHash(GENESIS, { ...e, seq: '1' as any, user_id: '3' as any, queried_at: '1760000000000' as any, query_request_id: '7' as any })).to.equal(h);
   });
+  it('keeps the hash of a recorded entry unchanged (fixed vectors: stored chains must still verify)', () => {
+    expect(canonical(e)).to.equal(`[1,3,"clerk.a",2,1760000000000,"IN01","2-1",7,"AG1-1","個案訪視前確認","national-id","${'a'.repeat(64)}","A12****789","10.0.0.1","web",null]`);
+    expect(chainHash(GENESIS, e)).to.equal('16aafd7bb0b127af2e3f7273cacdbd2b8c8f3c7f5277f093325d9b81de93269d');
+    expect(chainHash(GENESIS, { ...e, client_ip: undefined as any, query_request_id: null, token_id: 5 })).to.equal('6ee83537d8b1e30fe99ec864f22f0410ef634aff1efd1c2b83a8f83aa09ebb53');
+  });
   it('leaves the subject ciphertext out, so the key can be rotated', () => {
     expect(chainHash(GENESIS, { ...e, subject_cipher: 'v1.other' } as typeof e)).to.equal(chainHash(GENESIS, e));
     expect(canonical(e)).not.to.contain('v1.x.y.z.w');
