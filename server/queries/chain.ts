@@ -1,8 +1,8 @@
 // The tamper-evident query log. Each entry is chained:
 //   hash = SHA-256(prev_hash ‖ "\n" ‖ canonical entry)
 // where the canonical entry is a JSON array of the recorded fields in a fixed order, seq first.
-// Appenders take the chain head row (id = 1) with an UPDATE first, which serialises them on both
-// databases (a row lock on MariaDB, the write lock on SQLite) before reading it.
+// Appenders lock the chain head row (id = 1) before reading it, which serialises them on both
+// databases (SELECT … FOR UPDATE on MariaDB; an UPDATE first on SQLite, taking its write lock).
 // The subject's ciphertext is deliberately outside the hash so the encryption key can be rotated;
 // the subject's HMAC, which identifies the person, is inside it.
 import crypto from 'node:crypto';
@@ -81,8 +81,14 @@ export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<
   if (!entries.length) return [];
   // Outside a transaction the head lock would be released between statements: open one.
   if (!(trx as any).isTransaction) return (trx as Db).transaction((t) => appendEntries(t, entries));
-  await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() });
-  const head = await trx('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  // Take the head's lock before reading it: a locking read on MariaDB (one statement), a write on
+  // SQLite (which has no row locks; the first write takes the database's write lock).
+  let head: { seq: number; hash: string } | undefined;
+  if (isMysql(trx)) head = await trx('log_chain_head').where({ id: 1 }).forUpdate().first('seq', 'hash');
+  else {
+    await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() });
+    head = await trx('log_chain_head').where({ id: 1 }).first('seq', 'hash');
+  }
   if (!head) throw new Error('query log chain head is missing');
   let seq = Number(head.seq);
   let prev: string = head.hash;
@@ -94,7 +100,7 @@ export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<
     return row;
   });
   await insertChunked(trx, 'query_logs', rows as unknown as Record<string, unknown>[]);
-  await trx('log_chain_head').where({ id: 1 }).update({ seq, hash: prev });
+  await trx('log_chain_head').where({ id: 1 }).update({ seq, hash: prev, updated_at: now() });
   const first = rows[0].seq;
   const ids = await trx('query_logs').whereBetween('seq', [first, seq]).orderBy('seq').select('id', 'seq');
   return ids.map((r: any, i: number) => ({ id: Number(r.id), seq: Number(r.seq), hash: rows[i].hash }));

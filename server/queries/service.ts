@@ -87,7 +87,8 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   const errors: FieldError[] = [];
   const named = who.kind === 'token' ? [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))] : [];
   const selfId = who.kind === 'session' ? who.person.id : who.token.userId;
-  const [units, found] = await Promise.all([allUnits(db), repo.usersLite(db, [selfId], named)]);
+  const formIds = [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))];
+  const { units, users: found, perms, agencyScopes, settings, opCodes: ops, forms } = await repo.recordingLookups(db, { userIds: [selfId], accounts: named, formIds });
   const people = found.filter((u) => u.id === selfId);
   const namedPeople = found.filter((u) => named.includes(u.account));
 
@@ -112,16 +113,8 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
       } else userFor.push(u);
     });
   }
-  const userIds = [...new Set(userFor.filter(Boolean).map((u) => u!.id))];
   const agencyOfUser = new Map<number, UnitRow | undefined>();
   for (const u of userFor) if (u && !agencyOfUser.has(u.id)) agencyOfUser.set(u.id, agencyIn(units, u.unit_id));
-  const agencyIds = [...new Set([...agencyOfUser.values()].filter(Boolean).map((a) => Number(a!.id)))];
-  const formIds = [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))];
-  // Independent look-ups run side by side (one round trip of latency on MariaDB).
-  const [perms, agencyScopes, settings, ops, formRows] = await Promise.all([
-    repo.permissionKeys(db, userIds), repo.activeAgencyScopes(db, agencyIds), repo.agencySettings(db, agencyIds), repo.activeOpCodes(db), repo.requestsByIds(db, formIds),
-  ]);
-  const forms = new Map(formRows.map((r: any) => [Number(r.id), r]));
   const day = today();
 
   inputs.forEach((e, i) => {
@@ -151,7 +144,7 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
     }
     if (e.queryRequestId != null) {
       const form = forms.get(Number(e.queryRequestId));
-      const fp = rules.requestFormProblem(form ? { ...form, scope_code: form.scope_code } : undefined, u.id, e.scope, day);
+      const fp = rules.requestFormProblem(form, u.id, e.scope, day);
       if (fp) errors.push({ field: `${p}queryRequestId`, message: fp });
     } else if (set?.require_query_request) {
       errors.push({ field: `${p}queryRequestId`, message: '本機關規定查詢須依核准之申請單，請填申請單編號' });
