@@ -11,6 +11,11 @@
 // Written with exceljs' streaming WorkbookWriter (no shared strings), paging the query log by id
 // (where id > last order by id limit 5000) and yielding to the event loop every ~1000 rows.
 // Every text cell goes through reports/cells.ts (setInert) so nothing can become a formula.
+//
+// Printing: every sheet A4 landscape, fit to one page wide; the data sheets' header row (bold)
+// repeated on every page; the cover's long texts wrapped. Only the cover, the header rows and the
+// rare query-log row whose reason has a line break carry styles: a style on every data row would
+// cost a million-row sheet dearly (see streamingWorkbook in reports/cells.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +26,7 @@ import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
-import { addInertRow, cellText, yieldToLoop } from './cells.ts';
+import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, printSetup, streamingWorkbook, wrapCells, yieldToLoop } from './cells.ts';
 
 export const PAGE = 5000;
 export const YIELD_EVERY = 1000;
@@ -48,16 +53,22 @@ export class HashedSheet {
   private readonly hash = crypto.createHash('sha256');
   rows = 0; // data rows (below the header)
   constructor(wb: ExcelJS.stream.xlsx.WorkbookWriter, readonly name: string, readonly columns: Array<{ header: string; width: number }>) {
-    this.ws = wb.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 1, xSplit: 0 }] });
+    this.ws = wb.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 1, xSplit: 0 }], ...printSetup('landscape') });
     this.ws.columns = columns.map((c, i) => ({ key: `c${i}`, width: c.width }));
-    this.write(columns.map((c) => c.header)).commit();
+    const header = this.write(columns.map((c) => c.header));
+    header.eachCell((cell) => (cell.font = BOLD_FONT));
+    wrapCells(header, columns, columns.map((_c, i) => i + 1));
+    header.commit();
   }
   private write(values: unknown[]): ExcelJS.Row {
     this.hash.update(canonicalRow(values, this.columns.length));
     return addInertRow(this.ws, values);
   }
-  add(values: unknown[]): void {
-    this.write(values).commit();
+  /** Adds a data row; `wrap` (1-based columns, for the rare row that needs it) wraps those cells. */
+  add(values: unknown[], wrap?: number[]): void {
+    const row = this.write(values);
+    if (wrap) wrapCells(row, this.columns, wrap);
+    row.commit();
     this.rows++;
   }
   /** Ends the sheet: a note when it has no rows; returns its content hash. */
@@ -66,6 +77,40 @@ export class HashedSheet {
     this.ws.commit();
     return { name: this.name, rows: this.rows, sha256: this.hash.digest('hex') };
   }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const LEFT: Partial<ExcelJS.Alignment> = { horizontal: 'left' };
+
+/**
+ * The cover sheet (A4 landscape, one page wide): a title row, label/value lines and the table of
+ * sheet hashes. Text in columns B and C wraps, except hex hashes: the chain-head hash in B runs
+ * on into the empty C, the sheet hashes fit C. Shared with the audit package.
+ */
+export function addCoverSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter): { line: (a: unknown, b?: unknown, c?: unknown) => void; heading: (a: unknown, b?: unknown, c?: unknown) => void; commit: () => void } {
+  const cover = wb.addWorksheet(COVER, printSetup('landscape', false));
+  const columns = [{ width: 24 }, { width: 50 }, { width: 70 }];
+  cover.columns = columns;
+  let first = true;
+  const line = (a: unknown, b: unknown = '', c: unknown = '') => {
+    const row = addInertRow(cover, [a, b, c]);
+    if (first) {
+      row.getCell(1).font = TITLE_FONT; // runs on over the empty B and C
+      row.height = 22;
+      first = false;
+    } else {
+      if (typeof b === 'number') row.getCell(2).alignment = LEFT; // figures under the labels, not against the hashes
+      const long = ([[2, b], [3, c]] as const).filter(([, v]) => typeof v === 'string' && v !== '' && !SHA256_HEX.test(v)).map(([i]) => i);
+      wrapCells(row, columns, long);
+    }
+    row.commit();
+  };
+  const heading = (a: unknown, b: unknown = '', c: unknown = '') => {
+    const row = addInertRow(cover, [a, b, c]);
+    row.eachCell((cell) => (cell.font = BOLD_FONT));
+    row.commit();
+  };
+  return { line, heading, commit: () => cover.commit() };
 }
 
 /** Puts the last-added worksheet (the cover, written last) first in the tab order. */
@@ -247,6 +292,10 @@ const ENTRY_COLUMNS = [
   { header: '申請單編號', width: 10 }, { header: '來源', width: 6 }, { header: '抽查', width: 14 }, { header: '紀錄雜湊', width: 66 },
 ];
 
+const MULTI_LINE = /[\n\r]/;
+/** A reason with line breaks is wrapped (only that rare row is styled): unwrapped, it shows one line. */
+const REASON_WRAP = [ENTRY_COLUMNS.findIndex((c) => c.header === '查詢事由') + 1];
+
 async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], year: number, unitsById: Map<number, UnitRow>, total: number, progress: (done: number) => void): Promise<number> {
   const [start, end] = yearRange(year);
   const checksExist = await hasTable(conn, 'check_items');
@@ -278,7 +327,7 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
         Number(r.seq), when.date, when.time, r.account, unitsById.get(r.unit_id)?.name ?? String(r.unit_id), r.scope_code, r.op_code,
         r.case_no, r.reason, r.subject_mask, SUBJECT_LABEL[r.subject_type] ?? r.subject_type,
         r.query_request_id == null ? '' : Number(r.query_request_id), r.source === 'api' ? 'API' : '網頁', mark, r.hash,
-      ]);
+      ], MULTI_LINE.test(r.reason) ? REASON_WRAP : undefined);
       if (++done % YIELD_EVERY === 0) {
         progress(done / Math.max(1, total));
         await yieldToLoop();
@@ -362,7 +411,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
 
   fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   const tmp = `${opts.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useSharedStrings: false, useStyles: false });
+  const wb = streamingWorkbook({ filename: tmp });
   wb.creator = opts.countyName;
   wb.created = new Date(now());
   try {
@@ -422,9 +471,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     const counts = { ...accounts, entries: totalEntries, sampled, checks: checks.checks, checkItems: checks.items, auditRecords };
 
     // The cover is written last (it carries the other sheets' hashes) and shown first.
-    const cover = wb.addWorksheet(COVER);
-    cover.columns = [{ width: 26 }, { width: 44 }, { width: 70 }];
-    const line = (a: unknown, b: unknown = '', c: unknown = '') => addInertRow(cover, [a, b, c]).commit();
+    const { line, heading, commit } = addCoverSheet(wb);
     line(`${opts.countyName} 應用健保資料 ${root ? '年度報府備查資料' : '全縣年度彙總'}`);
     line('依據', '南投縣政府應用衛生福利部中央健康保險署資訊作業管理要點 第五點第(五)款');
     line('機關', root ? `${root.name}（${root.code}）` : '全縣各業務機關');
@@ -440,11 +487,11 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     line('年底查詢日誌鏈頭雜湊', head.hash);
     if (noData) line('說明', '本年度無查詢紀錄、查核紀錄及稽核紀錄。');
     line('');
-    line('工作表', '資料列數', 'SHA-256');
+    heading('工作表', '資料列數', 'SHA-256');
     for (const s of sheets) line(s.name, s.rows, s.sha256);
     line('');
     line('雜湊計算方式', '各工作表自第 1 列（標題列）至最後一列，每列取第 1 欄至標題欄數之儲存格文字，以 \\ 跳脫 \\、Tab、換行，欄以 Tab 分隔、列以換行結尾，取 UTF-8 之 SHA-256。');
-    cover.commit();
+    commit();
     moveLastSheetFirst(wb);
     await wb.commit();
     const sha256 = await fileSha256(tmp);

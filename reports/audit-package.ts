@@ -4,14 +4,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
 import type { Conn } from '../server/db.ts';
 import { parseJson } from '../server/db.ts';
 import { allUnits, subtreeOf } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { localDate, now, rocDateTime, rocShort, startOfLocalDay, addDays } from '../server/time.ts';
-import { addInertRow, yieldToLoop } from './cells.ts';
-import { COVER, HashedSheet, fileSha256 } from './annual.ts';
+import { streamingWorkbook, yieldToLoop } from './cells.ts';
+import { HashedSheet, addCoverSheet, fileSha256 } from './annual.ts';
 
 export interface PackageOptions {
   from: string; // YYYY-MM-DD, inclusive
@@ -36,7 +35,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
   const end = startOfLocalDay(addDays(o.to, 1));
   fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
   const tmp = `${o.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useSharedStrings: false, useStyles: false });
+  const wb = streamingWorkbook({ filename: tmp });
   const sheets: Array<{ name: string; rows: number; sha256: string }> = [];
   try {
     // 使用者清冊: every account that existed in the range.
@@ -82,18 +81,16 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
     sheets.push(destr.finish());
     progress(0.9, '封面');
 
-    const cover = wb.addWorksheet(COVER);
-    cover.columns = [{ width: 26 }, { width: 44 }, { width: 70 }];
-    const line = (a: unknown, b: unknown = '', c: unknown = '') => addInertRow(cover, [a, b, c]).commit();
+    const { line, heading, commit } = addCoverSheet(wb);
     line(`${o.countyName} 健保資料稽核資料（提供資料提供機關稽核用）`);
     line('依據', '南投縣政府應用衛生福利部中央健康保險署資訊作業管理要點 第五點第(四)款');
     line('範圍', root ? `${root.name}（${root.code}）及所屬單位` : '全縣各機關');
     line('期間', `${rocShort(o.from)} 至 ${rocShort(o.to)}`);
     line('產製時間', rocDateTime(now()));
     line('');
-    line('工作表', '資料列數', 'SHA-256');
+    heading('工作表', '資料列數', 'SHA-256');
     for (const s of sheets) line(s.name, s.rows, s.sha256);
-    cover.commit();
+    commit();
     const list = (wb as unknown as { _worksheets: unknown[] })._worksheets;
     list.splice(1, 0, list.pop());
     await wb.commit();

@@ -1,12 +1,11 @@
 // The monthly query record sheet (查詢紀錄單, clause 5(一)): an agency's entries for the month,
 // the sampled ones marked, subjects masked; printed as A4 HTML or written as xlsx (streaming).
-import ExcelJS from 'exceljs';
 import type { Conn } from '../server/db.ts';
 import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../server/accounts/units.ts';
 import { chainHead } from '../server/queries/chain.ts';
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
-import { addInertRow, setInert, yieldToLoop } from './cells.ts';
+import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToLoop } from './cells.ts';
 
 export interface SheetRow {
   no: number;
@@ -91,28 +90,36 @@ export const SHEET_COLUMNS: Array<{ header: string; width: number }> = [
   { header: '被查詢者查詢條件（遮罩）', width: 22 }, { header: '抽查', width: 6 }, { header: '抽查依據', width: 26 }, { header: '查核結果', width: 10 },
   { header: '查詢日誌編號', width: 12 },
 ];
+/** The 查詢事由 column: wrapped, so a reason with line breaks (or a long one) shows whole. */
+export const REASON_COLUMN = SHEET_COLUMNS.findIndex((c) => c.header === '查詢事由') + 1;
 export const rowValues = (r: SheetRow): unknown[] => [r.no, rocDateTime(r.queriedAt), r.account, r.unit, r.opCode, r.scope, r.caseNo, r.reason, r.subject, r.mark, r.basis, r.verdict, r.id];
 
-/** Writes the sheet as xlsx to a file or stream with exceljs's streaming writer. */
+/**
+ * Writes the sheet as xlsx to a file or stream with exceljs's streaming writer: A4 landscape, one
+ * page wide, the header row on every page, sampled rows bold (in the same font family as the
+ * others), the reason wrapped.
+ */
 export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: { filename: string } | { stream: NodeJS.WritableStream }): Promise<{ rows: number }> {
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ ...target, useSharedStrings: false, useStyles: true } as any);
+  const wb = streamingWorkbook(target);
   wb.creator = 'NHI Query Audit';
-  const ws = wb.addWorksheet('查詢紀錄單', { views: [{ state: 'frozen', ySplit: 1 }], pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 } });
+  const ws = wb.addWorksheet('查詢紀錄單', { views: [{ state: 'frozen', ySplit: 1 }], ...printSetup('landscape') });
   ws.columns = SHEET_COLUMNS.map((c) => ({ width: c.width }));
   const header = addInertRow(ws, SHEET_COLUMNS.map((c) => c.header));
-  header.font = { bold: true };
+  header.font = BOLD_FONT;
+  wrapCells(header, SHEET_COLUMNS, SHEET_COLUMNS.map((_c, i) => i + 1));
   header.commit();
   let n = 0;
   for await (const page of sheetRows(conn, h)) {
     for (const r of page) {
       const row = addInertRow(ws, rowValues(r));
-      if (r.mark) row.font = { bold: true };
+      if (r.mark) row.font = BOLD_FONT;
+      wrapCells(row, SHEET_COLUMNS, [REASON_COLUMN]); // a row it grows is aligned to the top
       row.commit();
       if (++n % 1000 === 0) await yieldToLoop();
     }
   }
   ws.commit();
-  const info = wb.addWorksheet('說明');
+  const info = wb.addWorksheet('說明', printSetup('portrait', false));
   info.columns = [{ width: 22 }, { width: 80 }];
   const meta: Array<[string, unknown]> = [
     ['機關', `${h.agency.name}（${h.agency.code}）`], ['月份', rocMonth(h.month)], ['查詢筆數', n],

@@ -138,6 +138,40 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect(wb.getWorksheet(SHEETS.entries)!.getColumn(9).width).to.be.greaterThan(20);
   });
 
+  it('prints on A4, one page wide, the header row on every page; the cover wraps its long texts; data rows carry no style', async () => {
+    const wb = await readBook(path.join(dir, 'ag1-2025.xlsx'));
+    expect((wb as unknown as { language?: string }).language).to.equal('zh-TW');
+    for (const ws of wb.worksheets) {
+      expect(ws.pageSetup, ws.name).to.include({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 });
+      if (ws.name === COVER) continue;
+      expect(ws.pageSetup.printTitlesRow, ws.name).to.equal('1:1');
+      ws.getRow(1).eachCell((c) => {
+        expect(c.font, `${ws.name} ${c.address}`).to.include({ bold: true, name: 'Calibri' });
+        expect(c.alignment?.wrapText, `${ws.name} ${c.address}`).to.equal(true);
+      });
+    }
+    // Every data row of the query log (none has a line break here) is unstyled: a style per row
+    // would slow a million-row sheet down.
+    const entries = wb.getWorksheet(SHEETS.entries)!;
+    for (let r = 2; r <= entries.rowCount; r++) {
+      for (let c = 1; c <= 15; c++) expect(entries.getRow(r).getCell(c).style, `${r}:${c}`).to.deep.equal({});
+      expect(entries.getRow(r).height ?? 15).to.equal(15);
+    }
+    const cover = wb.getWorksheet(COVER)!;
+    const row = (label: string) => { let found: ExcelJS.Row | undefined; cover.eachRow((r) => { if (cellText(r.getCell(1).value) === label) found = r; }); return found!; };
+    expect(cover.getRow(1).getCell(1).font).to.include({ bold: true, name: 'Calibri' });
+    for (const label of ['依據', '雜湊計算方式']) {
+      expect(row(label).getCell(2).alignment?.wrapText, label).to.equal(true);
+      expect(row(label).height, label).to.be.greaterThan(30); // the whole text shows, not its first line
+    }
+    // Hashes are not wrapped: the chain head runs on into the empty column C, the sheet hashes fit C.
+    expect(row('年底查詢日誌鏈頭雜湊').getCell(2).alignment?.wrapText).not.to.equal(true);
+    expect(row(SHEETS.entries).getCell(3).alignment?.wrapText).not.to.equal(true);
+    expect(row('工作表').getCell(3).font).to.include({ bold: true, name: 'Calibri' });
+    const width = [1, 2, 3].reduce((n, c) => n + cover.getColumn(c).width!, 0);
+    expect(width).to.be.within(120, 160); // fits A4 landscape at about full size
+  });
+
   it('shows subjects masked only, and marks the sampled entries', async () => {
     const file = path.join(dir, 'ag1-2025.xlsx');
     const wb = await readBook(file);
@@ -216,6 +250,8 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     const rows = [2, 3].map((i) => s.getRow(i));
     expect(rows.map((r) => [cellText(r.getCell(1).value), cellText(r.getCell(5).value)])).to.deep.equal([['AG1', '26'], ['AG2', '5']]);
     expect((await verifyWorkbook(file)).ok).to.equal(true);
+    for (const ws of wb.worksheets) expect(ws.pageSetup, ws.name).to.include({ paperSize: 9, orientation: 'landscape', fitToWidth: 1, fitToHeight: 0 });
+    expect(s.pageSetup.printTitlesRow).to.equal('1:1');
   });
 
   it('two exports of the same agency and year at once run once', async () => {

@@ -266,6 +266,13 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(cellText(records.getRow(2).getCell(8).value)).to.equal('=限期改善');
       expect(records.getRow(2).getCell(8).type).not.to.equal(ExcelJS.ValueType.Formula);
       expect(wb.getWorksheet('內部稽核查核項目')!.rowCount).to.equal(9);
+      // Printed on A4 landscape, one page wide; the header row on every page of the data sheets.
+      for (const ws of wb.worksheets) {
+        expect(ws.pageSetup, ws.name).to.include({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 });
+        expect(ws.pageSetup.printTitlesRow, ws.name).to.equal(ws.name === '封面' ? undefined : '1:1');
+      }
+      expect(roster.getRow(1).getCell(1).font).to.include({ bold: true, name: 'Calibri' });
+      expect(wb.getWorksheet('封面')!.getRow(2).getCell(2).alignment?.wrapText).to.equal(true); // 依據
       const s = await signIn(app, 'ag1.auditor');
       const page = await s.agent.get('/audits/package');
       expect(page.status).to.equal(200);

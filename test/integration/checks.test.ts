@@ -443,6 +443,19 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect(rows.some((x) => x.text.includes(OWN_ID) || x.text.includes(SHARED_ID))).to.equal(false);
       expect(rows.some((x) => x.text.includes('A12****789'))).to.equal(true);
       expect(wb.getWorksheet('說明')).to.not.equal(undefined);
+      // Printing: A4 landscape, one page wide, the header row on every page; the reason wraps; the
+      // bold (sampled) rows and the header name the same font family as the rest.
+      expect(ws.pageSetup).to.include({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' });
+      expect(wb.getWorksheet('說明')!.pageSetup).to.include({ paperSize: 9, fitToWidth: 1 });
+      expect(ws.getRow(1).getCell(1).font).to.include({ bold: true, name: 'Calibri' });
+      const reasonCol = header.indexOf('查詢事由') + 1;
+      ws.eachRow((row, n) => {
+        if (n === 1) return;
+        expect(row.getCell(reasonCol).alignment?.wrapText, `row ${n}`).to.equal(true);
+        const font = row.getCell(idCol).font;
+        if (cellText(row.getCell(markCol).value)) expect(font, `row ${n}`).to.include({ bold: true, name: 'Calibri' });
+        else expect(font?.bold, `row ${n}`).to.not.equal(true);
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

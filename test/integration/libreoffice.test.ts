@@ -15,6 +15,8 @@ import { protectSubject } from '../../server/queries/subject.ts';
 import { COVER, NO_DATA, SHEETS, canonicalRow, writeAnnualWorkbook, type AnnualResult } from '../../reports/annual.ts';
 import { SHEET_COLUMNS, sheetHeader, writeMonthlySheetXlsx } from '../../reports/monthly-sheet.ts';
 import { writeAuditPackage } from '../../reports/audit-package.ts';
+import { cellText } from '../../reports/cells.ts';
+import ExcelJS from 'exceljs';
 
 /** A valid Taiwan national ID (A, sex 1, 7 digits, check digit). */
 function nationalId(n: number): string {
@@ -178,6 +180,77 @@ describe(`workbooks opened by LibreOffice Calc (${ENGINE})`, function () {
       expect(tables, book).to.deep.equal(names);
       expect(xml, book).not.to.contain('table:formula=');
     }
+  });
+
+  /** The sheets of a flat ODS file: name → its XML, its page layout's properties, its row and cell styles. */
+  const fodsBook = (book: keyof typeof books) => {
+    const xml = fs.readFileSync(path.join(fodsDir(), `${book}.fods`), 'utf8');
+    const attr = (tag: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(tag)?.[1];
+    const style = (name: string) => new RegExp(`<style:style style:name="${name}"[^>]*>([\\s\\S]*?)</style:style>`).exec(xml)?.[1] ?? '';
+    const tables = [...xml.matchAll(/<table:table (table:name="[^"]*" table:style-name="[^"]*")[^>]*>([\s\S]*?)<\/table:table>/g)].map((m) => {
+      const name = attr(m[1], 'table:name')!;
+      const tableStyle = new RegExp(`<style:style style:name="${attr(m[1], 'table:style-name')}"[^>]*>`).exec(xml)![0];
+      const masterTag = new RegExp(`<style:master-page style:name="${attr(tableStyle, 'style:master-page-name')}"[^>]*>`).exec(xml)![0];
+      const layout = new RegExp(`<style:page-layout style:name="${attr(masterTag, 'style:page-layout-name')}">\\s*<style:page-layout-properties ([^>]*)>`).exec(xml)![1];
+      return { name, xml: m[2], layout };
+    });
+    /** The row holding `text`, with its height and the style of the cell holding it. */
+    const rowWith = (table: string, text: string) => {
+      const t = tables.find((x) => x.name === table)!;
+      const row = [...t.xml.matchAll(/<table:table-row [^>]*>[\s\S]*?<\/table:table-row>/g)].map((m) => m[0]).find((r) => r.includes(text))!;
+      const rowStyle = style(attr(row, 'table:style-name')!);
+      const cell = [...row.matchAll(/<table:table-cell\b[^>]*?(?:\/>|>[\s\S]*?<\/table:table-cell>)/g)].map((m) => m[0]).find((c) => c.includes(text))!;
+      return { height: parseFloat(attr(rowStyle, 'style:row-height') ?? '0'), cellStyle: style(attr(cell, 'table:style-name') ?? '') };
+    };
+    return { tables, rowWith, attr };
+  };
+
+  it('prints on A4, one page wide, the header row on every page: the page setup as LibreOffice read it', async () => {
+    await toFods();
+    for (const [book, names] of Object.entries(ORDER) as Array<[keyof typeof books, string[]]>) {
+      const { tables, attr } = fodsBook(book);
+      expect(tables.map((x) => x.name), book).to.deep.equal(names);
+      for (const t of tables) {
+        const portrait = book === 'monthly' && t.name === '說明';
+        const [w, h] = [attr(t.layout, 'fo:page-width'), attr(t.layout, 'fo:page-height')].map((v) => parseFloat(v!));
+        // A4 is 8.27 × 11.69 in (not US Letter, 8.5 × 11).
+        expect([w, h].map((v) => v.toFixed(2)), `${book} ${t.name}`).to.deep.equal(portrait ? ['8.27', '11.69'] : ['11.69', '8.27']);
+        expect(attr(t.layout, 'style:print-orientation'), `${book} ${t.name}`).to.equal(portrait ? 'portrait' : 'landscape');
+        expect(attr(t.layout, 'style:scale-to-X'), `${book} ${t.name}`).to.equal('1'); // one page wide
+        expect(attr(t.layout, 'style:scale-to-Y'), `${book} ${t.name}`).to.equal(undefined); // as many pages tall as needed
+        const titled = t.name !== COVER && t.name !== '說明';
+        expect(/^\s*(<table:table-column[^>]*\/>\s*)*<table:table-header-rows>/.test(t.xml.replace(/<office:forms[^>]*\/>/, '')), `${book} ${t.name}`).to.equal(titled);
+      }
+    }
+  });
+
+  it('a reason with a line break wraps and its row grows; bold rows name the same font family as the others', async () => {
+    // As written (exceljs) …
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(books.monthly);
+    const ws = wb.getWorksheet('查詢紀錄單')!;
+    const reasonCol = SHEET_COLUMNS.findIndex((c) => c.header === '查詢事由') + 1;
+    let awkward: ExcelJS.Row | undefined;
+    let sampled: ExcelJS.Row | undefined;
+    ws.eachRow((row) => {
+      if (cellText(row.getCell(reasonCol).value) === AWKWARD_REASON) awkward = row;
+      if (cellText(row.getCell(reasonCol).value) === FORMULA_REASON) sampled = row;
+    });
+    expect(awkward!.getCell(reasonCol).alignment).to.include({ wrapText: true });
+    expect(awkward!.height).to.be.greaterThan(30);
+    sampled!.eachCell((c) => expect(c.font, c.address).to.include({ bold: true, name: 'Calibri' }));
+    // … and as LibreOffice read it: the cell wraps, the row is two lines high, the bold text is in
+    // Calibri (or its substitute), not in the default serif face.
+    await toFods();
+    for (const [book, table] of [['monthly', '查詢紀錄單'], ['agency', SHEETS.entries]] as const) {
+      const { rowWith } = fodsBook(book);
+      const two = rowWith(table, '第二行');
+      expect(two.cellStyle, `${book}: ${two.cellStyle}`).to.contain('fo:wrap-option="wrap"');
+      const one = rowWith(table, 'CASE-');
+      expect(two.height, book).to.be.greaterThan(one.height * 1.8);
+    }
+    const bold = fodsBook('monthly').rowWith('查詢紀錄單', '+886-49-222').cellStyle;
+    expect(bold).to.contain('fo:font-weight="bold"').and.contain('style:font-name="Calibri"');
   });
 
   it('the agency workbook: Chinese headers, cover figures and row counts as the app reported', async () => {
