@@ -200,6 +200,9 @@ function writeResults(r: BenchResult): void {
     `Host: ${d.cpus} CPUs, 1-minute load average ${d.load[0].toFixed(1)} before and ${d.load[1].toFixed(1)} after the two runs; on a busy host both writers slow alike, so the ratio is the figure to compare.`,
     'The table is read once before either writer runs (warm cache for both). Both page the log by primary key (`id > last order by id limit 5000`, FORCE INDEX (PRIMARY) on MariaDB), write with',
     '`useSharedStrings: false`, commit every row and yield to the event loop every 1,000 rows; each runs in its own process.',
+    'The annual writer also reads the next page while it writes this one, marks sampled entries with one indexed range read per page, and after each 1,000 rows waits',
+    'while more than 8 MB of the sheet sits in exceljs\' unheeded pipe to the compressor (`yieldToWriter` in reports/cells.ts): bare exceljs, which does not wait, holds',
+    'the backlog in memory when the machine is idle enough for rows to outrun the compressor — compare the two peak-memory figures.',
     '<!-- /bench:annual -->',
   ].join('\n');
   writeSection('annual', section);

@@ -26,7 +26,7 @@ import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
-import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, printSetup, streamingWorkbook, wrapCells, yieldToLoop } from './cells.ts';
+import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, printSetup, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
 
 export const PAGE = 5000;
 export const YIELD_EVERY = 1000;
@@ -37,9 +37,11 @@ export const SHEETS = { admins: '管理者清冊', users: '使用者清冊', ent
 // ---------------------------------------------------------------------------------------------
 // Canonical TSV and the content hash
 
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
 export function canonicalCell(v: unknown): string {
   const s = v == null ? '' : typeof v === 'string' ? v : String(v);
-  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  // Most cells have nothing to escape: one test instead of four replacements (a million rows).
+  return NEEDS_ESCAPE.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
 }
 export function canonicalRow(values: unknown[], columns: number): string {
   const out: string[] = [];
@@ -281,7 +283,7 @@ async function writeRoster(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
       ]);
     }
     last = users[users.length - 1].id;
-    await yieldToLoop();
+    await yieldToWriter(sheet.ws);
   }
 }
 
@@ -308,14 +310,22 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
   let done = 0;
   const local = fastLocal();
   const from = isMysql(conn) ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
+  const page = (after: number): Promise<any[]> => conn.from(from as any).whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).where('id', '>', after)
+    .orderBy('id').limit(PAGE)
+    .select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash')
+    .then((rows: any[]) => rows);
+  // The next page is read (by the database, on its own core) while this one is written.
+  let next = page(last);
   for (;;) {
-    const rows: any[] = await conn.from(from as any).whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).where('id', '>', last)
-      .orderBy('id').limit(PAGE)
-      .select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash');
+    const rows = await next;
     if (!rows.length) break;
+    last = Number(rows[rows.length - 1].id);
+    next = rows.length === PAGE ? page(last) : Promise.resolve([]);
+    next.catch(() => undefined); // handled where awaited; an error below must not leave it unhandled
     const marks = new Map<number, string>();
     if (checksExist) {
-      const items = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').whereIn('i.entry_id', rows.map((r) => r.id)).whereNot('c.status', 'superseded').select('i.entry_id', 'i.basis');
+      // The page's entries are an id range: its sample marks are one indexed range read.
+      const items = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').whereBetween('i.entry_id', [Number(rows[0].id), last]).whereNot('c.status', 'superseded').select('i.entry_id', 'i.basis');
       for (const it of items) marks.set(Number(it.entry_id), it.basis === 'random' ? '抽查（隨機）' : `抽查（${String(it.basis).replace(/^flag:/, '風險:')}）`);
     }
     for (let i = 0; i < rows.length; i++) {
@@ -330,10 +340,9 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
       ], MULTI_LINE.test(r.reason) ? REASON_WRAP : undefined);
       if (++done % YIELD_EVERY === 0) {
         progress(done / Math.max(1, total));
-        await yieldToLoop();
+        await yieldToWriter(sheet.ws);
       }
     }
-    last = Number(rows[rows.length - 1].id);
   }
   return sampled;
 }
@@ -367,7 +376,7 @@ async function writeChecks(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
         any = true;
       }
       last = rows[rows.length - 1].id;
-      await yieldToLoop();
+      await yieldToWriter(sheet.ws);
     }
     if (!any) sheet.add([...head, '', '（本月無查詢紀錄）', '', '', '', '']);
   }

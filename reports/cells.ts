@@ -36,6 +36,32 @@ export function addInertRow(ws: ExcelJS.Worksheet, values: unknown[]): ExcelJS.R
 /** Yields to the event loop: exceljs streaming writers grow memory in a tight loop (STACK.md). */
 export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Bytes of a streaming worksheet written but not yet taken by the zip (held in its pipes). */
+export function pendingBytes(ws: ExcelJS.Worksheet): number {
+  // The pipes are archiver's PassThroughs, from the readable-stream package (its own states).
+  type State = { length?: number } | undefined;
+  const pipes: Array<{ _writableState?: State; _readableState?: State }> = (ws as unknown as { _stream?: { pipes?: [] } })._stream?.pipes ?? [];
+  let n = 0;
+  for (const p of pipes) n += (p._writableState?.length ?? 0) + (p._readableState?.length ?? 0);
+  return n;
+}
+
+export const PENDING_LIMIT = 8 * 1048576;
+
+/**
+ * Yields, then waits while the sheet has more than PENDING_LIMIT bytes the zip has not taken.
+ * exceljs writes a sheet into a PassThrough without heeding backpressure: when rows come faster
+ * than the compressor (or the file, or a slow HTTP client) takes them, they pile up in memory —
+ * 900 MB for a million rows on an idle machine. Waiting here keeps memory flat. Only sheets the zip
+ * has already reached or will reach (earlier sheets are ended) are waited on; a wait is bounded
+ * (10 s at a time) so an unforeseen stall slows the export instead of hanging it.
+ */
+export async function yieldToWriter(ws: ExcelJS.Worksheet): Promise<void> {
+  await yieldToLoop();
+  const started = Date.now();
+  while (pendingBytes(ws) > PENDING_LIMIT && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 2));
+}
+
 /** The text of a cell read back with exceljs (rich text joined), for checks and tests. */
 export function cellText(value: unknown): string {
   if (value == null) return '';

@@ -5,7 +5,7 @@ import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../serv
 import { chainHead } from '../server/queries/chain.ts';
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
-import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToLoop } from './cells.ts';
+import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
 
 export interface SheetRow {
   no: number;
@@ -115,7 +115,7 @@ export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: 
       if (r.mark) row.font = BOLD_FONT;
       wrapCells(row, SHEET_COLUMNS, [REASON_COLUMN]); // a row it grows is aligned to the top
       row.commit();
-      if (++n % 1000 === 0) await yieldToLoop();
+      if (++n % 1000 === 0) await yieldToWriter(ws);
     }
   }
   ws.commit();

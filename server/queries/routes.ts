@@ -10,7 +10,7 @@ import { parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
-import { addInertRow, yieldToLoop } from '../../reports/cells.ts';
+import { addInertRow, yieldToWriter } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH } from './rules.ts';
 import { openApiDocument } from './openapi.ts';
@@ -269,7 +269,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     let n = 0;
     await svc.exportLogs(db, cfg, person(req), lq, async (values) => {
       addInertRow(ws, values).commit();
-      if (++n % 1000 === 0) await yieldToLoop();
+      if (++n % 1000 === 0) await yieldToWriter(ws);
     });
     ws.commit();
     await wb.commit();

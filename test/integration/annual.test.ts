@@ -6,7 +6,7 @@ import ExcelJS from 'exceljs';
 import request from 'supertest';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, signIn } from '../support/app.ts';
-import { makeUser, seedTree, type Tree } from '../support/fixtures.ts';
+import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
@@ -16,14 +16,6 @@ import { startExport, awaitExport } from '../../server/audits/exports.ts';
 import * as svc from '../../server/audits/service.ts';
 import { yearRange } from '../../server/time.ts';
 
-/** A valid Taiwan national ID from a letter-code prefix and 8 digits (checksum computed). */
-export function nationalId(n: number): string {
-  const body = `1${String(n).padStart(7, '0')}`; // sex 1 + 7 digits; the 8th is the check digit
-  const digits = [1, 0, ...body.split('').map(Number)]; // A = 10
-  const w = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1];
-  const sum = digits.reduce((a, d, i) => a + d * w[i], 0);
-  return `A${body}${(10 - (sum % 10)) % 10}`;
-}
 
 const at = (iso: string) => Date.parse(iso);
 const FORMULA_REASON = '=HYPERLINK("http://evil.example/x","點我")';

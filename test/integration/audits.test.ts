@@ -5,7 +5,7 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, csrfFromHtml, signIn } from '../support/app.ts';
-import { makeUser, seedTree, type Tree } from '../support/fixtures.ts';
+import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
 import { setClock, localDate, now, addDays } from '../../server/time.ts';
@@ -15,13 +15,6 @@ import { verifyWorkbook } from '../../reports/annual.ts';
 import { cellText } from '../../reports/cells.ts';
 
 const at = (iso: string) => Date.parse(iso);
-function nationalId(n: number): string {
-  const body = `1${String(n).padStart(7, '0')}`;
-  const digits = [1, 0, ...body.split('').map(Number)];
-  const w = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1];
-  const sum = digits.reduce((a, d, i) => a + d * w[i], 0);
-  return `A${body}${(10 - (sum % 10)) % 10}`;
-}
 
 describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE})`, function () {
   this.timeout(30_000);

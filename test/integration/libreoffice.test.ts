@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { makeUser, seedTree, type Tree } from '../support/fixtures.ts';
+import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { CSV_ALL_SHEETS, parseCsv, sofficeConvert, type Conversion } from '../support/libreoffice.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
@@ -18,14 +18,6 @@ import { writeAuditPackage } from '../../reports/audit-package.ts';
 import { cellText } from '../../reports/cells.ts';
 import ExcelJS from 'exceljs';
 
-/** A valid Taiwan national ID (A, sex 1, 7 digits, check digit). */
-function nationalId(n: number): string {
-  const body = `1${String(n).padStart(7, '0')}`;
-  const digits = [1, 0, ...body.split('').map(Number)];
-  const w = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1];
-  const sum = digits.reduce((a, d, i) => a + d * w[i], 0);
-  return `A${body}${(10 - (sum % 10)) % 10}`;
-}
 
 const at = (iso: string) => Date.parse(iso);
 const FORMULA_REASON = '=HYPERLINK("http://evil.example/x","點我")';

@@ -133,3 +133,12 @@ export async function seedAccountPeople(db: Db, tree: Tree): Promise<Record<stri
   for (const s of specs) ids[s.account] = await makeUser(db, s);
   return ids;
 }
+
+/** A valid Taiwan national ID from a number: A, sex 1, 7 digits, the check digit computed. */
+export function nationalId(n: number): string {
+  const body = `1${String(n).padStart(7, '0')}`; // sex 1 + 7 digits; the 8th is the check digit
+  const digits = [1, 0, ...body.split('').map(Number)]; // A = 10
+  const w = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+  const sum = digits.reduce((a, d, i) => a + d * w[i], 0);
+  return `A${body}${(10 - (sum % 10)) % 10}`;
+}
