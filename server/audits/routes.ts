@@ -36,6 +36,7 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/audits/exports/:id/file', who: svc.EXPORT_ROLES, units: 'subtree' },
   { method: 'GET', path: '/api/v1/exports/:id', who: svc.EXPORT_ROLES, units: 'subtree', note: 'export progress (polled)' },
   { method: 'GET', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the annual workbook (xlsx), scoped to the caller' },
+  { method: 'GET', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the audit package for the NHI administration (xlsx), scoped to the caller' },
 ];
 
 const who = (req: Request): svc.Who => {
@@ -62,6 +63,11 @@ function sendFile(res: Response, row: any): void {
   fs.createReadStream(row.file_path).pipe(res);
 }
 
+const pkgSchema = z.object({
+  from: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
+  to: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
+  unit: z.string().trim().max(32).optional(),
+}).refine((v) => v.from <= v.to, { path: ['to'], message: '結束日不可早於開始日' });
 const yearQuery = z.object({ year: z.coerce.number({ message: '請輸入年度（西元）' }).int('請輸入年度（西元）'), unit: z.string().trim().max(32).optional() });
 
 export function register(r: Routes, ctx: AppContext): void {
@@ -227,11 +233,6 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
   });
 
   // --- audit package ---
-  const pkgSchema = z.object({
-    from: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
-    to: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
-    unit: z.string().trim().max(32).optional(),
-  }).refine((v) => v.from <= v.to, { path: ['to'], message: '結束日不可早於開始日' });
   r.get('/audits/package', async (req, res) => {
     const reach = await svc.reachOf(db, who(req));
     const y = currentYear();
@@ -267,6 +268,16 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     const started = await startExport(ctx, who(req), { kind: 'annual', year: q.year, unitId: unit?.id ?? null });
     const row = await awaitExport(db, started.id);
     if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', '年度報表產製失敗，請稍後再試。');
+    sendFile(res, row);
+  });
+  // 5(四): the NHI administration's auditors ask for the roster and audit records of a period.
+  r.get('/api/v1/reports/audit-package', async (req, res) => {
+    const q = parseOr400(pkgSchema, req.query);
+    const reach = await svc.reachOf(db, who(req));
+    const unit = svc.reportUnit(reach, q.unit || undefined);
+    const started = await startExport(ctx, who(req), { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null });
+    const row = await awaitExport(db, started.id);
+    if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', '稽核資料產製失敗，請稍後再試。');
     sendFile(res, row);
   });
 

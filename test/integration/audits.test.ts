@@ -273,5 +273,36 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain('結束日不可早於開始日');
     });
+    it('GET /api/v1/reports/audit-package answers the workbook within the caller\'s reach, problem+json naming the field otherwise', async () => {
+      setClock(() => at('2025-08-01T02:00:00Z'));
+      const s = await signIn(app, 'ag1.auditor');
+      const events = async () => Number((await t.db('system_events').count({ n: '*' }).first())?.n);
+      const before = await events();
+      const res = await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1').buffer(true).parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+      expect(res.status).to.equal(200);
+      expect(res.headers['content-type']).to.contain('spreadsheetml');
+      const wb = new ExcelJS.Workbook();
+      await wb.xlsx.load(res.body as any);
+      expect(wb.worksheets.map((w) => w.name)).to.deep.equal(['封面', '使用者清冊', '稽核紀錄', '內部稽核查核項目', '資料銷毀紀錄']);
+      const roster = wb.getWorksheet('使用者清冊')!;
+      const accounts: string[] = [];
+      for (let r = 2; r <= roster.rowCount; r++) accounts.push(cellText(roster.getRow(r).getCell(1).value));
+      expect(accounts).to.include('ag1.clerk').and.not.include('ag2.admin');
+      expect(await events(), 'the export is recorded').to.be.greaterThan(before);
+      const reversed = await s.agent.get('/api/v1/reports/audit-package?from=2025-07-01&to=2025-01-01&unit=AG1');
+      expect(reversed.status).to.equal(400);
+      expect(reversed.headers['content-type']).to.contain('application/problem+json');
+      expect(reversed.body.errors.map((e: any) => e.field)).to.deep.equal(['to']);
+      const missing = await s.agent.get('/api/v1/reports/audit-package?to=2025-01-01');
+      expect(missing.status).to.equal(400);
+      expect(missing.body.errors.map((e: any) => e.field)).to.include('from');
+      expect((await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG2')).status).to.equal(403);
+      const clerk = await signIn(app, 'ag1.clerk');
+      expect((await clerk.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1')).status).to.equal(403);
+    });
   });
 });
