@@ -63,6 +63,9 @@ const schema = z.object({
   CHECK_FLAG_ITEMS_MAX: int(1, 100000).default(50),
   // Audits: where background exports (annual workbooks, audit packages) are written.
   EXPORT_DIR: z.string().min(1).default('./data/exports'),
+  // Export files (names, accounts, masked subjects) are removed this many days after they were
+  // made, except a workbook filed with the county, which is the filing's own copy.
+  EXPORT_KEEP_DAYS: int(1, 3650).default(30),
   LDAP_URL: z.string().optional(),
   LDAP_BIND_DN: z.string().optional(),
   LDAP_BIND_PASSWORD: z.string().optional(),

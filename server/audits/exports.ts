@@ -108,3 +108,46 @@ export function exportView(row: any) {
     requestedAt: new Date(Number(row.requested_at)).toISOString(), finishedAt: row.finished_at == null ? null : new Date(Number(row.finished_at)).toISOString(),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Retention of export files
+
+const PARTIAL = /\.partial-\d+-[0-9a-f]+$/;
+
+/**
+ * Removes export files older than EXPORT_KEEP_DAYS: they hold names, accounts and masked subjects,
+ * and a fresh copy can be made at any time. A workbook filed with the county (annual_filings) is
+ * the filing's own copy and is kept. The export row stays as the record (its file_path cleared);
+ * half-written files left by a crash (`*.partial-*`, a day old) go too. Only files inside
+ * EXPORT_DIR are ever touched. One event records what was removed.
+ */
+export async function pruneExports(ctx: { db: Db; cfg: Config }): Promise<{ removed: number; partials: number; kept: number }> {
+  const { db, cfg } = ctx;
+  const root = path.resolve(cfg.EXPORT_DIR);
+  const inside = (f: string) => path.resolve(f).startsWith(root + path.sep);
+  const cutoff = now() - cfg.EXPORT_KEEP_DAYS * 86_400_000;
+  const filed = db('annual_filings').whereNotNull('export_id').select('export_id');
+  const old: any[] = await db('export_jobs').whereNotNull('file_path').whereNot('status', 'running').where('finished_at', '<', cutoff).whereNotIn('id', filed).select('id', 'file_path');
+  let removed = 0;
+  for (const row of old) {
+    if (!inside(row.file_path)) continue; // not a file this system wrote: left alone
+    fs.rmSync(row.file_path, { force: true });
+    await db('export_jobs').where({ id: row.id }).update({ file_path: null, note: `檔案已逾保存期限（${cfg.EXPORT_KEEP_DAYS} 日）刪除` });
+    removed++;
+  }
+  let partials = 0;
+  for (const kind of ['annual', 'audit-package']) {
+    const dir = path.join(root, kind);
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir)) {
+      const f = path.join(dir, name);
+      if (PARTIAL.test(name) && fs.statSync(f).mtimeMs < Date.now() - 86_400_000) {
+        fs.rmSync(f, { force: true });
+        partials++;
+      }
+    }
+  }
+  const kept = Number((await db('export_jobs').whereNotNull('file_path').count({ n: '*' }).first())?.n ?? 0);
+  if (removed || partials) await recordEvent(db, SYSTEM_ACTOR, { action: 'exports.pruned', targetType: 'export', targetId: 'export-files', detail: { removed, partials, keepDays: cfg.EXPORT_KEEP_DAYS } });
+  return { removed, partials, kept };
+}

@@ -3,13 +3,13 @@
 import path from 'node:path';
 import type { Capability, CliArgs, Command } from '../capabilities.ts';
 import type { JobContext, JobDef } from '../../jobs/registry.ts';
-import { previousYearPeriod } from '../../jobs/periods.ts';
+import { dayPeriod, previousYearPeriod } from '../../jobs/periods.ts';
 import { agencies, unitByCode } from '../accounts/units.ts';
 import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
 import { writeAnnualWorkbook } from '../../reports/annual.ts';
 import { now } from '../time.ts';
 import { access, register } from './routes.ts';
-import { awaitExport, startExport } from './exports.ts';
+import { awaitExport, pruneExports, startExport } from './exports.ts';
 import { yearProblemOf } from './service.ts';
 import { seedAuditsDemo } from './demo.ts';
 
@@ -36,6 +36,14 @@ const annualReportJob: JobDef = {
   cron: '30 2 2 1 *',
   ...previousYearPeriod,
   run: (ctx, period) => runAnnualReport(ctx, Number(period)),
+};
+
+const pruneExportsJob: JobDef = {
+  name: 'prune-exports',
+  // 03:40 daily Taipei: export files past EXPORT_KEEP_DAYS (filed workbooks kept).
+  cron: '40 3 * * *',
+  ...dayPeriod,
+  run: (ctx) => pruneExports(ctx),
 };
 
 const reportAnnual: Command = {
@@ -85,7 +93,7 @@ export const audits: Capability = {
   name: 'audits',
   access,
   register,
-  jobs: [annualReportJob],
+  jobs: [annualReportJob, pruneExportsJob],
   commands: [reportAnnual],
   seedDemo: seedAuditsDemo,
 };

@@ -10,7 +10,9 @@ import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
 import { setClock, localDate, now, addDays } from '../../server/time.ts';
 import * as svc from '../../server/audits/service.ts';
-import { awaitExport, startExport } from '../../server/audits/exports.ts';
+import { awaitExport, pruneExports, startExport } from '../../server/audits/exports.ts';
+import { runJob } from '../../jobs/runner.ts';
+import { allJobs } from '../../server/capabilities.ts';
 import { verifyWorkbook } from '../../reports/annual.ts';
 import { cellText } from '../../reports/cells.ts';
 
@@ -303,6 +305,62 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect((await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG2')).status).to.equal(403);
       const clerk = await signIn(app, 'ag1.clerk');
       expect((await clerk.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1')).status).to.equal(403);
+    });
+  });
+  describe('export files retention (prune-exports)', () => {
+    it('removes export files past EXPORT_KEEP_DAYS and crash leftovers, keeps filed workbooks and recent files, records one event', async () => {
+      setClock(() => at('2025-09-01T02:00:00Z'));
+      const day = 86_400_000;
+      const file = (name: string) => {
+        const f = path.join(dir, 'annual', name);
+        fs.mkdirSync(path.dirname(f), { recursive: true });
+        fs.writeFileSync(f, 'xlsx');
+        return f;
+      };
+      const exportRow = async (name: string, finishedAgoDays: number) => {
+        const [id] = await t.db('export_jobs').insert({ kind: 'annual', unit_id: tree.AG1, params: '{}', status: 'done', progress: 1, requested_at: now() - finishedAgoDays * day, finished_at: now() - finishedAgoDays * day, file_name: name, file_path: file(name), sha256: 'c'.repeat(64), bytes: 4 });
+        return Number(id);
+      };
+      const oldUnfiled = await exportRow('old.xlsx', t.cfg.EXPORT_KEEP_DAYS + 1);
+      const oldFiled = await exportRow('filed.xlsx', t.cfg.EXPORT_KEEP_DAYS + 100);
+      const recent = await exportRow('recent.xlsx', t.cfg.EXPORT_KEEP_DAYS - 1);
+      await t.db('annual_filings').insert({ unit_id: tree.AG2, year: 2023, export_id: oldFiled, workbook_sha256: 'c'.repeat(64), submitted_by: ids.admin2, submitted_at: now() });
+      const partial = file('crashed.xlsx.partial-123-abcdef');
+      fs.utimesSync(partial, new Date(Date.now() - 2 * day), new Date(Date.now() - 2 * day));
+      const freshPartial = file('running.xlsx.partial-124-abcdef'); // an export writing right now
+      const outside = path.join(os.tmpdir(), `nhi-outside-${process.pid}.xlsx`);
+      fs.writeFileSync(outside, 'not ours');
+      const [strayId] = await t.db('export_jobs').insert({ kind: 'annual', unit_id: tree.AG1, params: '{}', status: 'done', progress: 1, requested_at: 0, finished_at: 0, file_name: 'x.xlsx', file_path: outside });
+
+      const job = allJobs().find((j) => j.name === 'prune-exports')!;
+      const run = await runJob({ db: t.db, cfg: t.cfg }, job, { trigger: 'test' });
+      expect(run.status, JSON.stringify(run)).to.equal('ran');
+      const result = (run as any).result as { removed: number; partials: number };
+      const path0 = async (id: number) => (await t.db('export_jobs').where({ id }).first('file_path')).file_path;
+      expect(fs.existsSync(path.join(dir, 'annual', 'old.xlsx'))).to.equal(false);
+      expect(await path0(oldUnfiled)).to.equal(null);
+      expect(fs.existsSync(path.join(dir, 'annual', 'filed.xlsx')), 'the filed workbook stays').to.equal(true);
+      expect(await path0(oldFiled)).to.not.equal(null);
+      expect(fs.existsSync(path.join(dir, 'annual', 'recent.xlsx'))).to.equal(true);
+      expect(await path0(recent)).to.not.equal(null);
+      expect(fs.existsSync(partial)).to.equal(false);
+      expect(fs.existsSync(freshPartial)).to.equal(true);
+      expect(fs.existsSync(outside), 'nothing outside EXPORT_DIR is deleted').to.equal(true);
+      fs.rmSync(outside, { force: true });
+      const ev = await t.db('system_events').where({ action: 'exports.pruned' }).orderBy('id', 'desc').first();
+      // The old unfiled file and the earlier tests' exports (finished over 30 days before this clock).
+      expect(result.removed).to.be.at.least(1);
+      expect(JSON.parse(ev.detail)).to.include({ removed: result.removed, partials: 1, keepDays: t.cfg.EXPORT_KEEP_DAYS });
+      expect(await path0(strayId), 'a row pointing outside EXPORT_DIR is left as it is').to.equal(outside);
+      // The row of a removed file stays as the record; asking for the file says it is gone.
+      const s = await signIn(app, 'ag1.auditor');
+      const gone = await s.agent.get(`/audits/exports/${oldUnfiled}/file`);
+      expect(gone.status).to.equal(404);
+      // Nothing left to remove: a second run removes nothing and records nothing.
+      const events = Number((await t.db('system_events').where({ action: 'exports.pruned' }).count({ n: '*' }).first())?.n);
+      expect(await pruneExports({ db: t.db, cfg: t.cfg })).to.include({ removed: 0, partials: 0 });
+      expect(Number((await t.db('system_events').where({ action: 'exports.pruned' }).count({ n: '*' }).first())?.n)).to.equal(events);
+      await t.db('export_jobs').where({ id: strayId }).del();
     });
   });
 });
