@@ -95,6 +95,22 @@ async function act(req: Request, res: Response, back: string, fn: () => Promise<
   res.redirect(303, back);
 }
 
+/**
+ * Like act, but a refusal that names fields (bad input) re-shows the form with what was typed and
+ * each message beside its field; other refusals (already decided, not allowed) go back with a
+ * message, as the page has changed under the form.
+ */
+async function actOrReshow(req: Request, res: Response, back: string, fn: () => Promise<string>, reshow: (errors: Record<string, string>) => Promise<void>): Promise<void> {
+  try {
+    req.session.flash = { kind: 'ok', text: await fn() };
+  } catch (e) {
+    if (!correctable(e)) throw e;
+    if (e.status === 400 && e.errors.length) return reshow(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+    req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
+  }
+  res.redirect(303, back);
+}
+
 function requestJson(v: svc.RequestView) {
   return {
     id: v.id, kind: v.kind, status: v.status, unit: v.unit.code, targetUser: v.targetUser ? { id: v.targetUser.id, account: v.targetUser.account } : null,
@@ -350,18 +366,21 @@ export function register(r: Routes, ctx: AppContext): void {
       throw e;
     }
   });
-  r.get('/accounts/requests/:id', async (req, res) => {
-    const v = await svc.getRequest(db, who(req), idOf(req));
-    renderPage(res, 'accounts/request', { title: `帳號申請 #${v.id}`, v, statusLabels: REQUEST_STATUS_LABELS, roleLabels: ROLE_LABELS, rankLabels: RANK_LABELS, stepLabels: STEP_LABELS });
-  });
+  /** The request page; `decision` re-shows a refused decision form with what was typed and why. */
+  const showRequest = async (req: Request, res: Response, id: number, decision?: { reason: string; errors: Record<string, string> }) => {
+    const v = await svc.getRequest(db, who(req), id);
+    renderPage(res, 'accounts/request', { title: `帳號申請 #${v.id}`, v, statusLabels: REQUEST_STATUS_LABELS, roleLabels: ROLE_LABELS, rankLabels: RANK_LABELS, stepLabels: STEP_LABELS, decision: decision ?? { reason: '', errors: {} } }, decision ? 400 : 200);
+  };
+  r.get('/accounts/requests/:id', async (req, res) => showRequest(req, res, idOf(req)));
   r.post('/accounts/requests/:id/decision', async (req, res) => {
     const id = idOf(req);
     await svc.getRequest(db, who(req), id); // 404 outside the caller's subtree, before any form check
-    await act(req, res, `/accounts/requests/${id}`, async () => {
+    const typed = typeof req.body?.reason === 'string' ? req.body.reason : '';
+    await actOrReshow(req, res, `/accounts/requests/${id}`, async () => {
       const body = parseOr400(decisionBody, req.body);
       await svc.decideRequest(db, who(req), id, body);
       return body.decision === 'approve' ? '已核可此申請，交由管理者配賦。' : '已駁回此申請。';
-    });
+    }, (errors) => showRequest(req, res, id, { reason: typed, errors }));
   });
   r.post('/accounts/requests/:id/execute', async (req, res) => {
     const id = idOf(req);
@@ -380,18 +399,22 @@ export function register(r: Routes, ctx: AppContext): void {
     res.redirect(303, `/accounts/requests/${id}`);
   });
 
-  r.get('/accounts/reviews', async (req, res) => {
+  /** A refused item decision, re-shown in its row with what was typed and why. */
+  type ItemForm = { id: number; reason: string; errors: Record<string, string> };
+  const noItemForm: ItemForm = { id: 0, reason: '', errors: {} };
+  const showReviews = async (req: Request, res: Response, itemForm?: ItemForm) => {
     const runs = await listReviewRuns(db);
     const items = await listReviewItems(db, who(req), { status: 'open' });
-    renderPage(res, 'accounts/reviews', { title: '帳號清查', runs, items, findingLabels: FINDING_LABELS, canRun: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)) });
-  });
-  r.get('/accounts/reviews/:id', async (req, res) => {
-    const id = idOf(req);
+    renderPage(res, 'accounts/reviews', { title: '帳號清查', runs, items, findingLabels: FINDING_LABELS, canRun: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), itemForm: itemForm ?? noItemForm }, itemForm ? 400 : 200);
+  };
+  const showReview = async (req: Request, res: Response, id: number, itemForm?: ItemForm) => {
     const run = (await listReviewRuns(db)).find((x) => x.id === id);
     if (!run) throw notFound('找不到指定的帳號清查。');
     const items = await listReviewItems(db, who(req), { reviewId: id });
-    renderPage(res, 'accounts/review', { title: `帳號清查 #${id}`, run, items, findingLabels: FINDING_LABELS, itemStatus: ITEM_STATUS_LABELS });
-  });
+    renderPage(res, 'accounts/review', { title: `帳號清查 #${id}`, run, items, findingLabels: FINDING_LABELS, itemStatus: ITEM_STATUS_LABELS, itemForm: itemForm ?? noItemForm }, itemForm ? 400 : 200);
+  };
+  r.get('/accounts/reviews', async (req, res) => showReviews(req, res));
+  r.get('/accounts/reviews/:id', async (req, res) => showReview(req, res, idOf(req)));
   r.post('/accounts/reviews', async (req, res) => {
     await act(req, res, '/accounts/reviews', async () => {
       const out = await runReviewNow(ctx, who(req));
@@ -402,10 +425,15 @@ export function register(r: Routes, ctx: AppContext): void {
     const id = idOf(req);
     const back = typeof req.body?.back === 'string' && /^\/accounts\/reviews(\/\d+)?$/.test(req.body.back) ? req.body.back : '/accounts/reviews';
     await assertReviewItemVisible(db, who(req), id);
-    await act(req, res, back, async () => {
+    const typed = typeof req.body?.reason === 'string' ? req.body.reason : '';
+    await actOrReshow(req, res, back, async () => {
       const body = parseOr400(reviewDecisionBody, req.body);
       await decideReviewItem(db, who(req), id, body);
       return body.decision === 'keep' ? '已決定保留此帳號（理由已記錄）。' : '已停用此帳號。';
+    }, (errors) => {
+      const form = { id, reason: typed, errors };
+      const run = /^\/accounts\/reviews\/(\d+)$/.exec(back);
+      return run ? showReview(req, res, Number(run[1]), form) : showReviews(req, res, form);
     });
   });
 }

@@ -107,6 +107,16 @@ describe(`accounts: account review (${ENGINE})`, () => {
     const noReason = await post(ag1, `/api/v1/review-items/${item('r.idle')}/decision`, { decision: 'keep', reason: '' });
     expect(noReason.status).to.equal(400);
     expect(noReason.body.errors[0].field).to.equal('reason');
+    // The page re-shows a refused decision in its row: what was typed, and the message beside the field.
+    for (const back of ['/accounts/reviews', `/accounts/reviews/${reviewId}`]) {
+      const page = await ag1.agent.get(back);
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const refused = await ag1.agent.post(`/accounts/review-items/${item('r.idle')}/decision`).type('form').send({ _csrf: csrf, back, decision: 'keep', reason: ' 留' });
+      expect(refused.status).to.equal(400);
+      expect(refused.text).to.contain('請填寫理由').and.contain('value=" 留"').and.contain('aria-invalid="true"');
+      expect(refused.text).to.contain(back === '/accounts/reviews' ? '帳號清查' : `帳號清查 #${reviewId}`);
+      expect((await t.db('review_items').where({ id: item('r.idle') }).first()).status).to.equal('open');
+    }
     expect((await post(ag1, `/api/v1/review-items/${item('r.idle')}/decision`, { decision: 'keep', reason: '留職停薪，明年復職' })).status).to.equal(204);
     expect((await post(ag1, `/api/v1/review-items/${item('r.overdue')}/decision`, { decision: 'disable', reason: '已調離' })).status).to.equal(204);
     const twice = await post(ag1, `/api/v1/review-items/${item('r.overdue')}/decision`, { decision: 'keep', reason: '改變心意' });
