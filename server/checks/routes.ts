@@ -14,6 +14,8 @@ import { sheetHeader, sheetPages, writeMonthlySheetXlsx, SheetInputError } from 
 
 const CHECK_VIEWERS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor'] as const;
 const INVESTIGATORS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor', 'ethics', 'it'] as const;
+/** Who may correct an audit record (by the API or on the investigation page). */
+const RECORD_CORRECTORS = ['auditor', 'planning_admin', 'ethics', 'checker', 'supervisor'] as const;
 
 export const access: AccessEntry[] = [
   { method: 'GET', path: '/api/v1/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks (current generation) of the caller\'s agency; planning department: all' },
@@ -29,7 +31,7 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'participants add notes and evidence' },
   { method: 'POST', path: '/api/v1/investigations/:id/participants', who: INVESTIGATORS, units: 'self', note: 'participants add business, ethics or IT participants' },
   { method: 'POST', path: '/api/v1/investigations/:id/conclusion', who: INVESTIGATORS, units: 'self', note: 'a participant concludes; writes the audit record' },
-  { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: ['auditor', 'planning_admin', 'ethics', 'checker', 'supervisor'], units: 'subtree', note: 'a correction as a new record that supersedes the original' },
+  { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: RECORD_CORRECTORS, units: 'subtree', note: 'a correction as a new record that supersedes the original' },
   { method: 'GET', path: '/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks page' },
   { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off' },
   { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
@@ -45,6 +47,7 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'add note form' },
   { method: 'POST', path: '/investigations/:id/participants', who: INVESTIGATORS, units: 'self', note: 'add participant form' },
   { method: 'POST', path: '/investigations/:id/conclusion', who: INVESTIGATORS, units: 'self', note: 'conclusion form' },
+  { method: 'POST', path: '/investigations/:id/record-corrections', who: RECORD_CORRECTORS, units: 'subtree', note: 'correction of a concluded investigation\'s audit record (a new record superseding it)' },
 ];
 
 const verdictBody = z.object({
@@ -246,7 +249,8 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   const showInvestigation = async (req: Request, res: Response, errors: Record<string, Record<string, string>> = {}, values: Record<string, Record<string, string>> = {}, status = 200) => {
     const d = await svc.investigationDetail(db, req.actor!, idParam(req.params.id));
-    renderPage(res, 'checks/investigation', { title: d.v.title, d, errors, values, sides: svc.SIDES, ...viewData }, status);
+    const canCorrect = req.actor!.roles.some((x) => (RECORD_CORRECTORS as readonly string[]).includes(x));
+    renderPage(res, 'checks/investigation', { title: d.v.title, d, errors, values, sides: svc.SIDES, canCorrect, ...viewData }, status);
   };
   r.get('/investigations/:id', async (req, res) => showInvestigation(req, res));
   const formPost = (path: string, schema: z.ZodType<any>, form: string, act: (req: Request, v: any) => Promise<unknown>, ok: string) => {
@@ -269,6 +273,7 @@ export function register(r: Routes, ctx: AppContext): void {
   formPost('/investigations/:id/notes', noteBody, 'note', (req, v) => svc.addNote(db, req.actor!, idParam(req.params.id), v), '已新增紀錄。');
   formPost('/investigations/:id/participants', participantBody, 'participant', (req, v) => svc.addParticipant(db, req.actor!, idParam(req.params.id), v), '已新增參與人員。');
   formPost('/investigations/:id/conclusion', conclusionBody, 'conclusion', (req, v) => svc.conclude(db, req.actor!, idParam(req.params.id), v), '調查已結案並寫入稽核紀錄。');
+  formPost('/investigations/:id/record-corrections', auditCorrectionBody, 'correction', (req, v) => svc.correctInvestigationRecord(db, req.actor!, idParam(req.params.id), v), '已作成更正紀錄（原紀錄保留）。');
 }
 
 /** Home panel: a checker's open checks; the clerk's explanation requests; overdue and unassigned checks. */

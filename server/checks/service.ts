@@ -280,8 +280,11 @@ export async function investigationDetail(conn: Conn, actor: Actor, id: number) 
   const notes = await conn('investigation_notes as n').leftJoin('users as u', 'u.id', 'n.author_id').where('n.investigation_id', id).orderBy(['n.created_at', 'n.id'])
     .select('n.*', 'u.account as author_account', 'u.name as author_name');
   const record = v.audit_record_id ? await conn('audit_records').where({ id: v.audit_record_id }).first() : null;
+  // Corrections of the conclusion: later records of the same investigation, each superseding the one before.
+  const corrections = record ? await conn('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'investigation', 'a.source_id': id }).whereNot('a.id', record.id)
+    .orderBy('a.id').select('a.*', 'u.account as signer') : [];
   const missingSides = SIDES.filter((s) => !participants.some((p: any) => p.side === s));
-  return { v, participant, participants, notes, record, missingSides, json: { ...investigationJson(v), participants: participants.map((p: any) => ({ account: p.account, name: p.name, side: p.side })), notes: notes.map((n: any) => ({ kind: n.kind, body: n.body, evidenceRef: n.evidence_ref, author: n.author_account, at: iso(Number(n.created_at)) })), missingSides } };
+  return { v, participant, participants, notes, record, corrections, missingSides, json: { ...investigationJson(v), participants: participants.map((p: any) => ({ account: p.account, name: p.name, side: p.side })), notes: notes.map((n: any) => ({ kind: n.kind, body: n.body, evidenceRef: n.evidence_ref, author: n.author_account, at: iso(Number(n.created_at)) })), missingSides } };
 }
 
 async function openInvestigationFor(trx: Conn, actor: Actor, id: number) {
@@ -359,6 +362,15 @@ export async function correctAuditRecord(db: Db, actor: Actor, recordId: number,
     await recordEvent(trx, ev(actor), { action: 'audit-record-correction', targetType: 'audit_record', targetId: id, unitId: Number(r.unit_id), detail: { supersedes: recordId } });
     return { id, supersedes: recordId };
   });
+}
+
+/** Corrects a concluded investigation's audit record: the latest record of it is superseded by a new one. */
+export async function correctInvestigationRecord(db: Db, actor: Actor, investigationId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }) {
+  const v = Number.isInteger(investigationId) ? await db('investigations').where({ id: investigationId }).first('id', 'audit_record_id') : undefined;
+  if (!v) throw notFound('找不到此調查。');
+  if (!v.audit_record_id) throw conflict('not-concluded', '調查尚未結案，沒有可更正的稽核紀錄。');
+  const latest = await db('audit_records').where({ source_type: 'investigation', source_id: investigationId }).max('id as id').first();
+  return correctAuditRecord(db, actor, Number(latest?.id ?? v.audit_record_id), input);
 }
 
 /**

@@ -397,6 +397,25 @@ describe(`monthly checks (${ENGINE})`, function () {
       const page = await eth.agent.get(`/investigations/${inv.id}`);
       expect(page.status).to.equal(200);
       expect(page.text).to.contain('稽核紀錄').and.contain('政風單位');
+      // The page lists the correction and corrects the latest record in turn; a blank conclusion is re-shown.
+      expect(page.text).to.contain(`第 ${fix.body.id} 號（更正第 ${rec.id} 號`).and.contain('屬誤查；另議處當事人').and.contain('更正稽核紀錄');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const blank = await eth.agent.post(`/investigations/${inv.id}/record-corrections`).type('form').send({ _csrf: csrf, findings: '補充發現', conclusion: '  ' });
+      expect(blank.status).to.equal(400);
+      expect(blank.text).to.contain('請輸入更正後結論').and.contain('>補充發現</textarea>').and.contain('aria-invalid="true"');
+      const records = async () => Number((await t.db('audit_records').where({ source_type: 'investigation', source_id: inv.id }).count({ n: '*' }).first())?.n);
+      expect(await records()).to.equal(2);
+      const second = await eth.agent.post(`/investigations/${inv.id}/record-corrections`).type('form').send({ _csrf: csrf, conclusion: '屬誤查；當事人已議處' });
+      expect(second.status).to.equal(303);
+      expect(await records()).to.equal(3);
+      const latest = await t.db('audit_records').where({ source_type: 'investigation', source_id: inv.id }).orderBy('id', 'desc').first();
+      expect(Number(latest.supersedes_id), 'the page corrects the latest record').to.equal(Number(fix.body.id));
+      expect(await t.db('system_events').where({ action: 'audit-record-correction', target_id: String(latest.id) }).first()).to.not.equal(undefined);
+      // A clerk may not correct audit records.
+      const clerk = await as('clk1');
+      const refused = await clerk.agent.post(`/investigations/${inv.id}/record-corrections`).type('form').send({ _csrf: clerk.csrf, conclusion: '改掉' });
+      expect(refused.status).to.equal(403);
+      expect(await records()).to.equal(3);
     });
   });
 
