@@ -18,15 +18,14 @@
 // cost a million-row sheet dearly (see streamingWorkbook in reports/cells.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import ExcelJS from 'exceljs';
 import type { Conn } from '../server/db.ts';
-import { isMysql } from '../server/db.ts';
+import { isMysql, pagesAhead } from '../server/db.ts';
 import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
-import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, printSetup, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
+import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
 
 export const PAGE = 5000;
 export const YIELD_EVERY = 1000;
@@ -87,7 +86,8 @@ const LEFT: Partial<ExcelJS.Alignment> = { horizontal: 'left' };
 /**
  * The cover sheet (A4 landscape, one page wide): a title row, label/value lines and the table of
  * sheet hashes. Text in columns B and C wraps, except hex hashes: the chain-head hash in B runs
- * on into the empty C, the sheet hashes fit C. Shared with the audit package.
+ * on into the empty C, the sheet hashes fit C. `commit` ends it and moves it first in the tab order.
+ * Shared with the audit package.
  */
 export function addCoverSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter): { line: (a: unknown, b?: unknown, c?: unknown) => void; heading: (a: unknown, b?: unknown, c?: unknown) => void; commit: () => void } {
   const cover = wb.addWorksheet(COVER, printSetup('landscape', false));
@@ -112,14 +112,13 @@ export function addCoverSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter): { line: (
     row.eachCell((cell) => (cell.font = BOLD_FONT));
     row.commit();
   };
-  return { line, heading, commit: () => cover.commit() };
-}
-
-/** Puts the last-added worksheet (the cover, written last) first in the tab order. */
-function moveLastSheetFirst(wb: ExcelJS.stream.xlsx.WorkbookWriter): void {
-  const sheets = (wb as unknown as { _worksheets: unknown[] })._worksheets;
-  const last = sheets.pop();
-  sheets.splice(1, 0, last);
+  // The cover is written last (it carries the other sheets' hashes) and shown first.
+  const commit = () => {
+    cover.commit();
+    const sheets = (wb as unknown as { _worksheets: unknown[] })._worksheets; // 1-based
+    sheets.splice(1, 0, sheets.pop());
+  };
+  return { line, heading, commit };
 }
 
 /** Reads back a workbook and recomputes each sheet's hash against the cover. For tests and audits. */
@@ -305,23 +304,16 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
   // optimiser picks the (unit_id, queried_at) index and sorts the whole year for every page.
   const first = await conn('query_logs').where('queried_at', '>=', start).where('queried_at', '<', end).min('id as m').first();
   if (first?.m == null) return 0;
-  let last = Number(first.m) - 1;
   let sampled = 0;
   let done = 0;
   const local = fastLocal();
   const from = isMysql(conn) ? conn.raw('?? FORCE INDEX (PRIMARY)', ['query_logs']) : 'query_logs';
-  const page = (after: number): Promise<any[]> => conn.from(from as any).whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).where('id', '>', after)
+  const page = (after: number): PromiseLike<any[]> => conn.from(from as any).whereIn('unit_id', unitIds).where('queried_at', '>=', start).where('queried_at', '<', end).where('id', '>', after)
     .orderBy('id').limit(PAGE)
-    .select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash')
-    .then((rows: any[]) => rows);
+    .select('id', 'seq', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_mask', 'source', 'hash');
   // The next page is read (by the database, on its own core) while this one is written.
-  let next = page(last);
-  for (;;) {
-    const rows = await next;
-    if (!rows.length) break;
-    last = Number(rows[rows.length - 1].id);
-    next = rows.length === PAGE ? page(last) : Promise.resolve([]);
-    next.catch(() => undefined); // handled where awaited; an error below must not leave it unhandled
+  for await (const rows of pagesAhead(page, (r) => Number(r.id), Number(first.m) - 1, PAGE)) {
+    const last = Number(rows[rows.length - 1].id);
     const marks = new Map<number, string>();
     if (checksExist) {
       // The page's entries are an id range: its sample marks are one indexed range read.
@@ -418,9 +410,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
   const unitIds = root ? subtreeOf(units, root.id) : units.map((u) => u.id);
   const [, yearEnd] = yearRange(year);
 
-  fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-  const tmp = `${opts.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  const wb = streamingWorkbook({ filename: tmp });
+  const { wb, tmp } = openWorkbookFile(opts.out);
   wb.creator = opts.countyName;
   wb.created = new Date(now());
   try {
@@ -479,7 +469,6 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     const noData = totalEntries === 0 && checks.checks === 0 && auditRecords === 0;
     const counts = { ...accounts, entries: totalEntries, sampled, checks: checks.checks, checkItems: checks.items, auditRecords };
 
-    // The cover is written last (it carries the other sheets' hashes) and shown first.
     const { line, heading, commit } = addCoverSheet(wb);
     line(`${opts.countyName} 應用健保資料 ${root ? '年度報府備查資料' : '全縣年度彙總'}`);
     line('依據', '南投縣政府應用衛生福利部中央健康保險署資訊作業管理要點 第五點第(五)款');
@@ -501,20 +490,11 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     line('');
     line('雜湊計算方式', '各工作表自第 1 列（標題列）至最後一列，每列取第 1 欄至標題欄數之儲存格文字，以 \\ 跳脫 \\、Tab、換行，欄以 Tab 分隔、列以換行結尾，取 UTF-8 之 SHA-256。');
     commit();
-    moveLastSheetFirst(wb);
-    await wb.commit();
-    const sha256 = await fileSha256(tmp);
-    fs.renameSync(tmp, opts.out);
+    const file = await closeWorkbookFile(wb, tmp, opts.out);
     progress(1, '完成');
-    return { year, unit: root ? { id: root.id, code: root.code, name: root.name } : null, counts, chainHead: head, sheets, noData, sha256, bytes: fs.statSync(opts.out).size };
+    return { year, unit: root ? { id: root.id, code: root.code, name: root.name } : null, counts, chainHead: head, sheets, noData, ...file };
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-}
-
-export async function fileSha256(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }

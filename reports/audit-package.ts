@@ -1,16 +1,14 @@
 // The audit package for the NHI administration (clause 5(四)): the user roster and the audit
 // records of a date range, with internal-audit checklists, destruction records and link reviews,
 // on demand. Same streaming writer, inert cells and cover-sheet hashes as the annual workbook.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Conn } from '../server/db.ts';
 import { parseJson } from '../server/db.ts';
 import { allUnits, subtreeOf } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { localDate, now, rocDateTime, rocShort, startOfLocalDay, addDays } from '../server/time.ts';
-import { streamingWorkbook, yieldToLoop } from './cells.ts';
-import { HashedSheet, addCoverSheet, fileSha256 } from './annual.ts';
+import { closeWorkbookFile, openWorkbookFile, yieldToWriter } from './cells.ts';
+import { HashedSheet, addCoverSheet } from './annual.ts';
 
 export interface PackageOptions {
   from: string; // YYYY-MM-DD, inclusive
@@ -33,9 +31,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
   const ids = root ? subtreeOf(units, root.id) : units.map((u) => u.id);
   const start = startOfLocalDay(o.from);
   const end = startOfLocalDay(addDays(o.to, 1));
-  fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-  const tmp = `${o.out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  const wb = streamingWorkbook({ filename: tmp });
+  const { wb, tmp } = openWorkbookFile(o.out);
   const sheets: Array<{ name: string; rows: number; sha256: string }> = [];
   try {
     // 使用者清冊: every account that existed in the range.
@@ -48,7 +44,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
       const roles = (await conn('user_roles').where('user_id', u.id).orderBy('role').pluck('role')).map((r: string) => ROLE_LABELS[r as Role] ?? r);
       const perms = (await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as c', 'c.id', 'p.op_code_id').where('p.user_id', u.id).orderBy(['s.sort', 'c.code']).select('s.code as s', 'c.code as c')).map((p: any) => `${p.s}/${p.c}`);
       roster.add([u.account, u.name, byId.get(u.unit_id)?.name ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank, roles.join('、'), perms.join('、'), u.status === 'active' ? '啟用' : u.status === 'disabled' ? '停用' : '待啟用', day(u.created_at), day(u.disabled_at)]);
-      if (roster.rows % 500 === 0) await yieldToLoop();
+      if (roster.rows % 500 === 0) await yieldToWriter(roster.ws);
     }
     sheets.push(roster.finish());
     progress(0.4, '稽核紀錄');
@@ -91,13 +87,9 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
     heading('工作表', '資料列數', 'SHA-256');
     for (const s of sheets) line(s.name, s.rows, s.sha256);
     commit();
-    const list = (wb as unknown as { _worksheets: unknown[] })._worksheets;
-    list.splice(1, 0, list.pop());
-    await wb.commit();
-    const sha256 = await fileSha256(tmp);
-    fs.renameSync(tmp, o.out);
+    const file = await closeWorkbookFile(wb, tmp, o.out);
     progress(1, '完成');
-    return { from: o.from, to: o.to, unit: root ? { id: root.id, code: root.code } : null, sheets, sha256, bytes: fs.statSync(o.out).size };
+    return { from: o.from, to: o.to, unit: root ? { id: root.id, code: root.code } : null, sheets, ...file };
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;

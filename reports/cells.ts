@@ -4,6 +4,9 @@
 //
 // Also the print and style settings the workbooks share (A4, fit to one page wide, fonts named in
 // full, wrapped text) and the streaming writer they are written with.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import ExcelJS from 'exceljs';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -159,4 +162,35 @@ export function streamingWorkbook(target: { filename: string } | { stream: NodeJ
     return cellType === ExcelJS.ValueType.Date ? full(model, cellType) : 0;
   };
   return wb;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workbook files
+
+const PARTIAL = /\.partial-\d+-[0-9a-f]+$/;
+/** A half-written workbook (a crash left it): its name ends as openWorkbookFile names it. */
+export const isPartialFile = (name: string): boolean => PARTIAL.test(name);
+
+/**
+ * A streaming workbook for the file `out`, written beside it under a partial name (`….partial-PID-RAND`)
+ * until closeWorkbookFile renames it: no half file ever carries the real name. On failure, remove `tmp`.
+ */
+export function openWorkbookFile(out: string): { wb: ExcelJS.stream.xlsx.WorkbookWriter; tmp: string } {
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  const tmp = `${out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+  return { wb: streamingWorkbook({ filename: tmp }), tmp };
+}
+
+/** Finishes the workbook, then gives it its real name; answers the file's SHA-256 and size. */
+export async function closeWorkbookFile(wb: ExcelJS.stream.xlsx.WorkbookWriter, tmp: string, out: string): Promise<{ sha256: string; bytes: number }> {
+  await wb.commit();
+  const sha256 = await fileSha256(tmp);
+  fs.renameSync(tmp, out);
+  return { sha256, bytes: fs.statSync(out).size };
+}
+
+export async function fileSha256(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }

@@ -10,8 +10,11 @@ import { now } from '../time.ts';
 import { recordEvent, SYSTEM_ACTOR, type Actor } from '../events/service.ts';
 import { writeAnnualWorkbook } from '../../reports/annual.ts';
 import { writeAuditPackage } from '../../reports/audit-package.ts';
+import { isPartialFile } from '../../reports/cells.ts';
 import { STALE_MS } from '../../jobs/lock.ts';
 
+/** The kinds of export, each written under EXPORT_DIR/<kind>/. */
+export const EXPORT_KINDS = ['annual', 'audit-package'] as const;
 export type ExportParams =
   | { kind: 'annual'; year: number; unitId: number | null }
   | { kind: 'audit-package'; from: string; to: string; unitId: number | null };
@@ -112,8 +115,6 @@ export function exportView(row: any) {
 // ---------------------------------------------------------------------------------------------
 // Retention of export files
 
-const PARTIAL = /\.partial-\d+-[0-9a-f]+$/;
-
 /**
  * Removes export files older than EXPORT_KEEP_DAYS: they hold names, accounts and masked subjects,
  * and a fresh copy can be made at any time. A workbook filed with the county (annual_filings) is
@@ -136,12 +137,12 @@ export async function pruneExports(ctx: { db: Db; cfg: Config }): Promise<{ remo
     removed++;
   }
   let partials = 0;
-  for (const kind of ['annual', 'audit-package']) {
+  for (const kind of EXPORT_KINDS) {
     const dir = path.join(root, kind);
     if (!fs.existsSync(dir)) continue;
     for (const name of fs.readdirSync(dir)) {
       const f = path.join(dir, name);
-      if (PARTIAL.test(name) && fs.statSync(f).mtimeMs < Date.now() - 86_400_000) {
+      if (isPartialFile(name) && fs.statSync(f).mtimeMs < Date.now() - 86_400_000) {
         fs.rmSync(f, { force: true });
         partials++;
       }

@@ -7,7 +7,7 @@
 // the subject's HMAC, which identifies the person, is inside it.
 import crypto from 'node:crypto';
 import type { Conn, Db } from '../db.ts';
-import { insertChunked, isMysql } from '../db.ts';
+import { insertChunked, isMysql, pagesAhead, selectArrays } from '../db.ts';
 import { now } from '../time.ts';
 
 export const GENESIS = '0'.repeat(64);
@@ -125,24 +125,13 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
   let prev: string = cp ? cp.hash : GENESIS;
   let count = 0;
   let lastSeq = expectSeq - 1;
-  // Rows are read as arrays [id, prev_hash, hash, ...canonical fields] (on MariaDB straight from
-  // the driver, which skips building an object per row: this walk reads every entry).
+  // Rows are read as arrays [id, prev_hash, hash, ...canonical fields]: this walk reads every entry.
   const COLS = ['id', 'prev_hash', 'hash', ...FIELD_NAMES];
   const SEQ = 3; // the position of seq (the first canonical field)
-  const mysql = isMysql(db);
-  const fetchFrom = async (from: number): Promise<unknown[][]> => {
-    if (from > headSeq) return [];
-    const q = db('query_logs').where('seq', '>=', from).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page).select(COLS);
-    if (mysql) return q.options({ rowsAsArray: true });
-    return (await q).map((r: Record<string, unknown>) => COLS.map((c) => r[c]));
-  };
+  const fetchAfter = async (after: number): Promise<unknown[][]> =>
+    (after >= headSeq ? [] : selectArrays(db('query_logs').where('seq', '>', after).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page), COLS));
   // The next page is read while this one is hashed.
-  let next = fetchFrom(expectSeq);
-  while (lastSeq < headSeq) {
-    const rows = await next;
-    if (!rows.length) break;
-    next = rows.length === page ? fetchFrom(Number(rows[rows.length - 1][SEQ]) + 1) : Promise.resolve([]);
-    next.catch(() => undefined); // an early return leaves it unread
+  for await (const rows of pagesAhead(fetchAfter, (r) => Number(r[SEQ]), expectSeq - 1, page)) {
     for (const r of rows) {
       const seq = Number(r[SEQ]);
       const id = Number(r[0]);

@@ -1,7 +1,6 @@
 // HTTP for query request forms, the query log (page and API), "who queried this person?",
 // exports and service tokens. Parse, authorise, call the service, render.
 import type { Request, Response } from 'express';
-import ExcelJS from 'exceljs';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
@@ -10,7 +9,7 @@ import { parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
-import { addInertRow, yieldToWriter } from '../../reports/cells.ts';
+import { addInertRow, streamingWorkbook, yieldToWriter } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH } from './rules.ts';
 import { openApiDocument } from './openapi.ts';
@@ -263,7 +262,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     res.setHeader('Content-Disposition', `attachment; filename="query-logs-${localDate(now())}.xlsx"`);
     res.setHeader('Cache-Control', 'no-store');
-    const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: res, useSharedStrings: false, useStyles: false });
+    const wb = streamingWorkbook({ stream: res });
     const ws = wb.addWorksheet('查詢日誌');
     addInertRow(ws, svc.EXPORT_HEADERS).commit();
     let n = 0;
