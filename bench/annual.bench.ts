@@ -17,7 +17,7 @@ import ExcelJS from 'exceljs';
 import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { yearRange } from '../server/time.ts';
-import { adminDb, configFor as benchConfig } from './mariadb.ts';
+import { adminDb, configFor as benchConfig, sizeServer } from './mariadb.ts';
 import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -135,6 +135,7 @@ export default async function bench(): Promise<BenchResult> {
   const dbName = keep ?? `nhi_bench_annual_${process.pid}`;
   const admin = adminDb();
   await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  const server = (await sizeServer(admin)).note;
   await admin.destroy();
   const db = createDb(benchConfig(dbName));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-annual-bench-'));
@@ -167,7 +168,7 @@ export default async function bench(): Promise<BenchResult> {
     const loadAfter = os.loadavg()[0];
     const result: BenchResult = {
       name: 'annual workbook', ms: ours.ms, maxRssMb: ours.maxRssMb,
-      detail: { entries: ours.rows, cpuMs: ours.cpuMs, bareCpuMs: bare.cpuMs, cpuRatio: ours.cpuMs / bare.cpuMs, runs: { ours: ourss.map((x) => Math.round(x.ms / 100) / 10), bare: bares.map((x) => Math.round(x.ms / 100) / 10) }, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes, cpus: os.cpus().length, load: [loadBefore, loadAfter] },
+      detail: { entries: ours.rows, cpuMs: ours.cpuMs, bareCpuMs: bare.cpuMs, cpuRatio: ours.cpuMs / bare.cpuMs, runs: { ours: ourss.map((x) => Math.round(x.ms / 100) / 10), bare: bares.map((x) => Math.round(x.ms / 100) / 10) }, bareMs: bare.ms, bareMaxRssMb: bare.maxRssMb, timeRatio: ours.ms / bare.ms, memoryRatio: ours.maxRssMb / bare.maxRssMb, bytes: ours.bytes, bareBytes: bare.bytes, server, cpus: os.cpus().length, load: [loadBefore, loadAfter] },
     };
     writeResults(result);
     return result;
@@ -189,7 +190,7 @@ function writeResults(r: BenchResult): void {
     '<!-- bench:annual -->',
     '## Annual filing workbook (clause 5(五))',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on MariaDB (${process.platform}, Node ${process.version}); \`node --import tsx bench/annual.bench.ts\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on MariaDB (${process.platform}, Node ${process.version}; ${d.server}); \`node --import tsx bench/annual.bench.ts\`.`,
     '',
     '| entries in the year (one agency) | writer | best wall time (runs) | CPU time of the writer | peak memory (maxRSS) | file | goal |',
     '| --- | --- | --- | --- | --- | --- | --- |',

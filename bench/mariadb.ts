@@ -24,7 +24,9 @@ export function configFor(name: string, extra: Record<string, string> = {}): Con
  * innodb_log_file_size to BENCH_REDO_LOG_MB (default 1024) where they are smaller (both dynamic
  * since MariaDB 10.9), and says what it found and set.
  */
-export async function ensureBufferPool(admin: Knex): Promise<{ beforeMb: number; afterMb: number; redoBeforeMb: number; redoMb: number }> {
+export interface ServerSize { beforeMb: number; afterMb: number; redoBeforeMb: number; redoMb: number; note: string }
+
+export async function sizeServer(admin: Knex): Promise<ServerSize> {
   const mb = (v: number) => Math.round(v / 1048576);
   const read = async (name: string) => Number((await admin.raw(`SELECT @@${name} AS v`))[0][0].v);
   const raise = async (name: string, want: number) => {
@@ -38,5 +40,8 @@ export async function ensureBufferPool(admin: Knex): Promise<{ beforeMb: number;
   };
   const pool = await raise('innodb_buffer_pool_size', Number(process.env.BENCH_BUFFER_POOL_MB ?? 2048) * 1048576);
   const redo = await raise('innodb_log_file_size', Number(process.env.BENCH_REDO_LOG_MB ?? 1024) * 1048576);
-  return { beforeMb: pool.before, afterMb: pool.after, redoBeforeMb: redo.before, redoMb: redo.after };
+  const fmt = (n: number) => n.toLocaleString('en');
+  const raised = pool.before < pool.after || redo.before < redo.after;
+  const note = `InnoDB buffer pool ${fmt(pool.after)} MB and redo log ${fmt(redo.after)} MB (${raised ? `raised by the benchmark from the server's ${fmt(pool.before)} MB and ${fmt(redo.before)} MB, as README's MariaDB section advises` : "as the server was configured, at least what README's MariaDB section advises"})`;
+  return { beforeMb: pool.before, afterMb: pool.after, redoBeforeMb: redo.before, redoMb: redo.after, note };
 }

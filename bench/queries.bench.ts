@@ -24,7 +24,7 @@ import { hashPassword } from '../server/auth/passwords.ts';
 import { chainHash, GENESIS, verifyChain, type EntryFields } from '../server/queries/chain.ts';
 import { generateNationalId, protectSubject } from '../server/queries/subject.ts';
 import { hashToken } from '../server/queries/service.ts';
-import { adminDb, configFor as benchConfig, ensureBufferPool } from './mariadb.ts';
+import { adminDb, configFor as benchConfig, sizeServer } from './mariadb.ts';
 import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -204,11 +204,7 @@ export default async function bench(): Promise<QueriesBenchResult> {
   const cfg = benchConfig(dbName, { DB_POOL_MAX: '16' });
   const db = createDb(cfg);
   const figures: Record<string, number> = { loadBefore: os.loadavg()[0] };
-  const pool = await ensureBufferPool(admin);
-  figures.bufferPoolBeforeMb = pool.beforeMb;
-  figures.bufferPoolMb = pool.afterMb;
-  figures.redoBeforeMb = pool.redoBeforeMb;
-  figures.redoMb = pool.redoMb;
+  const size = await sizeServer(admin);
   let server: http.Server | undefined;
   try {
     let f: Fixture;
@@ -236,10 +232,6 @@ export default async function bench(): Promise<QueriesBenchResult> {
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
     const port = (server.address() as AddressInfo).port;
-    const bearer = { authorization: `Bearer ${TOKEN}_0` };
-    const bearerOf = (i: number) => ({ authorization: `Bearer ${TOKEN}_${i % 16}` });
-    let k = 0;
-
     // The load comes from another process, as a business system's would: the server process's
     // CPU time is then its own.
     const load = (phase: LoadPhase) => runClient({ port, fixture: f, ...phase });
@@ -317,7 +309,7 @@ export default async function bench(): Promise<QueriesBenchResult> {
     log(`verify-log: ${fmt(v.count)} entries in ${fmt(figures.verifySeconds, 1)} s`);
 
     figures.loadAfter = os.loadavg()[0];
-    writeResults(n, figures, await db.raw('select version() as v').then((r: any) => r[0][0].v));
+    writeResults(n, figures, await db.raw('select version() as v').then((r: any) => r[0][0].v), size.note);
     return { name: 'query log', n, figures };
   } finally {
     if (server) await new Promise((r) => server!.close(r));
@@ -328,13 +320,13 @@ export default async function bench(): Promise<QueriesBenchResult> {
   }
 }
 
-function writeResults(n: number, f: Record<string, number>, version: string): void {
+function writeResults(n: number, f: Record<string, number>, version: string, server: string): void {
   const mark = (ok: boolean) => (ok ? '✅' : '❌');
   const reduced = n < 5_000_000 ? `\n\n**Run at a reduced size (${fmt(n)} entries, not the 5,000,000 of the goal)** — set \`BENCH_QUERIES_N=5000000\` for the full run.` : '';
   const body = [
     '## Query log (clause 4(一))',
     '',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on MariaDB ${version}; ${os.cpus().length} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.cpus()[0]?.model ?? ''}; Node ${process.version}. The app (one process), the load client (another process) and MariaDB share the machine; InnoDB buffer pool ${fmt(f.bufferPoolMb)} MB and redo log ${fmt(f.redoMb)} MB (${f.bufferPoolBeforeMb < f.bufferPoolMb || f.redoBeforeMb < f.redoMb ? `raised by the benchmark from the server's ${fmt(f.bufferPoolBeforeMb)} MB and ${fmt(f.redoBeforeMb)} MB, as README's MariaDB section advises` : 'as the server was configured, at least what README\'s MariaDB section advises'}); 1-minute load average ${fmt(f.loadBefore, 1)} at the start and ${fmt(f.loadAfter, 1)} at the end (other work on the machine inflates every latency).${reduced}`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on MariaDB ${version}; ${os.cpus().length} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.cpus()[0]?.model ?? ''}; Node ${process.version}. The app (one process), the load client (another process) and MariaDB share the machine; ${server}; 1-minute load average ${fmt(f.loadBefore, 1)} at the start and ${fmt(f.loadAfter, 1)} at the end (other work on the machine inflates every latency).${reduced}`,
     '',
     Number.isNaN(f.seedSeconds) ? `Table seeded with ${fmt(n)} chained entries by an earlier run (BENCH_QUERIES_KEEP=1), plus what earlier runs recorded.` : `Table seeded with ${fmt(n)} chained entries (multi-row INSERTs with a precomputed chain) in ${fmt(f.seedSeconds)} s.`,
     '',

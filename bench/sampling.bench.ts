@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createDb, type Db } from '../server/db.ts';
 import { chainHash, GENESIS } from '../server/queries/chain.ts';
 import { startOfLocalDay } from '../server/time.ts';
-import { adminDb, configFor as benchConfig } from './mariadb.ts';
+import { adminDb, configFor as benchConfig, sizeServer } from './mariadb.ts';
 import { writeSection } from './results.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -112,11 +112,10 @@ export default async function bench(): Promise<BenchResult> {
   // BENCH_DB=name reuses a database kept by an earlier run (BENCH_KEEP=1) instead of generating.
   const reuse = process.env.BENCH_DB;
   const dbName = reuse ?? `nhi_bench_sampling_${process.pid}`;
-  if (!reuse) {
-    const admin = adminDb();
-    await admin.raw(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    await admin.destroy();
-  }
+  const admin = adminDb();
+  if (!reuse) await admin.raw(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  const server = (await sizeServer(admin)).note;
+  await admin.destroy();
   const cfg = benchConfig(dbName);
   const db = createDb(cfg);
   try {
@@ -135,7 +134,7 @@ export default async function bench(): Promise<BenchResult> {
     });
     const r = JSON.parse(out.trim().split('\n').pop()!);
     const entries = Number((await db('query_logs').count('* as n').first())?.n ?? total);
-    const result: BenchResult = { name: 'monthly sampling', ms: r.ms, maxRssMb: r.maxRssMb, detail: { entries, agencies: AGENCIES, loadBefore, loadAfter: os.loadavg()[0], bareMs: r.bareMs, cpuMs: r.cpuMs, baseRssMb: r.baseRssMb, ...r.summary, problems: r.summary.problems.length } };
+    const result: BenchResult = { name: 'monthly sampling', ms: r.ms, maxRssMb: r.maxRssMb, detail: { entries, agencies: AGENCIES, server, loadBefore, loadAfter: os.loadavg()[0], bareMs: r.bareMs, cpuMs: r.cpuMs, baseRssMb: r.baseRssMb, ...r.summary, problems: r.summary.problems.length } };
     writeResults(result);
     return result;
   } finally {
@@ -155,7 +154,7 @@ function writeResults(r: BenchResult): void {
     '<!-- bench:sampling -->',
     '## Monthly sampling (clause 5(一))',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on MariaDB (${process.platform}, Node ${process.version}, ${os.cpus().length} CPUs, load average ${Number(d.loadBefore).toFixed(1)} before sampling); \`node --import tsx bench/sampling.bench.ts\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on MariaDB (${process.platform}, Node ${process.version}, ${os.cpus().length} CPUs, load average ${Number(d.loadBefore).toFixed(1)} before sampling; ${d.server}); \`node --import tsx bench/sampling.bench.ts\`.`,
     `Phases: population scan and flags ${(d.ms.scan / 1000).toFixed(1)} s, writing checks and items ${(d.ms.write / 1000).toFixed(1)} s. CPU time of the sampling process: ${(d.cpuMs / 1000).toFixed(1)} s; 1-minute load average ${Number(d.loadAfter).toFixed(1)} at the end.`,
     '',
     '| entries in the month | agencies | sampled (random) | flagged extra | time | peak memory (maxRSS of the sampling process) | goal |',

@@ -83,29 +83,18 @@ function formToRequest(b: Record<string, unknown>) {
 /** A mistake the person can correct on the page (bad input, a state conflict), not a refusal. */
 const correctable = (e: unknown): e is Problem => e instanceof Problem && (e.status === 400 || e.status === 409 || e.status === 423);
 
-/** Runs a page action; a correctable problem becomes a flash message on the page it came from. */
-async function act(req: Request, res: Response, back: string, fn: () => Promise<string>): Promise<void> {
-  try {
-    const ok = await fn();
-    req.session.flash = { kind: 'ok', text: ok };
-  } catch (e) {
-    if (!correctable(e)) throw e;
-    req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
-  }
-  res.redirect(303, back);
-}
-
 /**
- * Like act, but a refusal that names fields (bad input) re-shows the form with what was typed and
- * each message beside its field; other refusals (already decided, not allowed) go back with a
- * message, as the page has changed under the form.
+ * Runs a page action and goes back with its message. A refusal that names fields (bad input) is
+ * re-shown by `reshow`, when the page has one, with what was typed and each message beside its
+ * field; any other refusal (already decided, not allowed) goes back with the message, as the page
+ * has changed under the form.
  */
-async function actOrReshow(req: Request, res: Response, back: string, fn: () => Promise<string>, reshow: (errors: Record<string, string>) => Promise<void>): Promise<void> {
+async function act(req: Request, res: Response, back: string, fn: () => Promise<string>, reshow?: (errors: Record<string, string>) => Promise<void>): Promise<void> {
   try {
     req.session.flash = { kind: 'ok', text: await fn() };
   } catch (e) {
     if (!correctable(e)) throw e;
-    if (e.status === 400 && e.errors.length) return reshow(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+    if (reshow && e.status === 400 && e.errors.length) return reshow(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
     req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
   }
   res.redirect(303, back);
@@ -376,7 +365,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const id = idOf(req);
     await svc.getRequest(db, who(req), id); // 404 outside the caller's subtree, before any form check
     const typed = typeof req.body?.reason === 'string' ? req.body.reason : '';
-    await actOrReshow(req, res, `/accounts/requests/${id}`, async () => {
+    await act(req, res, `/accounts/requests/${id}`, async () => {
       const body = parseOr400(decisionBody, req.body);
       await svc.decideRequest(db, who(req), id, body);
       return body.decision === 'approve' ? '已核可此申請，交由管理者配賦。' : '已駁回此申請。';
@@ -426,7 +415,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const back = typeof req.body?.back === 'string' && /^\/accounts\/reviews(\/\d+)?$/.test(req.body.back) ? req.body.back : '/accounts/reviews';
     await assertReviewItemVisible(db, who(req), id);
     const typed = typeof req.body?.reason === 'string' ? req.body.reason : '';
-    await actOrReshow(req, res, back, async () => {
+    await act(req, res, back, async () => {
       const body = parseOr400(reviewDecisionBody, req.body);
       await decideReviewItem(db, who(req), id, body);
       return body.decision === 'keep' ? '已決定保留此帳號（理由已記錄）。' : '已停用此帳號。';

@@ -8,10 +8,10 @@ import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { forbidden, notFound, Problem } from '../web/problem.ts';
 import { parseForm, parseOr400 } from '../web/validate.ts';
-import { localDate, now } from '../time.ts';
+import { isIsoDate, localDate, now } from '../time.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
-import { awaitExport, exportView, startExport } from './exports.ts';
+import { awaitExport, exportView, startExport, type ExportParams } from './exports.ts';
 import { halfOf } from './rules.ts';
 
 const STAFF = ['planning_admin', 'admin', 'clerk', 'supervisor', 'checker', 'auditor', 'ethics', 'it'] as const;
@@ -63,9 +63,10 @@ function sendFile(res: Response, row: any): void {
   fs.createReadStream(row.file_path).pipe(res);
 }
 
+const isoDay = z.string().trim().refine(isIsoDate, '日期格式應為 YYYY-MM-DD（且為有效日期）');
 const pkgSchema = z.object({
-  from: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
-  to: z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式應為 YYYY-MM-DD'),
+  from: isoDay,
+  to: isoDay,
   unit: z.string().trim().max(32).optional(),
 }).refine((v) => v.from <= v.to, { path: ['to'], message: '結束日不可早於開始日' });
 const yearQuery = z.object({ year: z.coerce.number({ message: '請輸入年度（西元）' }).int('請輸入年度（西元）'), unit: z.string().trim().max(32).optional() });
@@ -260,25 +261,26 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
   r.get('/api/v1/exports/:id', async (req, res) => {
     res.json(exportView(await exportForViewer(ctx, req)));
   });
+  /** The API answers the workbook itself: the export runs (or joins one running) and is sent when done. */
+  const sendWhenDone = async (req: Request, res: Response, p: ExportParams, failed: string) => {
+    const started = await startExport(ctx, who(req), p);
+    const row = await awaitExport(db, started.id);
+    if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', failed);
+    sendFile(res, row);
+  };
   r.get('/api/v1/reports/annual', async (req, res) => {
     const q = parseOr400(yearQuery, req.query);
     svc.checkYear(q.year);
     const reach = await svc.reachOf(db, who(req));
     const unit = svc.reportUnit(reach, q.unit || undefined);
-    const started = await startExport(ctx, who(req), { kind: 'annual', year: q.year, unitId: unit?.id ?? null });
-    const row = await awaitExport(db, started.id);
-    if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', '年度報表產製失敗，請稍後再試。');
-    sendFile(res, row);
+    await sendWhenDone(req, res, { kind: 'annual', year: q.year, unitId: unit?.id ?? null }, '年度報表產製失敗，請稍後再試。');
   });
   // 5(四): the NHI administration's auditors ask for the roster and audit records of a period.
   r.get('/api/v1/reports/audit-package', async (req, res) => {
     const q = parseOr400(pkgSchema, req.query);
     const reach = await svc.reachOf(db, who(req));
     const unit = svc.reportUnit(reach, q.unit || undefined);
-    const started = await startExport(ctx, who(req), { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null });
-    const row = await awaitExport(db, started.id);
-    if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', '稽核資料產製失敗，請稍後再試。');
-    sendFile(res, row);
+    await sendWhenDone(req, res, { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null }, '稽核資料產製失敗，請稍後再試。');
   });
 
   // Registered last so /audits/retained, /audits/links … are not taken for an id.

@@ -79,39 +79,6 @@ async function attachRoles(conn: Conn, users: any[]): Promise<UserRow[]> {
   return users.map((u) => ({ ...u, id: Number(u.id), unit_id: Number(u.unit_id), roles: roles.filter((r: any) => Number(r.user_id) === Number(u.id)).map((r: any) => r.role) }));
 }
 
-/** "scope|opCode" pairs the user holds. */
-export async function permissionKeys(conn: Conn, userIds: number[]): Promise<Map<number, Set<string>>> {
-  const out = new Map<number, Set<string>>();
-  if (!userIds.length) return out;
-  const rows = await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as o', 'o.id', 'p.op_code_id')
-    .whereIn('p.user_id', userIds).select('p.user_id', 's.code as scope', 'o.code as op');
-  for (const r of rows) {
-    const id = Number(r.user_id);
-    if (!out.has(id)) out.set(id, new Set());
-    out.get(id)!.add(`${r.scope}|${r.op}`);
-  }
-  return out;
-}
-
-/** Active scope codes the agencies are authorised for (unit_scopes active and the scope itself active). */
-export async function activeAgencyScopes(conn: Conn, agencyIds: number[]): Promise<Map<number, Set<string>>> {
-  const out = new Map<number, Set<string>>();
-  if (!agencyIds.length) return out;
-  const rows = await conn('unit_scopes as us').join('scopes as s', 's.id', 'us.scope_id')
-    .whereIn('us.unit_id', agencyIds).andWhere('us.status', 'active').andWhere('s.active', true).select('us.unit_id', 's.code');
-  for (const r of rows) {
-    const id = Number(r.unit_id);
-    if (!out.has(id)) out.set(id, new Set());
-    out.get(id)!.add(r.code);
-  }
-  return out;
-}
-
-export async function agencySettings(conn: Conn, ids: number[]): Promise<Map<number, { require_query_request: boolean; case_no_pattern: string | null }>> {
-  const rows = ids.length ? await conn('units').whereIn('id', ids).select('id', 'require_query_request', 'case_no_pattern') : [];
-  return new Map(rows.map((r: any) => [Number(r.id), { require_query_request: Boolean(r.require_query_request), case_no_pattern: r.case_no_pattern ?? null }]));
-}
-
 export const scopeRows = (conn: Conn): Promise<Array<{ id: number; code: string; title: string; active: number | boolean; clause: string }>> =>
   conn('scopes').orderBy('sort').select('id', 'code', 'title', 'active', 'clause');
 export const opCodeRows = (conn: Conn): Promise<Array<{ code: string; name: string }>> => conn('op_codes').where({ active: true }).orderBy('code').select('code', 'name');

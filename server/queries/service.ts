@@ -232,15 +232,16 @@ export interface RequestInput {
 export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: RequestInput): Promise<number> {
   if (!person.roles.includes('clerk')) throw forbidden('僅查詢人員可提出申請單');
   const errors: FieldError[] = [];
-  const units = await allUnits(db);
+  // The same facts recording checks against, read the same way.
+  const { units, settings, agencyScopes, perms } = await repo.recordingLookups(db, { userIds: [person.id], accounts: [], formIds: [] });
   const agency = agencyIn(units, person.unitId);
-  const set = agency ? (await repo.agencySettings(db, [Number(agency.id)])).get(Number(agency.id)) : undefined;
+  const set = agency ? settings.get(Number(agency.id)) : undefined;
   const cn = rules.caseNoProblem(input.caseNo, set?.case_no_pattern);
   if (cn) errors.push({ field: 'caseNo', message: cn });
   const pp = rules.reasonProblem(input.purpose, cfg.REASON_MIN_LENGTH, '查詢目的');
   if (pp) errors.push({ field: 'purpose', message: pp });
-  const scopes = agency ? (await repo.activeAgencyScopes(db, [Number(agency.id)])).get(Number(agency.id)) : undefined;
-  const mine = (await repo.permissionKeys(db, [person.id])).get(person.id) ?? new Set<string>();
+  const scopes = agency ? agencyScopes.get(Number(agency.id)) : undefined;
+  const mine = perms.get(person.id) ?? new Set<string>();
   if (!scopes?.has(input.scope)) errors.push({ field: 'scope', message: '業務範圍不在本機關核准的健保連線業務之內（或已停用）' });
   else if (![...mine].some((k) => k.startsWith(`${input.scope}|`))) errors.push({ field: 'scope', message: '您的查詢權限不含此業務範圍' });
   if (!isIsoDate(input.validFrom)) errors.push({ field: 'validFrom', message: '請輸入有效的生效日' });

@@ -2,7 +2,7 @@
 // admin kept as a record, and the monthly job's run lock.
 import { expect } from 'chai';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, signIn, type Signed } from '../support/app.ts';
+import { appFor, signIn, type Signed, csrfFromHtml } from '../support/app.ts';
 import { makeUser, seedAccountPeople, seedTree, type Tree } from '../support/fixtures.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { accountReviewJob } from '../../server/accounts/review.ts';
@@ -110,7 +110,7 @@ describe(`accounts: account review (${ENGINE})`, () => {
     // The page re-shows a refused decision in its row: what was typed, and the message beside the field.
     for (const back of ['/accounts/reviews', `/accounts/reviews/${reviewId}`]) {
       const page = await ag1.agent.get(back);
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const csrf = csrfFromHtml(page.text);
       const refused = await ag1.agent.post(`/accounts/review-items/${item('r.idle')}/decision`).type('form').send({ _csrf: csrf, back, decision: 'keep', reason: ' 留' });
       expect(refused.status).to.equal(400);
       expect(refused.text).to.contain('請填寫理由').and.contain('value=" 留"').and.contain('aria-invalid="true"');

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, signIn, type Signed } from '../support/app.ts';
+import { appFor, signIn, type Signed, csrfFromHtml } from '../support/app.ts';
 import { PASSWORD, seedAccountPeople, seedTree, type Tree } from '../support/fixtures.ts';
 import { setClock } from '../../server/time.ts';
 import { pendingCounts } from '../../server/accounts/service.ts';
@@ -317,7 +317,7 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
   it('the request form re-shows typed values with a message beside the bad field', async () => {
     const admin = await as('ag1.admin');
     const page = await admin.agent.get('/accounts/requests/new');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const csrf = csrfFromHtml(page.text);
     const res = await admin.agent.post('/accounts/requests').type('form').send({ _csrf: csrf, kind: 'new', unit: 'AG1', account: 'form.user', name: '表單', personRank: 'staff', authSource: 'local', roles: 'clerk', perms: '2-4/IN01', reason: '測試表單' });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('超出機關授權之查詢權限').and.contain('value="form.user"');

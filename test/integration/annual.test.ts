@@ -5,7 +5,7 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import request from 'supertest';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, signIn } from '../support/app.ts';
+import { appFor, signIn, getFile, csrfFromHtml } from '../support/app.ts';
 import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
@@ -265,11 +265,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
 
   it('GET /api/v1/reports/annual answers the xlsx within the caller\'s reach, clear errors otherwise', async () => {
     const s = await signIn(app, 'ag1.auditor');
-    const res = await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1').buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const res = await getFile(s.agent, '/api/v1/reports/annual?year=2025&unit=AG1');
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.contain('spreadsheetml');
     const wb = await readBook(res.body as Buffer);
@@ -297,7 +293,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     const s = await signIn(app, 'ag1.admin');
     const page = await s.agent.get('/audits/annual?year=2025');
     expect(page.status, page.text).to.equal(200);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const csrf = csrfFromHtml(page.text);
     const started = await s.agent.post('/audits/annual/exports').type('form').send({ _csrf: csrf, year: '2025', unit: '' });
     expect(started.status).to.equal(303);
     const id = Number(/\/audits\/exports\/(\d+)/.exec(started.headers.location)![1]);
@@ -325,7 +321,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect(filing.workbook_sha256).to.equal(json.body.sha256);
     const planPage = await plan.agent.get('/audits/annual?year=2025');
     expect(planPage.text).to.contain('尚未報送').and.contain('確認收件');
-    const pcsrf = /name="_csrf" value="([^"]+)"/.exec(planPage.text)![1];
+    const pcsrf = csrfFromHtml(planPage.text);
     const ack = await plan.agent.post(`/audits/annual/filings/${filing.id}/ack`).type('form').send({ _csrf: pcsrf, year: '2025' });
     expect(ack.status).to.equal(303);
     expect((await t.db('annual_filings').where({ id: filing.id }).first()).acknowledged_by).to.equal(ids.plan);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, csrfFromHtml, signIn } from '../support/app.ts';
+import { appFor, csrfFromHtml, signIn, getFile } from '../support/app.ts';
 import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
@@ -280,11 +280,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       const s = await signIn(app, 'ag1.auditor');
       const events = async () => Number((await t.db('system_events').count({ n: '*' }).first())?.n);
       const before = await events();
-      const res = await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1').buffer(true).parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const res = await getFile(s.agent, '/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1');
       expect(res.status).to.equal(200);
       expect(res.headers['content-type']).to.contain('spreadsheetml');
       const wb = new ExcelJS.Workbook();
@@ -299,6 +295,9 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(reversed.status).to.equal(400);
       expect(reversed.headers['content-type']).to.contain('application/problem+json');
       expect(reversed.body.errors.map((e: any) => e.field)).to.deep.equal(['to']);
+      const noSuchDay = await s.agent.get('/api/v1/reports/audit-package?from=2025-02-31&to=2025-07-31&unit=AG1');
+      expect(noSuchDay.status).to.equal(400);
+      expect(noSuchDay.body.errors.map((e: any) => e.field)).to.deep.equal(['from']);
       const missing = await s.agent.get('/api/v1/reports/audit-package?to=2025-01-01');
       expect(missing.status).to.equal(400);
       expect(missing.body.errors.map((e: any) => e.field)).to.include('from');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, signIn } from '../support/app.ts';
+import { appFor, signIn, getFile, csrfFromHtml } from '../support/app.ts';
 import { cli } from '../support/cli.ts';
 import { makeApprovedRequest, makeUser, recordTestEntries, seedTree, type Tree } from '../support/fixtures.ts';
 import { createDb } from '../../server/db.ts';
@@ -365,7 +365,7 @@ describe(`monthly checks (${ENGINE})`, function () {
       const s = await as(checker);
       const page = await s.agent.get(`/checks/${check.id}`);
       expect(page.text).to.contain('新增更正紀錄').and.contain('第 3 項備註誤植');
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const csrf = csrfFromHtml(page.text);
       const empty = await s.agent.post(`/checks/${check.id}/corrections`).type('form').send({ _csrf: csrf, summary: '' });
       expect(empty.status).to.equal(400);
       expect(empty.text).to.contain('請說明更正內容');
@@ -399,7 +399,7 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect(page.text).to.contain('稽核紀錄').and.contain('政風單位');
       // The page lists the correction and corrects the latest record in turn; a blank conclusion is re-shown.
       expect(page.text).to.contain(`第 ${fix.body.id} 號（更正第 ${rec.id} 號`).and.contain('屬誤查；另議處當事人').and.contain('更正稽核紀錄');
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const csrf = csrfFromHtml(page.text);
       const blank = await eth.agent.post(`/investigations/${inv.id}/record-corrections`).type('form').send({ _csrf: csrf, findings: '補充發現', conclusion: '  ' });
       expect(blank.status).to.equal(400);
       expect(blank.text).to.contain('請輸入更正後結論').and.contain('>補充發現</textarea>').and.contain('aria-invalid="true"');
@@ -494,7 +494,7 @@ describe(`monthly checks (${ENGINE})`, function () {
     const head = await t.db('log_chain_head').where({ id: 1 }).first();
     expect(sheet.text).to.contain('第 1 頁／共').and.contain(head.hash).and.contain('查核人員：').and.contain('單位主管：').and.contain('民國 115 年 3 月');
     expect(sheet.text).not.to.contain(OWN_ID);
-    const xlsx = await s.agent.get(`/checks/${c1.id}/sheet.xlsx`).buffer(true).parse((res, cb) => { const b: Buffer[] = []; res.on('data', (d: Buffer) => b.push(d)); res.on('end', () => cb(null, Buffer.concat(b))); });
+    const xlsx = await getFile(s.agent, `/checks/${c1.id}/sheet.xlsx`);
     expect(xlsx.status).to.equal(200);
     expect((xlsx.body as Buffer).subarray(0, 2).toString()).to.equal('PK');
     // The 2026-02 check (open, past its end-of-March due date) is overdue on the agency's and the planning department's home pages.
@@ -510,7 +510,7 @@ describe(`monthly checks (${ENGINE})`, function () {
     const item = await t.db('check_items').where({ check_id: feb.id, checker_id: feb.checker_id }).first();
     const s = await signIn(app, acct);
     const page = await s.agent.get(`/checks/${feb.id}`);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const csrf = csrfFromHtml(page.text);
     const res = await s.agent.post(`/checks/${feb.id}/items/${item.entry_id}`).type('form').send({ _csrf: csrf, verdict: 'improper', note: '' });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('判定不當時請說明理由').and.contain('aria-invalid="true"');

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor } from '../support/app.ts';
+import { appFor, csrfFromHtml } from '../support/app.ts';
 import { makeUser, PASSWORD, seedTree } from '../support/fixtures.ts';
 import { startSlapd, type Slapd } from '../support/ldap.ts';
 import { runAccountReview } from '../../server/accounts/review.ts';
@@ -81,7 +81,7 @@ describe(`directory login against a real slapd (${ENGINE})`, function () {
     expect((await t.db('users').where({ account: 'soc.wang' }).first()).failed_logins).to.equal(0);
     expect((await login('local.clerk', PASSWORD)).status).to.equal(204);
     const page = await request(app).get('/login');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+    const csrf = csrfFromHtml(page.text);
     const cookie = page.headers['set-cookie'];
     const form = await request(app).post('/login').set('Cookie', cookie).type('form').send({ _csrf: csrf, account: 'soc.wang', password: 'Dir-Passw0rd-Wang' });
     expect(form.status).to.equal(503);

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import ExcelJS from 'exceljs';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, csrfFromHtml, signIn, type Signed } from '../support/app.ts';
+import { appFor, csrfFromHtml, signIn, type Signed, getFile } from '../support/app.ts';
 import { makeApprovedRequest, makeUser, seedTree, type Tree } from '../support/fixtures.ts';
 import { verifyChain } from '../../server/queries/chain.ts';
 import { decryptSubject, generateNationalId, generateResidentCertificate, subjectHmac } from '../../server/queries/subject.ts';
@@ -388,7 +388,7 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect((await s['clerk.a'].agent.get(`/api/v1/query-logs/${entryB}`)).status).to.equal(404);
     });
     it('exports the filtered visible list to xlsx with inert cells, masked subjects, and records the export', async () => {
-      const res = await s['sup.a'].agent.get('/query-logs/export.xlsx?unit=AG1').buffer(true).parse((r, cb) => { const chunks: Buffer[] = []; r.on('data', (c: Buffer) => chunks.push(c)); r.on('end', () => cb(null, Buffer.concat(chunks))); });
+      const res = await getFile(s['sup.a'].agent, '/query-logs/export.xlsx?unit=AG1');
       expect(res.status).to.equal(200);
       expect(res.headers['content-type']).to.contain('spreadsheetml');
       const wb = new ExcelJS.Workbook();

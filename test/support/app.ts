@@ -32,3 +32,12 @@ export function csrfFromHtml(html: string): string {
   if (!m) throw new Error('no CSRF token in page');
   return m[1];
 }
+
+/** GET of a file (an xlsx download): the response with its body as one Buffer. */
+export function getFile(agent: Signed['agent'], url: string) {
+  return agent.get(url).buffer(true).parse((res, cb) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => cb(null, Buffer.concat(chunks)));
+  });
+}
