@@ -128,6 +128,8 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect(dataRows(wb.getWorksheet(SHEETS.audits)!)).to.equal(1); // AG1 2025 only
     expect(wb.getWorksheet(SHEETS.entries)!.views[0]).to.include({ state: 'frozen', ySplit: 1 });
     expect(wb.getWorksheet(SHEETS.entries)!.getColumn(9).width).to.be.greaterThan(20);
+    // Every data sheet keeps its header row in view (frozen), not only the query log.
+    for (const name of [SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits]) expect(wb.getWorksheet(name)!.views[0], name).to.include({ state: 'frozen', ySplit: 1 });
   });
 
   it('prints on A4, one page wide, the header row on every page; the cover wraps its long texts; data rows carry no style', async () => {
