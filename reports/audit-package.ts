@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import type { Conn } from '../server/db.ts';
 import { parseJson } from '../server/db.ts';
 import { allUnits, subtreeOf } from '../server/accounts/units.ts';
-import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
+import { RANK_LABELS } from '../server/accounts/roles.ts';
 import { localDate, now, rocDateTime, rocShort, startOfLocalDay, addDays } from '../server/time.ts';
 import { closeWorkbookFile, openWorkbookFile, yieldToWriter } from './cells.ts';
-import { HashedSheet, addCoverSheet } from './annual.ts';
+import { HashedSheet, addCoverSheet, rosterLabels } from './annual.ts';
 
 export interface PackageOptions {
   from: string; // YYYY-MM-DD, inclusive
@@ -40,11 +40,11 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
       { header: '健保查詢權限', width: 40 }, { header: '狀態', width: 8 }, { header: '建立日期', width: 12 }, { header: '停用日期', width: 12 },
     ]);
     const users: any[] = await conn('users').whereIn('unit_id', ids).where('created_at', '<', end).where((q) => q.whereNull('disabled_at').orWhere('disabled_at', '>=', start)).orderBy('id');
-    for (const u of users) {
-      const roles = (await conn('user_roles').where('user_id', u.id).orderBy('role').pluck('role')).map((r: string) => ROLE_LABELS[r as Role] ?? r);
-      const perms = (await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as c', 'c.id', 'p.op_code_id').where('p.user_id', u.id).orderBy(['s.sort', 'c.code']).select('s.code as s', 'c.code as c')).map((p: any) => `${p.s}/${p.c}`);
-      roster.add([u.account, u.name, byId.get(u.unit_id)?.name ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank, roles.join('、'), perms.join('、'), u.status === 'active' ? '啟用' : u.status === 'disabled' ? '停用' : '待啟用', day(u.created_at), day(u.disabled_at)]);
-      if (roster.rows % 500 === 0) await yieldToWriter(roster.ws);
+    for (let i = 0; i < users.length; i += 500) {
+      const page = users.slice(i, i + 500);
+      const { roles, perms } = await rosterLabels(conn, page.map((u) => u.id));
+      for (const u of page) roster.add([u.account, u.name, byId.get(u.unit_id)?.name ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank, (roles.get(Number(u.id)) ?? []).join('、'), (perms.get(Number(u.id)) ?? []).join('、'), u.status === 'active' ? '啟用' : u.status === 'disabled' ? '停用' : '待啟用', day(u.created_at), day(u.disabled_at)]);
+      await yieldToWriter(roster.ws);
     }
     sheets.push(roster.finish());
     progress(0.4, '稽核紀錄');
