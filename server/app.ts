@@ -8,10 +8,11 @@ import { rateLimit } from 'express-rate-limit';
 import type { AppContext } from './context.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { declareAccess, Routes } from './web/access.ts';
-import { csrfProtection, loadActor, requestId, serviceTokens, viewLocals, bearerOf, rocDateFields } from './web/middleware.ts';
+import { csrfProtection, loadActor, requestId, serviceTokens, viewLocals, bearerOf, rocDateFields, textGuard } from './web/middleware.ts';
+import { verifyJsonBody } from './web/validate.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
 import { Problem } from './web/problem.ts';
-import { isDisabledNow } from './auth/service.ts';
+import { isDisabledNow } from './accounts/active.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PUBLIC_DIR = path.resolve(here, '..', 'public');
@@ -51,7 +52,9 @@ export function createApp(ctx: AppContext): express.Express {
   );
   app.use('/assets', express.static(PUBLIC_DIR, { maxAge: cfg.NODE_ENV === 'production' ? '1d' : 0, fallthrough: false }));
 
-  app.use(express.json({ limit: '2mb', type: ['application/json', 'application/*+json'] }));
+  // Nesting depth is checked on the raw bytes before JSON.parse runs (verifyJsonBody): parsing
+  // happens before authentication, so a deep body must cost no more than a scan.
+  app.use(express.json({ limit: '2mb', type: ['application/json', 'application/*+json'], verify: verifyJsonBody }));
   app.use(express.urlencoded({ extended: false, limit: '256kb' }));
   app.use(rocDateFields());
   // A JSON API that is sent something other than JSON names the problem instead of guessing.
@@ -75,7 +78,9 @@ export function createApp(ctx: AppContext): express.Express {
   // Integrations authenticate with their token on every call: no cookie session for them.
   app.use((req, res, next) => (bearerOf(req) ? next() : sessionMw(req, res, next)));
   app.use(loadActor(db, { absoluteMs: cfg.SESSION_ABSOLUTE_HOURS * 3_600_000, isDisabledNow: (u) => isDisabledNow(u) }));
-  app.use(['/login', '/api/v1/auth/login'], rateLimit({
+  // Every request that checks a password shares one budget per address: sign-in and password
+  // change alike (each costs an argon2 verify; a flood of either would slow real sign-ins).
+  app.use(['/login', '/api/v1/auth/login', '/password', '/api/v1/auth/password'], rateLimit({
     windowMs: 60_000,
     limit: cfg.LOGIN_RATE_PER_MINUTE,
     standardHeaders: 'draft-8',
@@ -85,6 +90,7 @@ export function createApp(ctx: AppContext): express.Express {
   }));
   app.use(csrfProtection(CSRF_EXEMPT));
   app.use(viewLocals(cfg.COUNTY_NAME));
+  app.use(textGuard());
 
   const router = express.Router();
   const routes = new Routes(router);

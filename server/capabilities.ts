@@ -11,6 +11,7 @@ import { queries } from './queries/index.ts';
 import { checks } from './checks/index.ts';
 import { audits } from './audits/index.ts';
 import { dashboard } from './dashboard/index.ts';
+import { alerts } from './alerts/index.ts';
 
 export interface CliArgs {
   positional: string[];
@@ -55,6 +56,7 @@ export const CAPABILITIES: Capability[] = [
   checks,
   audits,
   dashboard,
+  alerts,
 ];
 
 export const allJobs = (): JobDef[] => CAPABILITIES.flatMap((c) => c.jobs ?? []);

@@ -16,6 +16,29 @@ export const EXAMPLE_SECRETS = new Set([
 const DEV_SESSION_SECRET = 'dev-only-session-secret-not-for-production-use';
 const DEV_ENC_KEY = Buffer.alloc(32, 7).toString('base64');
 const DEV_HMAC_KEY = 'dev-only-subject-hmac-key-not-for-production-use';
+export const DEV_SECRETS = { SESSION_SECRET: DEV_SESSION_SECRET, SUBJECT_ENC_KEY: DEV_ENC_KEY, SUBJECT_HMAC_KEY: DEV_HMAC_KEY } as const;
+
+/** Fewer distinct byte values than this in a key is a repeated pattern, not a secret (random keys have ~30). */
+const MIN_DISTINCT_BYTES = 8;
+
+/** The key as typed and, when it reads as hex or base64, as the bytes it encodes. */
+function keyMaterial(value: string): Buffer[] {
+  const out = [Buffer.from(value, 'utf8')];
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(value)) out.push(Buffer.from(value, 'hex'));
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) out.push(Buffer.from(value, 'base64'));
+  return out;
+}
+
+/** Why production refuses a secret (example, built-in development key, repeated bytes), or null. */
+export function weakSecret(value: string): string | null {
+  if (EXAMPLE_SECRETS.has(value)) return 'is the example value; set a real secret in production';
+  const dev = Object.values(DEV_SECRETS).flatMap(keyMaterial);
+  if (keyMaterial(value).some((b) => b.length > 0 && dev.some((d) => d.equals(b)))) return 'is the built-in development key; set a real secret in production';
+  if (keyMaterial(value).some((b) => b.length > 0 && new Set(b).size < MIN_DISTINCT_BYTES)) {
+    return 'is a key of repeated bytes; generate a random one (openssl rand -base64 32)';
+  }
+  return null;
+}
 
 const bool = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no'])
@@ -57,6 +80,8 @@ const schema = z.object({
   // Query log and checks: retention below 5 years is refused (clause 4(一)4, 5(二)).
   RETENTION_YEARS: int(5, 100).default(5),
   REASON_MIN_LENGTH: int(2, 200).default(4),
+  // Searches by a person's identifier per account and hour; past it the search is refused (429) and ethics alerted.
+  SUBJECT_SEARCH_PER_HOUR: int(1, 1000).default(30),
   SAMPLE_RATE_PERCENT: z.coerce.number().min(3).max(100).default(3),
   SAMPLE_MINIMUM: int(10, 100000).default(10),
   // Risk-flagged items added per rule per agency and month, on top of the random sample.
@@ -117,9 +142,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const prod = raw.NODE_ENV === 'production';
   const need = (key: 'SESSION_SECRET' | 'SUBJECT_ENC_KEY' | 'SUBJECT_HMAC_KEY', dev: string): string => {
     const v = raw[key];
-    if (prod && (!v || EXAMPLE_SECRETS.has(v))) {
-      throw new ConfigError(key, v ? 'is the example value; set a real secret in production' : 'is required in production');
-    }
+    if (prod && !v) throw new ConfigError(key, 'is required in production');
+    const weak = prod && v ? weakSecret(v) : null;
+    if (weak) throw new ConfigError(key, weak);
     if (v && EXAMPLE_SECRETS.has(v) && !prod) return dev;
     return v ?? dev;
   };

@@ -32,6 +32,8 @@ declare module 'express-session' {
     createdAt?: number;
     csrfToken?: string;
     flash?: { kind: 'ok' | 'error'; text: string };
+    /** Lockouts of the account since its previous sign-in (auth capability). */
+    notices?: Array<{ at: number; address: string | null; until: number | null }>;
     [key: string]: unknown;
   }
 }

@@ -48,6 +48,12 @@ export const ADMIN_ROLES: readonly Role[] = ['planning_admin', 'admin'];
 export const STAFF_ROLES: readonly Role[] = ['clerk', 'supervisor', 'checker', 'auditor', 'ethics', 'it'];
 /** Roles an admin hands to the admin of a unit one level down. */
 export const NEXT_LEVEL_ROLES: readonly Role[] = ['admin'];
+/**
+ * Roles that read beyond the holder's own desk (an auditor or ethics officer reaches the whole
+ * agency, accounts/reach.ts): only an agency admin or the planning department grants them, never
+ * the admin of a subordinate unit.
+ */
+export const OVERSIGHT_ROLES: readonly Role[] = ['auditor', 'ethics'];
 
 export const isAdmin = (p: { roles: readonly string[] }): boolean => p.roles.some((r) => (ADMIN_ROLES as readonly string[]).includes(r));
 
@@ -139,6 +145,11 @@ export function grantProblems(w: World, actor: Principal, g: Grant): RuleProblem
   const ops = new Set(w.opCodes);
   const outside = g.permissions.filter((p) => !scopes.has(p.scope) || !reach.has(p.scope) || !ops.has(p.opCode));
   if (outside.length) out.push({ field: 'permissions', message: `超出機關授權之查詢權限：${outside.map((p) => `${p.scope}/${p.opCode}`).join('、')}。` });
+  const actorKind = byId(w).get(actor.unitId)?.kind;
+  const oversight = g.roles.filter((r) => (OVERSIGHT_ROLES as readonly string[]).includes(r) && !bad.includes(r));
+  if (oversight.length && actorKind !== 'agency' && actorKind !== 'planning') {
+    out.push({ field: 'roles', message: '稽核人員及政風人員角色僅能由機關管理者或計畫處配賦，轄屬單位管理者不得配賦。' });
+  }
   return out;
 }
 

@@ -52,6 +52,8 @@ const PLANNING_PEOPLE: PersonSeed[] = [
   { suffix: 'admin', name: '計畫處管理者', rank: 'section_chief', roles: ['planning_admin'] },
   { suffix: 'chief', name: '計畫處科長', rank: 'division_chief', roles: ['supervisor'] },
   { suffix: 'auditor', name: '計畫處稽核', rank: 'staff', roles: ['auditor'] },
+  // The county's ethics unit sits in the planning department: county-wide reach (reach.ts).
+  { suffix: 'ethics', name: '計畫處政風', rank: 'staff', roles: ['ethics'] },
   { suffix: 'it', name: '計畫處資訊', rank: 'staff', roles: ['it'] },
 ];
 

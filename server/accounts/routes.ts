@@ -11,6 +11,7 @@ import { addHomePanel } from '../web/home.ts';
 import { iso, localDate, now } from '../time.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { permissionsOf } from '../auth/permissions.ts';
+import { lockoutAlerts, LOCKOUT_ALERT_DAYS } from '../auth/service.ts';
 import { RANKS, RANK_LABELS, ROLES, ROLE_LABELS } from './roles.ts';
 import { ADMINS, FILERS, READERS, REVIEW_READERS } from './access.ts';
 import * as svc from './service.ts';
@@ -318,7 +319,9 @@ export function register(r: Routes, ctx: AppContext): void {
 
   const requestList = (view: 'inbox' | 'todo' | 'mine' | 'all', title: string) => async (req: Request, res: Response) => {
     const list = await svc.listRequests(db, who(req), { view });
-    renderPage(res, 'accounts/requests', { title, view, list, statusLabels: REQUEST_STATUS_LABELS });
+    // The admin's to-do page also carries the lockouts of accounts it administers (in-app alert).
+    const lockouts = view === 'todo' ? await lockoutAlerts(db, who(req)) : null;
+    renderPage(res, 'accounts/requests', { title, view, list, lockouts, lockoutDays: LOCKOUT_ALERT_DAYS, statusLabels: REQUEST_STATUS_LABELS });
   };
   r.get('/accounts/requests', (req, res) => {
     const v = String(req.query.view ?? 'all');

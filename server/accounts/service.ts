@@ -9,6 +9,7 @@ import { isIsoDate, localDate, now } from '../time.ts';
 import { recordEvent } from '../events/service.ts';
 import { conflict, fieldError, forbidden, notFound, Problem, validation, type FieldError } from '../web/problem.ts';
 import { hashPassword } from '../auth/passwords.ts';
+import { clearStreaks } from '../auth/repo.ts';
 import { subjectHmac, isNationalId, isResidentCertificate } from '../queries/subject.ts';
 import { isRole, RANKS } from './roles.ts';
 import {
@@ -247,6 +248,8 @@ export async function unlockUser(db: Db, who: Who, id: number): Promise<void> {
   if (!canManageUser(world, principalOf(who), target)) throw forbidden('此帳號不在您的配賦範圍內。');
   await db.transaction(async (trx) => {
     await repo.updateUser(trx, id, { failed_logins: 0, locked_until: null, updated_at: now() });
+    // Every address's lock of the account ends too (locks are per account and address).
+    await clearStreaks(trx, target.row.account);
     await recordEvent(trx, evActor(who), { action: 'unlock', targetType: 'user', targetId: id, unitId: target.unitId });
   });
 }

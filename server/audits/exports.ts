@@ -103,6 +103,22 @@ export async function awaitExport(db: Db, id: number, timeoutMs = 30 * 60_000): 
   }
 }
 
+/**
+ * The newest finished export of exactly these parameters whose file is still kept, or undefined:
+ * what a GET of a report answers (a GET never starts one).
+ */
+export async function latestDone(db: Db, p: ExportParams): Promise<any> {
+  const key = activeKey(p);
+  for (let before = Number.MAX_SAFE_INTEGER; ;) {
+    const rows: any[] = await db('export_jobs').where({ kind: p.kind, status: 'done' }).where('id', '<', before)
+      .where((q) => (p.unitId == null ? q.whereNull('unit_id') : q.where('unit_id', p.unitId))).whereNotNull('file_path').orderBy('id', 'desc').limit(100);
+    if (!rows.length) return undefined;
+    const hit = rows.find((r) => activeKey(parseJson<any>(r.params, {})) === key);
+    if (hit) return hit;
+    before = Number(rows[rows.length - 1].id);
+  }
+}
+
 export function exportView(row: any) {
   const params = parseJson<any>(row.params, {});
   return {

@@ -11,7 +11,7 @@ import { parseForm, parseOr400 } from '../web/validate.ts';
 import { isIsoDate, localDate, now } from '../time.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
-import { awaitExport, exportView, startExport, type ExportParams } from './exports.ts';
+import { awaitExport, exportView, latestDone, startExport, type ExportParams } from './exports.ts';
 import { halfOf } from './rules.ts';
 
 const STAFF = ['planning_admin', 'admin', 'clerk', 'supervisor', 'checker', 'auditor', 'ethics', 'it'] as const;
@@ -35,8 +35,10 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/audits/exports/:id', who: svc.EXPORT_ROLES, units: 'subtree', note: 'export progress page' },
   { method: 'GET', path: '/audits/exports/:id/file', who: svc.EXPORT_ROLES, units: 'subtree' },
   { method: 'GET', path: '/api/v1/exports/:id', who: svc.EXPORT_ROLES, units: 'subtree', note: 'export progress (polled)' },
-  { method: 'GET', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the annual workbook (xlsx), scoped to the caller' },
-  { method: 'GET', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the audit package for the NHI administration (xlsx), scoped to the caller' },
+  { method: 'GET', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the latest annual workbook already made (xlsx), scoped to the caller; never starts one' },
+  { method: 'POST', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'makes the annual workbook (xlsx) and answers it' },
+  { method: 'GET', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the latest audit package already made (xlsx), scoped to the caller; never starts one' },
+  { method: 'POST', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'makes the audit package for the NHI administration (xlsx) and answers it' },
 ];
 
 const who = (req: Request): svc.Who => {
@@ -55,8 +57,9 @@ async function exportForViewer(ctx: AppContext, req: Request): Promise<any> {
   return row;
 }
 
-function sendFile(res: Response, row: any): void {
+function sendFile(res: Response, row: any, status = 200): void {
   if (!row.file_path || !fs.existsSync(row.file_path)) throw notFound('檔案已不存在，請重新產製。');
+  res.status(status);
   res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
   res.setHeader('Content-Disposition', `attachment; filename="${row.file_name}"`);
   res.setHeader('X-Content-SHA256', row.sha256 ?? '');
@@ -261,27 +264,41 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
   r.get('/api/v1/exports/:id', async (req, res) => {
     res.json(exportView(await exportForViewer(ctx, req)));
   });
-  /** The API answers the workbook itself: the export runs (or joins one running) and is sent when done. */
-  const sendWhenDone = async (req: Request, res: Response, p: ExportParams, failed: string) => {
+  // A GET never changes state (no export row, no file): it answers the newest workbook already
+  // made for exactly these parameters — by the annual-report job, the page or a POST — or a 404
+  // telling to POST. A POST makes one (or joins the one running) and answers it when done.
+  const sendLatest = async (res: Response, p: ExportParams) => {
+    const row = await latestDone(db, p);
+    if (!row || !row.file_path || !fs.existsSync(row.file_path)) {
+      throw new Problem(404, 'export-not-made', 'Not made yet', '尚未產製此報表（或檔案已逾保存期限刪除）；請以 POST 同一路徑（參數置於 JSON 內容）產製。');
+    }
+    res.setHeader('Last-Modified', new Date(Number(row.finished_at)).toUTCString());
+    res.setHeader('Content-Location', `/api/v1/exports/${row.id}`);
+    sendFile(res, row);
+  };
+  const makeAndSend = async (req: Request, res: Response, p: ExportParams, failed: string) => {
     const started = await startExport(ctx, who(req), p);
     const row = await awaitExport(db, started.id);
     if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', failed);
-    sendFile(res, row);
+    res.setHeader('Location', `/api/v1/exports/${row.id}`);
+    sendFile(res, row, started.joined ? 200 : 201);
   };
-  r.get('/api/v1/reports/annual', async (req, res) => {
-    const q = parseOr400(yearQuery, req.query);
+  const annualParams = async (req: Request, input: unknown): Promise<ExportParams> => {
+    const q = parseOr400(yearQuery, input);
     svc.checkYear(q.year);
-    const reach = await svc.reachOf(db, who(req));
-    const unit = svc.reportUnit(reach, q.unit || undefined);
-    await sendWhenDone(req, res, { kind: 'annual', year: q.year, unitId: unit?.id ?? null }, '年度報表產製失敗，請稍後再試。');
-  });
+    const unit = svc.reportUnit(await svc.reachOf(db, who(req)), q.unit || undefined);
+    return { kind: 'annual', year: q.year, unitId: unit?.id ?? null };
+  };
   // 5(四): the NHI administration's auditors ask for the roster and audit records of a period.
-  r.get('/api/v1/reports/audit-package', async (req, res) => {
-    const q = parseOr400(pkgSchema, req.query);
-    const reach = await svc.reachOf(db, who(req));
-    const unit = svc.reportUnit(reach, q.unit || undefined);
-    await sendWhenDone(req, res, { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null }, '稽核資料產製失敗，請稍後再試。');
-  });
+  const packageParams = async (req: Request, input: unknown): Promise<ExportParams> => {
+    const q = parseOr400(pkgSchema, input);
+    const unit = svc.reportUnit(await svc.reachOf(db, who(req)), q.unit || undefined);
+    return { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null };
+  };
+  r.get('/api/v1/reports/annual', async (req, res) => sendLatest(res, await annualParams(req, req.query)));
+  r.post('/api/v1/reports/annual', async (req, res) => makeAndSend(req, res, await annualParams(req, req.body), '年度報表產製失敗，請稍後再試。'));
+  r.get('/api/v1/reports/audit-package', async (req, res) => sendLatest(res, await packageParams(req, req.query)));
+  r.post('/api/v1/reports/audit-package', async (req, res) => makeAndSend(req, res, await packageParams(req, req.body), '稽核資料產製失敗，請稍後再試。'));
 
   // Registered last so /audits/retained, /audits/links … are not taken for an id.
   r.get('/audits/:id', async (req, res) => {

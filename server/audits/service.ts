@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { isUniqueViolation, parseJson } from '../db.ts';
 import { allUnits, subtreeOf, agencyIn, type UnitRow } from '../accounts/units.ts';
+import { reachOf as reachByOffice } from '../accounts/reach.ts';
 import type { Role } from '../accounts/roles.ts';
 import { recordEvent, type Actor } from '../events/service.ts';
 import { Problem, conflict, forbidden, notFound, validation, fieldError } from '../web/problem.ts';
@@ -28,12 +29,22 @@ export const FILING_ROLES: Role[] = ['admin', 'auditor'];
 
 export interface Reach { all: boolean; unitIds: number[]; units: UnitRow[]; home: UnitRow | undefined }
 
-/** The planning department reaches every unit; anyone else their own unit's subtree. */
-export async function reachOf(conn: Conn, who: { unitId: number }): Promise<Reach> {
+/** The offices whose reach is their whole agency wherever they sit in it: they audit it. */
+const OVERSIGHT: readonly string[] = ['auditor', 'ethics'];
+
+/**
+ * Need to know (accounts/reach.ts): auditors and ethics reach their agency and what lies under it,
+ * the planning department's admins, auditors and ethics the county. Everyone else keeps to their
+ * own unit's subtree within that, as the delegation layers do: a subordinate unit's admin does not
+ * review its agency's links or file its annual workbook.
+ */
+export async function reachOf(conn: Conn, who: { unitId: number; roles: readonly string[] }): Promise<Reach> {
   const units = await allUnits(conn);
   const home = units.find((u) => u.id === who.unitId);
-  const all = home?.kind === 'planning';
-  return { all, unitIds: all ? units.map((u) => u.id) : subtreeOf(units, who.unitId), units, home };
+  const r = reachByOffice(units, who);
+  const own = new Set(subtreeOf(units, who.unitId));
+  const unitIds = r.countyWide || who.roles.some((x) => OVERSIGHT.includes(x)) ? r.unitIds : r.unitIds.filter((id) => own.has(id));
+  return { all: r.countyWide, unitIds, units, home };
 }
 export const inReach = (r: Reach, unitId: number): boolean => r.unitIds.includes(unitId);
 
@@ -42,12 +53,14 @@ export function reportUnit(r: Reach, code: string | undefined): UnitRow | null {
   if (code) {
     const u = r.units.find((x) => x.code === code);
     if (!u) throw new Problem(404, 'unknown-unit', 'Unknown unit', `找不到單位代碼「${code}」。`, [{ field: 'unit', message: '找不到此單位代碼' }]);
-    if (!inReach(r, u.id)) throw forbidden(`單位「${code}」不在您的權責範圍內。`);
+    if (!inReach(r, u.id) || (u.kind === 'planning' && !r.all)) throw forbidden(`單位「${code}」不在您的權責範圍內。`);
     if (u.kind === 'planning') return null;
     return u;
   }
   if (r.all) return null; // county-wide
   const home = r.home!;
+  // Planning-department staff without a county-wide office have no agency to report on.
+  if (home.kind === 'planning') throw forbidden('您沒有全縣報表之權責，請指定單位。');
   return home.kind === 'unit' ? home : agencyIn(r.units, home.id) ?? home;
 }
 
@@ -128,7 +141,7 @@ export interface LinkRow {
 }
 
 /** Every agency × scope link in reach with its use in the year and its review, if any. */
-export async function linkReviewList(conn: Conn, who: { unitId: number }, year: number): Promise<LinkRow[]> {
+export async function linkReviewList(conn: Conn, who: { unitId: number; roles: readonly string[] }, year: number): Promise<LinkRow[]> {
   const r = await reachOf(conn, who);
   const agencyIds = r.units.filter((u) => u.kind === 'agency' && inReach(r, u.id)).map((u) => u.id);
   const links: any[] = await repo.linksOf(conn, agencyIds);
@@ -298,7 +311,7 @@ export async function openAudit(db: Db, cfg: Config, who: Who, input: z.infer<ty
   }
 }
 
-export async function auditForViewer(conn: Conn, who: { unitId: number }, id: number): Promise<repo.AuditRow & { unit: UnitRow }> {
+export async function auditForViewer(conn: Conn, who: { unitId: number; roles: readonly string[] }, id: number): Promise<repo.AuditRow & { unit: UnitRow }> {
   const a = await repo.auditById(conn, id);
   if (!a) throw notFound('找不到此稽核。');
   const r = await reachOf(conn, who);

@@ -8,8 +8,8 @@ import { parseForm, parseOr400 } from '../web/validate.ts';
 import { renderPage } from '../web/views.ts';
 import { generateCsrfToken } from '../web/middleware.ts';
 import { recordEvent } from '../events/service.ts';
-import { now } from '../time.ts';
-import { changePassword, login, logoutEverywhere, noteConcurrentUse } from './service.ts';
+import { iso, now, rocDateTime } from '../time.ts';
+import { changePassword, login, logoutEverywhere, noteConcurrentUse, type LockoutNotice } from './service.ts';
 import { permissionsOf } from './permissions.ts';
 
 const loginBody = z.object({
@@ -25,22 +25,33 @@ const passwordBody = z.object({
 const DIRECTORY_DOWN = '目錄服務（LDAP／AD）暫時無法連線，目錄帳號目前無法登入；本系統帳號不受影響。請稍後再試或洽資訊人員。';
 
 /** Starts a fresh session (new id: no session fixation) for the user. */
-function establish(req: Request, userId: number): Promise<void> {
+function establish(req: Request, userId: number, notices: LockoutNotice[]): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     req.session.regenerate((err) => {
       if (err) return reject(err);
       req.session.userId = userId;
       req.session.createdAt = now();
       (req.session as any).ip = req.ip ?? null;
+      // Lockouts since the last sign-in: the API shows them in /api/v1/me, pages once as a message.
+      if (notices.length) {
+        req.session.notices = notices;
+        req.session.flash = { kind: 'error', text: lockoutNoticeText(notices) };
+      }
       req.session.save((e) => (e ? reject(e) : resolve()));
     });
   });
 }
 
 /** After sign-in: a new session id, and concurrent use from another address recorded (3(二)1(4)). */
-async function signedIn(req: Request, db: AppContext['db'], userId: number, account: string): Promise<void> {
-  await establish(req, userId);
-  await noteConcurrentUse(db, { id: userId, account }, req.sessionID, req.ip ?? null);
+async function signedIn(req: Request, db: AppContext['db'], r: { userId: number; account: string; notices: LockoutNotice[] }): Promise<void> {
+  await establish(req, r.userId, r.notices);
+  await noteConcurrentUse(db, { id: r.userId, account: r.account }, req.sessionID, req.ip ?? null);
+}
+
+/** The owner's alert of lockouts since the last sign-in (in-app; e-mail comes in a later issue). */
+function lockoutNoticeText(notices: LockoutNotice[]): string {
+  const last = notices[0];
+  return `自上次登入以來，您的帳號因連續登入失敗被鎖定 ${notices.length} 次（最近一次：${rocDateTime(last.at)}，來源位址 ${last.address || '不明'}）。鎖定只限該來源，您的登入不受影響；若非本人操作，請立即變更密碼並通知管理者。`;
 }
 
 const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(next) ? next : '/');
@@ -59,7 +70,7 @@ export function register(r: Routes, ctx: AppContext): void {
     if (!parsed.ok) return renderPage(res, 'login', { title: '登入', values: { account: String(req.body?.account ?? '') }, errors: parsed.errors, next }, 400);
     const result = await login(db, cfg, { ...parsed.value, ip: req.ip ?? null });
     if (result.kind === 'ok') {
-      await signedIn(req, db, result.userId, result.account);
+      await signedIn(req, db, result);
       return res.redirect(303, next);
     }
     if (result.kind === 'directory-unavailable') {
@@ -91,16 +102,21 @@ export function register(r: Routes, ctx: AppContext): void {
       renderPage(res, 'password', { title: '變更密碼', values, errors, minLength: cfg.PASSWORD_MIN_LENGTH }, status);
     if (!parsed.ok) return show(parsed.errors, 400);
     if (req.body.next !== req.body.confirm) return show({ confirm: '兩次輸入的新密碼不一致' }, 400);
+    const self = req.actor?.account === parsed.value.account;
     try {
-      await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null });
+      await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null, keepSid: self ? req.sessionID : undefined });
     } catch (e) {
       if (e instanceof Problem && e.errors.length) {
         return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), e.status);
       }
       throw e;
     }
+    // Signed in as this account: this session stays, every other one has ended.
+    if (self) {
+      req.session.flash = { kind: 'ok', text: '密碼已變更；此帳號在其他地方的登入均已登出。' };
+      return res.redirect(303, '/');
+    }
     req.session.flash = { kind: 'ok', text: '密碼已變更，請以新密碼登入。' };
-    if (req.actor) return req.session.destroy(() => res.redirect(303, '/login'));
     res.redirect(303, '/login');
   });
 
@@ -108,7 +124,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const body = parseOr400(loginBody, req.body);
     const result = await login(db, cfg, { ...body, ip: req.ip ?? null });
     if (result.kind === 'ok') {
-      await signedIn(req, db, result.userId, result.account);
+      await signedIn(req, db, result);
       return res.status(204).end();
     }
     if (result.kind === 'directory-unavailable') throw new Problem(503, 'directory-unavailable', 'Directory unavailable', DIRECTORY_DOWN);
@@ -138,7 +154,8 @@ export function register(r: Routes, ctx: AppContext): void {
 
   r.post('/api/v1/auth/password', async (req, res) => {
     const body = parseOr400(passwordBody, req.body);
-    await changePassword(db, cfg, { ...body, ip: req.ip ?? null });
+    // A caller signed in as this account keeps its session; every other session of it ends.
+    await changePassword(db, cfg, { ...body, ip: req.ip ?? null, keepSid: req.actor?.account === body.account ? req.sessionID : undefined });
     res.status(204).end();
   });
 
@@ -153,6 +170,8 @@ export function register(r: Routes, ctx: AppContext): void {
       rank: a.rank,
       unit: unit ? { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind } : null,
       permissions: await permissionsOf(db, a.id),
+      // Lockouts of this account between the previous sign-in and this session's.
+      notices: (req.session.notices ?? []).map((n) => ({ type: 'lockout', at: iso(n.at), address: n.address, lockedUntil: iso(n.until) })),
       csrfToken: generateCsrfToken(req),
     });
   });

@@ -1,5 +1,6 @@
 // Checks, check items, investigations and audit records: knex only, no policy.
 import type { Conn } from '../db.ts';
+import { whereActiveNow } from '../accounts/active.ts';
 import { isMysql, insertChunked, pagesAhead, selectArrays } from '../db.ts';
 
 export interface ScanRow {
@@ -87,7 +88,7 @@ export interface CandidateUser { id: number; account: string; name: string; unit
 /** Active users of the given units with their roles (comma list). */
 export async function activeUsersOf(conn: Conn, unitIds: number[]): Promise<CandidateUser[]> {
   if (!unitIds.length) return [];
-  const users = await conn('users').whereIn('unit_id', unitIds).andWhere({ status: 'active' }).orderBy('id').select('id', 'account', 'name', 'unit_id', 'rank');
+  const users = await whereActiveNow(conn('users').whereIn('unit_id', unitIds)).orderBy('id').select('id', 'account', 'name', 'unit_id', 'rank');
   const roles = await conn('user_roles').whereIn('user_id', users.map((u: any) => u.id)).select('user_id', 'role');
   const by = new Map<number, string[]>();
   for (const r of roles) by.set(Number(r.user_id), [...(by.get(Number(r.user_id)) ?? []), r.role]);
@@ -113,6 +114,16 @@ export async function insertCheck(conn: Conn, row: Record<string, unknown>): Pro
 export const insertItems = (conn: Conn, rows: Record<string, unknown>[]): Promise<void> => insertChunked(conn, 'check_items', rows);
 
 export const checkById = (conn: Conn, id: number) => conn('checks').where({ id }).first();
+/** Who checks some of the check's items (besides the check's own checker). */
+export async function itemCheckerIds(conn: Conn, checkId: number): Promise<number[]> {
+  return (await conn('check_items').where({ check_id: checkId }).whereNotNull('checker_id').distinct('checker_id').pluck('checker_id')).map(Number);
+}
+/** Checks the person is the checker of, or checks some items of. */
+export async function checkIdsCheckedBy(conn: Conn, userId: number): Promise<number[]> {
+  const own = await conn('checks').where({ checker_id: userId }).pluck('id');
+  const items = await conn('check_items').where({ checker_id: userId }).distinct('check_id').pluck('check_id');
+  return [...new Set([...own, ...items].map(Number))];
+}
 export const itemsOf = (conn: Conn, checkId: number) => conn('check_items').where({ check_id: checkId }).orderBy('id');
 export const itemByEntry = (conn: Conn, checkId: number, entryId: number) => conn('check_items').where({ check_id: checkId, entry_id: entryId }).first();
 

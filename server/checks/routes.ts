@@ -12,14 +12,19 @@ import * as svc from './service.ts';
 import { basisLabel, dueAt, FLAG_LABELS, VERDICT_LABELS, VERDICTS, type FlagRule } from './rules.ts';
 import { sheetHeader, sheetPages, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
 
-const CHECK_VIEWERS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor'] as const;
+// Who reads which check is the service's (rules.ts mayReadCheck); admins list none but see the
+// header of their agency's checks to assign a checker.
+const CHECK_VIEWERS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor', 'ethics'] as const;
 const INVESTIGATORS = ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor', 'ethics', 'it'] as const;
-/** Who may correct an audit record (by the API or on the investigation page). */
-const RECORD_CORRECTORS = ['auditor', 'planning_admin', 'ethics', 'checker', 'supervisor'] as const;
+/**
+ * Who may reach the audit-record correction routes: any role that signs records (whoever concluded
+ * an investigation). The service lets only the signer, or an auditor or ethics officer with reach.
+ */
+const RECORD_CORRECTORS = INVESTIGATORS;
 
 export const access: AccessEntry[] = [
-  { method: 'GET', path: '/api/v1/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks (current generation) of the caller\'s agency; planning department: all' },
-  { method: 'GET', path: '/api/v1/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check; own agency, or items assigned to the caller' },
+  { method: 'GET', path: '/api/v1/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks (current generation) the caller reads: its checkers, supervisors of its unit or above, ethics and auditors with reach, planning admins' },
+  { method: 'GET', path: '/api/v1/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check, to its readers only; anyone else 404 as for no check' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict on an item (item = query log entry id); only the item\'s assigned checker, never on their own entry' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry answers an explanation request' },
   { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'the check\'s checker signs it off with {confirm: true}; refused while items are open' },
@@ -31,15 +36,15 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'participants add notes and evidence' },
   { method: 'POST', path: '/api/v1/investigations/:id/participants', who: INVESTIGATORS, units: 'self', note: 'participants add business, ethics or IT participants' },
   { method: 'POST', path: '/api/v1/investigations/:id/conclusion', who: INVESTIGATORS, units: 'self', note: 'a participant concludes; writes the audit record' },
-  { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: RECORD_CORRECTORS, units: 'subtree', note: 'a correction as a new record that supersedes the original' },
+  { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: RECORD_CORRECTORS, units: 'subtree', note: 'a correction as a new record that supersedes the original; only its signer, or an auditor or ethics officer with reach' },
   { method: 'GET', path: '/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks page' },
-  { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off' },
+  { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off, to its readers; its assigner (admin) sees the header only' },
   { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
   { method: 'POST', path: '/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'sign-off form' },
   { method: 'POST', path: '/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'correction form after sign-off (a new linked audit record)' },
   { method: 'POST', path: '/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign checker form' },
-  { method: 'GET', path: '/checks/:id/sheet', who: 'signed-in', units: 'subtree', note: 'printable monthly query record sheet (A4)' },
-  { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx' },
+  { method: 'GET', path: '/checks/:id/sheet', who: 'signed-in', units: 'subtree', note: 'printable monthly query record sheet (A4), to the check\'s readers' },
+  { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx, to the check\'s readers' },
   { method: 'GET', path: '/explanations', who: 'signed-in', units: 'self', note: 'explanations asked of me' },
   { method: 'POST', path: '/explanations/:check/:item', who: 'signed-in', units: 'self', note: 'answer an explanation request' },
   { method: 'GET', path: '/investigations', who: INVESTIGATORS, units: 'subtree', note: 'investigations list' },
@@ -147,10 +152,10 @@ export function register(r: Routes, ctx: AppContext): void {
   });
 
   const showCheck = async (req: Request, res: Response, extra: { errors?: Record<string, Record<string, string>>; values?: Record<string, Record<string, string>>; message?: string } = {}, status = 200) => {
-    const d = await svc.checkDetail(db, req.actor!, idParam(req.params.id));
+    const d = await svc.checkDetail(db, req.actor!, idParam(req.params.id), { header: true });
     const assignable = req.actor!.roles.some((x) => x === 'admin' || x === 'planning_admin');
-    const correctable = req.actor!.roles.some((x) => ['checker', 'supervisor', 'auditor', 'planning_admin'].includes(x));
-    const corrections = await db('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'check', 'a.source_id': d.check.id }).orderBy('a.id')
+    const correctable = d.full && req.actor!.roles.some((x) => ['checker', 'supervisor', 'auditor', 'planning_admin'].includes(x));
+    const corrections = !d.full ? [] : await db('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'check', 'a.source_id': d.check.id }).orderBy('a.id')
       .select('a.id', 'a.summary', 'a.findings', 'a.signed_at', 'u.name as signer');
     renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, correctable, corrections, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
   };
@@ -249,8 +254,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   const showInvestigation = async (req: Request, res: Response, errors: Record<string, Record<string, string>> = {}, values: Record<string, Record<string, string>> = {}, status = 200) => {
     const d = await svc.investigationDetail(db, req.actor!, idParam(req.params.id));
-    const canCorrect = req.actor!.roles.some((x) => (RECORD_CORRECTORS as readonly string[]).includes(x));
-    renderPage(res, 'checks/investigation', { title: d.v.title, d, errors, values, sides: svc.SIDES, canCorrect, ...viewData }, status);
+    renderPage(res, 'checks/investigation', { title: d.v.title, d, errors, values, sides: svc.SIDES, canCorrect: d.canCorrect, ...viewData }, status);
   };
   r.get('/investigations/:id', async (req, res) => showInvestigation(req, res));
   const formPost = (path: string, schema: z.ZodType<any>, form: string, act: (req: Request, v: any) => Promise<unknown>, ok: string) => {
@@ -286,7 +290,7 @@ const homePanel = async (ctx: AppContext, actor: Express.Actor) => {
   const asked = await svc.explanationsFor(ctx.db, actor.id);
   if (asked.length) items.push({ label: '待說明查詢', value: asked.filter((x: any) => !x.explanation).length, href: '/explanations' });
   let html = '';
-  if (actor.roles.some((r) => ['checker', 'supervisor', 'admin', 'planning_admin', 'auditor'].includes(r))) {
+  if (actor.roles.some((r) => (CHECK_VIEWERS as readonly string[]).includes(r))) {
     const p = await svc.problemsFor(ctx.db, actor);
     items.push({ label: '逾期未簽核查核', value: p.overdue.length, href: '/checks' });
     items.push({ label: '無查核人員', value: p.unassigned.length, href: '/checks' });

@@ -2,6 +2,8 @@
 // reproducible ordering, the population digest, risk flags, due dates. No database, no Express.
 import crypto from 'node:crypto';
 import { monthRange, TAIPEI } from '../time.ts';
+import { agencyIn, isWithin, type UnitRow } from '../accounts/units.ts';
+import { isCountyWide, reachOf, withinReach, type ReachActor } from '../accounts/reach.ts';
 
 /** The clause's floors: never sample fewer than 3 % or fewer than 10 entries. */
 export const RATE_FLOOR_PERCENT = 3;
@@ -272,3 +274,50 @@ export type Verdict = (typeof VERDICTS)[number];
 export const VERDICT_LABELS: Record<Verdict, string> = { proper: '適當', improper: '不當', 'explanation-needed': '請說明' };
 /** An item is settled when its verdict is final: proper or improper. */
 export const isSettled = (verdict: string | null | undefined): boolean => verdict === 'proper' || verdict === 'improper';
+
+// ── Need to know: who reads a check, who joins an investigation ────────────────────────────────
+
+export interface Person extends ReachActor { id: number }
+
+/**
+ * Reads a check by office (without being one of its checkers): ethics and auditors with reach, the
+ * supervisors of the check's unit or a unit above it within their reach, and the planning
+ * department's admins (county-wide). Clerks, IT, admins and checkers not assigned to it: no.
+ */
+export function readsCheckByOffice(units: UnitRow[], actor: Person, unitId: number): boolean {
+  const reach = reachOf(units, actor);
+  if (!reach.unitIds.includes(Number(unitId))) return false;
+  if (actor.roles.includes('planning_admin') && reach.countyWide) return true;
+  if (actor.roles.some((r) => r === 'auditor' || r === 'ethics')) return true;
+  return actor.roles.includes('supervisor') && isWithin(units, Number(actor.unitId), Number(unitId));
+}
+
+/** Who may read a check, its sample, checker notes and 查詢紀錄單: its checkers, or a reader by office. */
+export const mayReadCheck = (units: UnitRow[], actor: Person, c: { unitId: number; checkerIds: readonly number[] }): boolean =>
+  c.checkerIds.includes(actor.id) || readsCheckByOffice(units, actor, c.unitId);
+
+/** Who assigns a check's checker: the planning department's admins, or an admin with the agency in reach. Sees the header only. */
+export const mayAssignCheck = (units: UnitRow[], actor: Person, unitId: number): boolean =>
+  (actor.roles.includes('planning_admin') && isCountyWide(units, actor)) || (actor.roles.includes('admin') && withinReach(units, actor, unitId));
+
+/**
+ * Who may take part in an investigation of an agency (clause 5(二)), as a zh-TW problem or null:
+ * the business side from the agency itself; ethics and IT from the agency or with reach over it,
+ * and IT also from the planning department (the county's IT unit serves agencies without one).
+ * Another agency's staff never: an ethics participant sees the investigated entries.
+ */
+export function participantProblem(units: UnitRow[], agencyId: number, candidate: ReachActor, side: 'business' | 'ethics' | 'it'): string | null {
+  if (side === 'business') return agencyIn(units, Number(candidate.unitId))?.id === Number(agencyId) ? null : '業務單位參與人員須屬於本機關';
+  if (!candidate.roles.includes(side)) return side === 'ethics' ? '此帳號不是政風人員' : '此帳號不是資訊人員';
+  if (withinReach(units, candidate, agencyId)) return null;
+  const planning = !agencyIn(units, Number(candidate.unitId)) && units.some((u) => u.kind === 'planning' && isWithin(units, u.id, Number(candidate.unitId)));
+  if (side === 'it' && planning) return null;
+  return side === 'ethics' ? '政風參與人員須為本機關或計畫處之政風人員' : '資訊參與人員須為本機關或計畫處之資訊人員';
+}
+
+/**
+ * Who may correct (supersede) a signed audit record: its signer, or an auditor or ethics officer
+ * with reach over the audited unit. The audited agency's other staff never may.
+ */
+export const mayCorrectRecord = (units: UnitRow[], actor: Person, r: { unitId: number; signedBy: number | null }): boolean =>
+  (r.signedBy != null && Number(r.signedBy) === actor.id) || (actor.roles.some((x) => x === 'auditor' || x === 'ethics') && withinReach(units, actor, r.unitId));

@@ -2,28 +2,21 @@
 // check, verdicts, explanation requests, sign-off, investigations ending in audit records.
 // Nothing is edited after sign-off; corrections are new audit records linked to the original.
 import type { Conn, Db } from '../db.ts';
-import { allUnits, agencyIn, subtreeOf, unitByCode, type UnitRow } from '../accounts/units.ts';
+import { allUnits, agencyIn, subtreeOf, unitByCode } from '../accounts/units.ts';
+import { reachOf, withinReach } from '../accounts/reach.ts';
+import { whereActiveNow } from '../accounts/active.ts';
 import { isMonth, iso, localMonth, monthRange, now } from '../time.ts';
 import { recordEvent } from '../events/service.ts';
 import { conflict, fieldError, forbidden, notFound, validation } from '../web/problem.ts';
 import * as repo from './repo.ts';
 import { agencyPeople, assign } from './sampling.ts';
-import { isOverdue, isSettled, type Verdict } from './rules.ts';
+import { isOverdue, isSettled, mayAssignCheck, mayCorrectRecord, mayReadCheck, participantProblem, readsCheckByOffice, type Verdict } from './rules.ts';
 
 export type Actor = Express.Actor;
 const ev = (a: Actor) => ({ id: a.id, account: a.account, ip: a.ip });
 
-/** Which agencies' checks the actor may see: all (planning department) or their own agency. */
-export async function reachOf(conn: Conn, actor: Pick<Actor, 'unitId'>): Promise<{ all: boolean; agency: UnitRow | null; units: UnitRow[] }> {
-  const units = await allUnits(conn);
-  const own = units.find((u) => u.id === actor.unitId);
-  if (own?.kind === 'planning') return { all: true, agency: null, units };
-  return { all: false, agency: agencyIn(units, actor.unitId) ?? null, units };
-}
-
-function ensureReach(reach: { all: boolean; agency: UnitRow | null }, unitId: number): void {
-  if (!reach.all && reach.agency?.id !== unitId) throw forbidden('此查核屬於其他機關，您無權存取。');
-}
+// Someone who may not read a check is told what they would be told of no check at all.
+const NO_CHECK = '找不到此查核。';
 
 export function checkJson(c: any, items: any[], at = now()) {
   return {
@@ -38,49 +31,69 @@ export function checkJson(c: any, items: any[], at = now()) {
   };
 }
 
-/** GET /api/v1/checks?month&unit: current generation per agency, within the actor's reach. */
+/**
+ * GET /api/v1/checks?month&unit: current generation per agency, only the checks the actor may read
+ * (rules.ts mayReadCheck); a unit outside the actor's reach is refused.
+ */
 export async function listChecks(conn: Conn, actor: Actor, q: { month?: string; unit?: string }) {
   const errors = [];
   if (q.month !== undefined && !isMonth(q.month)) errors.push({ field: 'month', message: '月份格式應為 YYYY-MM' });
   else if (q.month && q.month >= localMonth(now())) errors.push({ field: 'month', message: '月份尚未結束，無查核資料' });
-  let unitIds: number[] | undefined;
-  const reach = await reachOf(conn, actor);
+  const units = await allUnits(conn);
+  const reach = reachOf(units, actor);
+  let unitIds = reach.countyWide ? undefined : reach.unitIds;
   if (q.unit !== undefined) {
     const u = await unitByCode(conn, q.unit);
     if (!u) errors.push({ field: 'unit', message: '找不到此機關代碼' });
     else {
-      const agency = agencyIn(reach.units, u.id);
+      const agency = agencyIn(units, u.id);
       if (!agency) errors.push({ field: 'unit', message: '此單位不屬於任何業務機關' });
-      else {
-        ensureReach(reach, agency.id);
-        unitIds = [agency.id];
-      }
+      else if (!reach.unitIds.includes(agency.id)) throw forbidden('此機關不在您的權責範圍內。');
+      else unitIds = [agency.id];
     }
   }
   if (errors.length) throw validation(errors);
-  if (!unitIds && !reach.all) unitIds = reach.agency ? [reach.agency.id] : [];
+  const mine = new Set(await repo.checkIdsCheckedBy(conn, actor.id));
   const checks = await repo.currentChecks(conn, { period: q.month, unitIds });
   const items = [];
-  for (const c of checks) items.push(checkJson(c, await repo.itemsOf(conn, c.id)));
+  for (const c of checks) {
+    if (!mine.has(Number(c.id)) && !readsCheckByOffice(units, actor, Number(c.unit_id))) continue;
+    items.push(checkJson(c, await repo.itemsOf(conn, c.id)));
+  }
   return { items, total: items.length };
 }
 
-export async function loadCheck(conn: Conn, actor: Actor, id: number) {
-  if (!Number.isInteger(id) || id <= 0) throw notFound('找不到此查核。');
+/** A check and what the actor may do with it: read it all, or (its assigner) see its header. 404 when neither. */
+async function checkFor(conn: Conn, actor: Actor, id: number): Promise<{ c: any; full: boolean; assigner: boolean }> {
+  if (!Number.isInteger(id) || id <= 0) throw notFound(NO_CHECK);
   const rows = await conn('checks as c').join('units as u', 'u.id', 'c.unit_id').leftJoin('users as k', 'k.id', 'c.checker_id').where('c.id', id)
     .select('c.*', 'u.code as unit_code', 'u.name as unit_name', 'u.has_sections', 'k.account as checker_account', 'k.name as checker_name');
   const c = rows[0];
-  if (!c) throw notFound('找不到此查核。');
-  const reach = await reachOf(conn, actor);
-  // A person assigned some of the check's items (another checker, the agency head) sees it too.
-  const assigned = await conn('check_items').where({ check_id: id, checker_id: actor.id }).first('id');
-  if (!assigned) ensureReach(reach, Number(c.unit_id));
+  // The same reads whether the check exists or not: the time taken does not tell.
+  const units = await allUnits(conn);
+  // Its checkers: the check's own and whoever checks some of its items (another checker, the agency head).
+  const checkerIds = [c?.checker_id, ...(await repo.itemCheckerIds(conn, id))].filter((x) => x != null).map(Number);
+  const full = !!c && mayReadCheck(units, actor, { unitId: Number(c.unit_id), checkerIds });
+  const assigner = !!c && mayAssignCheck(units, actor, Number(c.unit_id));
+  if (!full && !assigner) throw notFound(NO_CHECK);
+  return { c, full, assigner };
+}
+
+/** A check the actor may read (else 404, as for no such check). */
+export async function loadCheck(conn: Conn, actor: Actor, id: number) {
+  const { c, full } = await checkFor(conn, actor, id);
+  if (!full) throw notFound(NO_CHECK);
   return c;
 }
 
-/** A check with its items and the entries they point to (subjects masked). */
-export async function checkDetail(conn: Conn, actor: Actor, id: number) {
-  const c = await loadCheck(conn, actor, id);
+/**
+ * A check with its items and the entries they point to (subjects masked). With `header`, its
+ * assigner (an admin) gets the check without items or entries instead of a 404.
+ */
+export async function checkDetail(conn: Conn, actor: Actor, id: number, o: { header?: boolean } = {}) {
+  const { c, full } = await checkFor(conn, actor, id);
+  if (!full && !o.header) throw notFound(NO_CHECK);
+  if (!full) return { check: c, json: checkJson(c, []), items: [] as any[], full };
   const items = await repo.itemsOf(conn, id);
   const entries = await repo.entriesByIds(conn, items.map((i: any) => Number(i.entry_id)));
   const people = new Map<number, any>((await conn('users').whereIn('id', items.map((i: any) => i.checker_id).filter(Boolean)).select('id', 'account', 'name')).map((u: any) => [Number(u.id), u]));
@@ -88,6 +101,7 @@ export async function checkDetail(conn: Conn, actor: Actor, id: number) {
     check: c,
     json: checkJson(c, items),
     items: items.map((i: any) => ({ ...i, entry: entries.get(Number(i.entry_id)), checker: people.get(Number(i.checker_id)) ?? null })),
+    full,
   };
 }
 
@@ -125,16 +139,17 @@ export async function setVerdict(db: Db, actor: Actor, checkId: number, entryId:
   });
 }
 
-/** The clerk who recorded the entry answers an explanation request. */
+/**
+ * The clerk who recorded the entry answers an explanation request. Anything but their own entry
+ * with an explanation asked is 404, so the answer never tells that a check or a sampled entry exists.
+ */
 export async function answerExplanation(db: Db, actor: Actor, checkId: number, entryId: number, explanation: string) {
   return db.transaction(async (trx) => {
-    const c = await trx('checks').where({ id: checkId }).first();
-    if (!c) throw notFound('找不到此查核。');
-    const item = await itemFor(trx, c, entryId);
-    const entry = await trx('query_logs').where({ id: entryId }).first('user_id');
-    if (Number(entry?.user_id) !== actor.id) throw forbidden('只有查詢此筆紀錄的人員可以說明。');
+    const c = Number.isInteger(checkId) ? await trx('checks').where({ id: checkId }).first() : undefined;
+    const item = c && Number.isInteger(entryId) ? await repo.itemByEntry(trx, Number(c.id), entryId) : undefined;
+    const entry = item ? await trx('query_logs').where({ id: entryId }).first('user_id') : undefined;
+    if (!item || Number(entry?.user_id) !== actor.id || item.verdict !== 'explanation-needed') throw notFound('找不到要求您說明的此筆查詢。');
     openOnly(c);
-    if (item.verdict !== 'explanation-needed') throw conflict('no-explanation-requested', '此項目未要求說明。');
     if (!explanation.trim()) throw fieldError('explanation', '請填寫說明');
     await trx('check_items').where({ id: item.id }).update({ explanation: explanation.trim(), explained_by: actor.id, explained_at: now() });
     await recordEvent(trx, ev(actor), { action: 'check-explanation', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId } });
@@ -163,7 +178,8 @@ export async function signOff(db: Db, actor: Actor, checkId: number) {
 /** An admin of the agency (or the planning department) assigns an eligible checker. */
 export async function assignChecker(db: Db, actor: Actor, checkId: number, account: string) {
   return db.transaction(async (trx) => {
-    const c = await loadCheck(trx, actor, checkId);
+    const { c, assigner } = await checkFor(trx, actor, checkId);
+    if (!assigner) throw forbidden('僅機關管理者或計畫處管理者可以指派查核人員。');
     openOnly(c);
     const agency = (await allUnits(trx)).find((u) => u.id === Number(c.unit_id))!;
     const { eligible, heads } = await agencyPeople(trx, agency);
@@ -210,14 +226,18 @@ export const SIDES = ['business', 'ethics', 'it'] as const;
 export type Side = (typeof SIDES)[number];
 export const SIDE_LABELS: Record<Side, string> = { business: '業務單位', ethics: '政風單位', it: '資訊單位' };
 
-/** Staff with a role in the agency, else in the planning department (county-level ethics / IT). */
-async function staffWithRole(conn: Conn, agencyId: number, role: string): Promise<number[]> {
+/**
+ * Staff with a role in the agency, else in the planning department (county-level ethics / IT);
+ * only those the participant rule admits (rules.ts participantProblem).
+ */
+async function staffWithRole(conn: Conn, agencyId: number, role: 'ethics' | 'it'): Promise<number[]> {
   const units = await allUnits(conn);
   const local = subtreeOf(units, agencyId);
   const planning = units.filter((u) => u.kind === 'planning').map((u) => u.id);
   for (const scope of [local, planning]) {
-    const ids = await conn('users as u').join('user_roles as r', 'r.user_id', 'u.id').whereIn('u.unit_id', scope).andWhere('u.status', 'active').andWhere('r.role', role).pluck('u.id');
-    if (ids.length) return ids.map(Number);
+    const rows = await whereActiveNow(conn('users as u').join('user_roles as r', 'r.user_id', 'u.id').whereIn('u.unit_id', scope), 'u.').andWhere('r.role', role).select('u.id', 'u.unit_id');
+    const ids = rows.filter((u: any) => !participantProblem(units, agencyId, { unitId: Number(u.unit_id), roles: [role] }, role)).map((u: any) => Number(u.id));
+    if (ids.length) return ids;
   }
   return [];
 }
@@ -239,24 +259,31 @@ async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, not
   return id;
 }
 
-async function investigationReach(conn: Conn, actor: Actor, inv: any): Promise<{ participant: boolean }> {
+/** Roles that oversee their agency's investigations (within reach) without taking part. */
+const OVERSIGHT_ROLES = ['auditor', 'planning_admin', 'admin', 'supervisor'];
+
+/** Whether the actor sees an investigation (a participant, or an overseer with reach) and takes part in it. */
+async function investigationAccess(conn: Conn, actor: Actor, inv: any): Promise<{ visible: boolean; participant: boolean }> {
   const participant = !!(await conn('investigation_participants').where({ investigation_id: inv.id, user_id: actor.id }).first('user_id'));
-  if (participant) return { participant };
+  const visible = participant || (actor.roles.some((r) => OVERSIGHT_ROLES.includes(r)) && withinReach(await allUnits(conn), actor, Number(inv.unit_id)));
+  return { visible, participant };
+}
+
+async function investigationReach(conn: Conn, actor: Actor, inv: any): Promise<{ participant: boolean }> {
+  const a = await investigationAccess(conn, actor, inv);
   // Someone neither taking part nor overseeing the agency is not told the investigation exists.
-  const oversight = actor.roles.some((r) => ['auditor', 'planning_admin', 'admin', 'supervisor'].includes(r));
-  const reach = await reachOf(conn, actor);
-  if (!oversight || (!reach.all && reach.agency?.id !== Number(inv.unit_id))) throw notFound('找不到此調查。');
-  return { participant };
+  if (!a.visible) throw notFound('找不到此調查。');
+  return a;
 }
 
 export async function listInvestigations(conn: Conn, actor: Actor) {
-  const reach = await reachOf(conn, actor);
+  const reach = reachOf(await allUnits(conn), actor);
   const mine = conn('investigation_participants').where({ user_id: actor.id }).select('investigation_id');
   const q = conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where((w) => {
     w.whereIn('v.id', mine);
-    if (actor.roles.some((r) => ['auditor', 'planning_admin', 'admin', 'supervisor'].includes(r))) {
-      if (reach.all) w.orWhereRaw('1 = 1');
-      else if (reach.agency) w.orWhere('v.unit_id', reach.agency.id);
+    if (actor.roles.some((r) => OVERSIGHT_ROLES.includes(r))) {
+      if (reach.countyWide) w.orWhereRaw('1 = 1');
+      else w.orWhereIn('v.unit_id', reach.unitIds);
     }
   });
   const rows = await q.orderBy('v.opened_at', 'desc').select('v.*', 'u.code as unit_code', 'u.name as unit_name');
@@ -284,7 +311,9 @@ export async function investigationDetail(conn: Conn, actor: Actor, id: number) 
   const corrections = record ? await conn('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'investigation', 'a.source_id': id }).whereNot('a.id', record.id)
     .orderBy('a.id').select('a.*', 'u.account as signer') : [];
   const missingSides = SIDES.filter((s) => !participants.some((p: any) => p.side === s));
-  return { v, participant, participants, notes, record, corrections, missingSides, json: { ...investigationJson(v), participants: participants.map((p: any) => ({ account: p.account, name: p.name, side: p.side })), notes: notes.map((n: any) => ({ kind: n.kind, body: n.body, evidenceRef: n.evidence_ref, author: n.author_account, at: iso(Number(n.created_at)) })), missingSides } };
+  const latest = corrections.length ? corrections[corrections.length - 1] : record;
+  const canCorrect = !!latest && mayCorrectRecord(await allUnits(conn), actor, { unitId: Number(latest.unit_id), signedBy: latest.signed_by });
+  return { v, participant, participants, notes, record, corrections, missingSides, canCorrect, json: { ...investigationJson(v), participants: participants.map((p: any) => ({ account: p.account, name: p.name, side: p.side })), notes: notes.map((n: any) => ({ kind: n.kind, body: n.body, evidenceRef: n.evidence_ref, author: n.author_account, at: iso(Number(n.created_at)) })), missingSides } };
 }
 
 async function openInvestigationFor(trx: Conn, actor: Actor, id: number) {
@@ -309,14 +338,11 @@ export async function addNote(db: Db, actor: Actor, id: number, input: { kind: '
 export async function addParticipant(db: Db, actor: Actor, id: number, input: { account: string; side: Side }) {
   return db.transaction(async (trx) => {
     const v = await openInvestigationFor(trx, actor, id);
-    const user = await trx('users').where({ account: input.account, status: 'active' }).first('id', 'unit_id');
+    const user = await whereActiveNow(trx('users').where({ account: input.account })).first('id', 'unit_id');
     if (!user) throw fieldError('account', '找不到此帳號或帳號未啟用');
     const roles: string[] = await trx('user_roles').where({ user_id: user.id }).pluck('role');
-    if (input.side !== 'business' && !roles.includes(input.side)) throw fieldError('account', input.side === 'ethics' ? '此帳號不是政風人員' : '此帳號不是資訊人員');
-    if (input.side === 'business') {
-      const units = await allUnits(trx);
-      if (agencyIn(units, Number(user.unit_id))?.id !== Number(v.unit_id)) throw fieldError('account', '業務單位參與人員須屬於本機關');
-    }
+    const problem = participantProblem(await allUnits(trx), Number(v.unit_id), { unitId: Number(user.unit_id), roles }, input.side);
+    if (problem) throw fieldError('account', problem);
     const exists = await trx('investigation_participants').where({ investigation_id: id, user_id: user.id, side: input.side }).first('user_id');
     if (!exists) await trx('investigation_participants').insert({ investigation_id: id, user_id: user.id, side: input.side, added_by: actor.id, added_at: now() });
     await recordEvent(trx, ev(actor), { action: 'investigation-participant', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { account: input.account, side: input.side } });
@@ -346,12 +372,20 @@ export async function conclude(db: Db, actor: Actor, id: number, input: { conclu
   });
 }
 
-/** A correction of an audit record is a new record that supersedes it; the original stays. */
-export async function correctAuditRecord(db: Db, actor: Actor, recordId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }) {
+/**
+ * A correction of an audit record is a new record that supersedes it; the original stays. Only its
+ * signer, or an auditor or ethics officer with reach (rules.ts mayCorrectRecord): others within
+ * reach (or who see its investigation) 403, anyone else 404 as for no such record.
+ */
+export async function correctAuditRecord(db: Db, actor: Actor, recordId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }, seen = false) {
   return db.transaction(async (trx) => {
     const r = Number.isInteger(recordId) ? await trx('audit_records').where({ id: recordId }).first() : undefined;
     if (!r) throw notFound('找不到此稽核紀錄。');
-    ensureReach(await reachOf(trx, actor), Number(r.unit_id));
+    const units = await allUnits(trx);
+    if (!mayCorrectRecord(units, actor, { unitId: Number(r.unit_id), signedBy: r.signed_by })) {
+      if (seen || withinReach(units, actor, Number(r.unit_id))) throw forbidden('僅簽核之稽核人員，或對受稽核機關有權責之稽核或政風人員，可以更正稽核紀錄。');
+      throw notFound('找不到此稽核紀錄。');
+    }
     const later = await trx('audit_records').where({ supersedes_id: recordId }).first('id');
     if (later) throw conflict('already-superseded', `此紀錄已由第 ${later.id} 號紀錄更正，請更正最新紀錄。`);
     const t = now();
@@ -366,11 +400,18 @@ export async function correctAuditRecord(db: Db, actor: Actor, recordId: number,
 
 /** Corrects a concluded investigation's audit record: the latest record of it is superseded by a new one. */
 export async function correctInvestigationRecord(db: Db, actor: Actor, investigationId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }) {
-  const v = Number.isInteger(investigationId) ? await db('investigations').where({ id: investigationId }).first('id', 'audit_record_id') : undefined;
+  const v = Number.isInteger(investigationId) ? await db('investigations').where({ id: investigationId }).first('id', 'unit_id', 'audit_record_id') : undefined;
   if (!v) throw notFound('找不到此調查。');
+  const { visible } = await investigationAccess(db, actor, v);
+  const latest = v.audit_record_id ? await db('audit_records').where({ source_type: 'investigation', source_id: investigationId }).max('id as id').first() : undefined;
+  const recordId = Number(latest?.id ?? v.audit_record_id);
+  // Who neither sees the investigation nor may correct its record is not told it exists.
+  if (!visible) {
+    const r = v.audit_record_id ? await db('audit_records').where({ id: recordId }).first('unit_id', 'signed_by') : undefined;
+    if (!r || !mayCorrectRecord(await allUnits(db), actor, { unitId: Number(r.unit_id), signedBy: r.signed_by })) throw notFound('找不到此調查。');
+  }
   if (!v.audit_record_id) throw conflict('not-concluded', '調查尚未結案，沒有可更正的稽核紀錄。');
-  const latest = await db('audit_records').where({ source_type: 'investigation', source_id: investigationId }).max('id as id').first();
-  return correctAuditRecord(db, actor, Number(latest?.id ?? v.audit_record_id), input);
+  return correctAuditRecord(db, actor, recordId, input, visible);
 }
 
 /**
@@ -404,11 +445,13 @@ export async function ethicsRanges(conn: Conn, userId: number): Promise<Array<{ 
 
 // ── Dashboards ────────────────────────────────────────────────────────────────────────────────
 
-/** Open checks past their due date and checks without a checker, within the actor's reach. */
+/** Open checks past their due date and checks without a checker, of those the actor reads or assigns. */
 export async function problemsFor(conn: Conn, actor: Actor) {
-  const reach = await reachOf(conn, actor);
-  const unitIds = reach.all ? undefined : reach.agency ? [reach.agency.id] : [];
-  const open = await repo.currentChecks(conn, { status: 'open', unitIds });
+  const units = await allUnits(conn);
+  const reach = reachOf(units, actor);
+  const mine = new Set(await repo.checkIdsCheckedBy(conn, actor.id));
+  const open = (await repo.currentChecks(conn, { status: 'open', unitIds: reach.countyWide ? undefined : reach.unitIds }))
+    .filter((c: any) => mine.has(Number(c.id)) || readsCheckByOffice(units, actor, Number(c.unit_id)) || mayAssignCheck(units, actor, Number(c.unit_id)));
   const t = now();
   return {
     overdue: open.filter((c: any) => isOverdue(c.period, c.status, t)),

@@ -1,9 +1,10 @@
-// The county dashboard: what the planning department, auditors, ethics and IT staff (county-wide
-// when they sit in the planning department) or an agency's own people (their agency only) need to
-// see at a glance. Every figure is a count over the other capabilities' records.
+// The county dashboard: what the planning department's admins, auditors and ethics staff
+// (county-wide, accounts/reach.ts) or an agency's own people (their agency only) need to see at a
+// glance. Every figure is a count over the other capabilities' records.
 import type { Conn } from '../db.ts';
 import { now, localDate, rocDateTime } from '../time.ts';
-import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
+import { allUnits, subtreeOf, type UnitRow } from '../accounts/units.ts';
+import { reachOf as reachByOffice } from '../accounts/reach.ts';
 import { forbidden, notFound } from '../web/problem.ts';
 import * as repo from './repo.ts';
 import { checkStanding, flaggedShare, filingStanding, lastMonths, rocMonthShort, type CheckStanding, type FilingStanding } from './rules.ts';
@@ -28,16 +29,16 @@ export interface Dashboard {
 }
 
 const ref = (u: UnitRow): AgencyRef => ({ id: u.id, code: u.code, name: u.name });
-const COUNTY_ROLES = ['planning_admin', 'auditor', 'ethics', 'it'];
 
 /**
- * The agencies the actor may see. Planning-department staff see every agency; anyone else sees
- * their own agency only. `unit` narrows to one agency (by code) within that reach.
+ * The agencies the actor may see: those in their reach (accounts/reach.ts) — every agency for the
+ * county-wide offices, else their own. Counts follow the same reach as the records: planning
+ * staff without a county-wide office see no agency. `unit` narrows to one agency (by code).
  */
 export function reachOf(units: UnitRow[], actor: { unitId: number; roles: readonly string[] }, unitCode?: string): { countyWide: boolean; agencies: UnitRow[] } {
-  const own = units.find((u) => u.id === actor.unitId);
-  const countyWide = own?.kind === 'planning' && actor.roles.some((r) => COUNTY_ROLES.includes(r) || r === 'supervisor');
-  let list = countyWide ? units.filter((u) => u.kind === 'agency') : [agencyIn(units, actor.unitId)].filter((u): u is UnitRow => !!u);
+  const reach = reachByOffice(units, actor);
+  const countyWide = reach.countyWide;
+  let list = units.filter((u) => u.kind === 'agency' && reach.unitIds.includes(u.id));
   if (unitCode) {
     const wanted = units.find((u) => u.code === unitCode || String(u.id) === unitCode);
     if (!wanted) throw notFound('找不到指定的機關。');

@@ -27,3 +27,17 @@ export async function listEvents(conn: Conn, filter: { action?: string; actorId?
   const rows = await q;
   return rows.map((r: any) => ({ ...r, detail: parseJson(r.detail, {}) }));
 }
+
+/** How many events of one kind an account caused since an instant. */
+export async function countEvents(conn: Conn, f: { action: string; actorId: number; since: number }): Promise<number> {
+  const [{ n }] = await conn('system_events').where({ action: f.action, actor_id: f.actorId }).andWhere('at', '>=', f.since).count({ n: '*' });
+  return Number(n);
+}
+
+/** Events of the given kinds about units in `unitIds` (null: every unit), newest first. */
+export async function eventsAbout(conn: Conn, f: { actions: readonly string[]; unitIds: number[] | null; since: number; limit: number }): Promise<EventRow[]> {
+  const q = conn('system_events').whereIn('action', f.actions as string[]).andWhere('at', '>=', f.since).orderBy('id', 'desc').limit(f.limit);
+  if (f.unitIds) q.whereIn('unit_id', f.unitIds.length ? f.unitIds : [0]);
+  const rows = await q;
+  return rows.map((r: any) => ({ ...r, detail: parseJson(r.detail, {}) }));
+}

@@ -3,7 +3,7 @@
 // and its event commit together.
 import type { Conn } from '../db.ts';
 import { now } from '../time.ts';
-import { insertEvent, listEvents } from './repo.ts';
+import { countEvents, eventsAbout, insertEvent, listEvents, type EventRow } from './repo.ts';
 
 export interface Actor {
   id: number | null;
@@ -37,4 +37,21 @@ export async function recordEvent(conn: Conn, actor: Actor, e: EventInput): Prom
   });
 }
 
-export { listEvents };
+export { countEvents, listEvents };
+
+/**
+ * Security events the ethics unit (政風) is alerted to, with the words it reads them in. Each is
+ * recorded with the unit of the person it concerns, so reach decides who sees it.
+ */
+export const ALERT_LABELS: Record<string, string> = {
+  'query-log.subject-search-throttled': '依證號搜尋超過每小時上限',
+  lockout: '帳號因登入失敗而鎖定',
+};
+
+export interface Alert { id: number; at: number; account: string | null; unitId: number | null; what: string }
+
+/** The alerts of the last `days` days about units within `unitIds` (null: the whole county). */
+export async function alertsWithin(conn: Conn, unitIds: number[] | null, days = 30, limit = 200): Promise<Alert[]> {
+  const rows: EventRow[] = await eventsAbout(conn, { actions: Object.keys(ALERT_LABELS), unitIds, since: now() - days * 86_400_000, limit });
+  return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), account: r.actor_account, unitId: r.unit_id == null ? null : Number(r.unit_id), what: ALERT_LABELS[r.action] ?? r.action }));
+}

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import type { Conn, Db } from '../db.ts';
 import { insertChunked, isMysql, pagesAhead, selectArrays } from '../db.ts';
 import { now } from '../time.ts';
+import { isWellFormed } from '../text.ts';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -79,6 +80,14 @@ export interface Appended { id: number; seq: number; hash: string }
  */
 export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<Appended[]> {
   if (!entries.length) return [];
+  // What is hashed must be what the database gives back: a lone surrogate would be stored as
+  // U+FFFD and break the chain for good. Callers validate text (server/text.ts); this is the last line.
+  for (const e of entries) {
+    for (const [name, kind] of CANONICAL_FIELDS) {
+      const x = (e as unknown as Record<string, unknown>)[name];
+      if ((kind === 's' || kind === 's?') && typeof x === 'string' && !isWellFormed(x)) throw new Error(`query log field ${name} is not well-formed Unicode: not appended`);
+    }
+  }
   // Outside a transaction the head lock would be released between statements: open one.
   if (!(trx as any).isTransaction) return (trx as Db).transaction((t) => appendEntries(t, entries));
   // Take the head's lock before reading it: a locking read on MariaDB (one statement), a write on

@@ -1,19 +1,19 @@
 // Knex access for query request forms, query log entries and service tokens. No policy here.
 import type { Conn } from '../db.ts';
-import { insertId } from '../db.ts';
+import { insertId, isMysql } from '../db.ts';
 import type { RequestForm, Visibility } from './rules.ts';
 import type { UnitRow } from '../accounts/units.ts';
 
-export interface UserRow { id: number; account: string; name: string; unit_id: number; status: string; roles: string[] }
+export interface UserRow { id: number; account: string; name: string; unit_id: number; status: string; disable_on: string | null; roles: string[] }
 
 export async function usersByIds(conn: Conn, ids: number[]): Promise<UserRow[]> {
   if (!ids.length) return [];
-  const users = await conn('users').whereIn('id', ids).select('id', 'account', 'name', 'unit_id', 'status');
+  const users = await conn('users').whereIn('id', ids).select('id', 'account', 'name', 'unit_id', 'status', 'disable_on');
   return attachRoles(conn, users);
 }
 export async function usersByAccounts(conn: Conn, accounts: string[]): Promise<UserRow[]> {
   if (!accounts.length) return [];
-  const users = await conn('users').whereIn('account', accounts).select('id', 'account', 'name', 'unit_id', 'status');
+  const users = await conn('users').whereIn('account', accounts).select('id', 'account', 'name', 'unit_id', 'status', 'disable_on');
   return attachRoles(conn, users);
 }
 /** Everything recording needs to validate entries, read in one statement (see recordingLookups). */
@@ -44,7 +44,7 @@ export async function recordingLookups(conn: Conn, q: { userIds: number[]; accou
   };
   // Columns: k, i1, i2, i3, i4, s1, s2, s3, s4, s5 (names come from the first branch).
   const rows: any[] = await conn('units').select(conn.raw("'u' as k"), 'id as i1', 'parent_id as i2', 'has_sections as i3', 'require_query_request as i4', 'kind as s1', 'code as s2', 'name as s3', 'status as s4', 'case_no_pattern as s5')
-    .unionAll((b: any) => b.from('users').where((w: any) => who(w, 'id', 'account')).select(conn.raw("'p'"), 'id', 'unit_id', N, N, 'account', 'name', 'status', N, N))
+    .unionAll((b: any) => b.from('users').where((w: any) => who(w, 'id', 'account')).select(conn.raw("'p'"), 'id', 'unit_id', N, N, 'account', 'name', 'status', 'disable_on', N))
     .unionAll((b: any) => b.from('user_permissions as p').join('users as pu', 'pu.id', 'p.user_id').join('scopes as ps', 'ps.id', 'p.scope_id').join('op_codes as po', 'po.id', 'p.op_code_id')
       .where((w: any) => who(w, 'pu.id', 'pu.account')).select(conn.raw("'m'"), 'p.user_id', N, N, N, 'ps.code', 'po.code', N, N, N))
     .unionAll((b: any) => b.from('op_codes').where('active', true).select(conn.raw("'o'"), N, N, N, N, 'code', N, N, N, N))
@@ -62,7 +62,7 @@ export async function recordingLookups(conn: Conn, q: { userIds: number[]; accou
         out.units.push({ id: i1!, parent_id: r.i2 == null ? null : Number(r.i2), has_sections: Boolean(Number(r.i3)), kind: r.s1, code: r.s2, name: r.s3, status: r.s4 });
         out.settings.set(i1!, { require_query_request: Boolean(Number(r.i4)), case_no_pattern: r.s5 ?? null });
         break;
-      case 'p': out.users.push({ id: i1!, unit_id: Number(r.i2), account: r.s1, name: r.s2, status: r.s3, roles: [] }); break;
+      case 'p': out.users.push({ id: i1!, unit_id: Number(r.i2), account: r.s1, name: r.s2, status: r.s3, disable_on: r.s4 ?? null, roles: [] }); break;
       case 'm': add(out.perms, i1!, `${r.s1}|${r.s2}`); break;
       case 'o': out.opCodes.add(r.s1); break;
       case 'l': add(out.agencyScopes, i1!, r.s1); break;
@@ -178,3 +178,10 @@ export const tokensIn = (conn: Conn, unitIds: number[] | null): Promise<any[]> =
   if (unitIds) q.whereIn('t.unit_id', unitIds.length ? unitIds : [-1]);
   return q;
 };
+
+/** Serialises one account's reveal-class acts (a row lock on MariaDB; SQLite's writer lock by an update). */
+export async function lockAccount(conn: Conn, userId: number): Promise<void> {
+  if (isMysql(conn)) await conn('users').where({ id: userId }).forUpdate().first('id');
+  else await conn('users').where({ id: userId }).update({ id: userId });
+}
+

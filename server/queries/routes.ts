@@ -5,13 +5,13 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
 import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
-import { parseOr400 } from '../web/validate.ts';
+import { formChecksOwnText, parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
 import { addInertRow, streamingWorkbook, yieldToWriter } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
-import { MAX_BATCH } from './rules.ts';
+import { MAX_BATCH, REVEALING_ROLES } from './rules.ts';
 import { openApiDocument } from './openapi.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
@@ -46,6 +46,20 @@ const listQuery = z.object({
   withoutRequest: z.enum(['0', '1', 'true', 'false']).optional(),
   page: z.coerce.number().int().min(1).max(100000).optional(), pageSize: z.coerce.number().int().min(1).max(500).optional(),
   offset: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+const subjectSearchSchema = z.object({
+  subjectType: z.enum(SUBJECT_TYPES, { error: '查詢條件類型須為 national-id、resident-certificate、name-birthdate 或 other' }).optional(),
+  subjectId: z.string({ error: '請輸入被查詢者查詢條件' }).max(200, '最多 200 字'),
+  purpose: z.string({ error: '請說明搜尋目的' }).max(500, '最多 500 字'),
+  from: z.string().max(40).optional(), to: z.string().max(40).optional(), unit: z.string().max(32).optional(), account: z.string().max(64).optional(),
+  opCode: z.string().max(16).optional(), caseNo: z.string().max(64).optional(), withoutRequest: z.boolean().optional(),
+  page: z.number().int().min(1).max(100000).optional(), pageSize: z.number().int().min(1).max(500).optional(),
+  offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).optional(),
+});
+const subjectSearchOf = (q: z.infer<typeof subjectSearchSchema>): svc.SubjectSearch => ({
+  from: q.from, to: q.to, unit: q.unit, account: q.account, opCode: q.opCode, caseNo: q.caseNo, withoutRequest: q.withoutRequest,
+  subjectType: q.subjectType, subjectId: q.subjectId, purpose: q.purpose,
 });
 
 const person = (req: Request): svc.Person => {
@@ -85,7 +99,7 @@ export function register(r: Routes, ctx: AppContext): void {
   addNav('/query-requests', '申請單', ['clerk', 'supervisor'], 11);
   addNav('/query-requests/inbox', '待核申請單', ['supervisor'], 12);
   addNav('/query-logs', '查詢日誌', 'signed-in', 13);
-  addNav('/query-logs/who', '誰查詢了此人', ['auditor', 'ethics'], 14);
+  addNav('/query-logs/who', '誰查詢了此人', [...REVEALING_ROLES], 14);
   addNav('/service-tokens', '服務權杖', ['admin', 'planning_admin'], 60);
 
   // Panels are registered once per process and use the context they are given.
@@ -139,6 +153,16 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const limit = q.limit ?? q.pageSize ?? 50;
     const offset = q.offset ?? ((q.page ?? 1) - 1) * limit;
     const { items, total } = await svc.searchLogs(db, cfg, person(req), logQueryOf(q), { offset, limit });
+    res.json({ items: items.map(({ queriedAtMs: _m, unitName: _u, ...it }) => it), total, offset, limit });
+  });
+
+  // Who queried this person: a POST, so the identifier and the purpose travel in the body, never in a URL or a log line.
+  r.post('/api/v1/query-logs/search', async (req, res) => {
+    const q = parseOr400(subjectSearchSchema, req.body ?? {});
+    const limit = q.limit ?? q.pageSize ?? 50;
+    const offset = q.offset ?? ((q.page ?? 1) - 1) * limit;
+    const { items, total } = await svc.searchBySubject(db, cfg, person(req), subjectSearchOf(q), { offset, limit });
+    res.setHeader('Cache-Control', 'no-store');
     res.json({ items: items.map(({ queriedAtMs: _m, unitName: _u, ...it }) => it), total, offset, limit });
   });
 
@@ -206,6 +230,8 @@ function registerRest(r: Routes, ctx: AppContext): void {
     await recordPage(req, res, { ...remembered, subjectValue: '' }, {});
   });
 
+  // caseNoProblem, reasonProblem and subjectProblem refuse bad text beside the field (server/text.ts).
+  formChecksOwnText('/query-logs/new');
   r.post('/query-logs/new', async (req, res) => {
     const b = req.body ?? {};
     const s = (k: string) => (typeof b[k] === 'string' ? b[k] : '');
@@ -243,7 +269,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     let result: { items: svc.LogItem[]; total: number } = { items: [], total: 0 };
     let errors: Record<string, string> = {};
     try {
-      result = await svc.searchLogs(db, cfg, person(req), { ...logQueryOf(q), subjectId: undefined }, { offset: (page - 1) * pageSize, limit: pageSize });
+      result = await svc.searchLogs(db, cfg, person(req), { ...logQueryOf(q), subjectId: undefined, subjectType: undefined }, { offset: (page - 1) * pageSize, limit: pageSize });
     } catch (e) {
       errors = formErrors(e) ?? (() => { throw e; })();
     }
@@ -257,7 +283,8 @@ function registerRest(r: Routes, ctx: AppContext): void {
 
   r.get('/query-logs/export.xlsx', async (req, res) => {
     const q = parseOr400(listQuery, cleanQuery(req.query as Record<string, unknown>));
-    const lq = { ...logQueryOf(q), subjectId: undefined };
+    const lq = logQueryOf(q);
+    if (lq.subjectId || lq.subjectType) throw svc.subjectFilterRefused(); // before any byte is sent
     await svc.toFilter(db, cfg, lq); // a bad filter is a 400 before any byte is sent
     res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     res.setHeader('Content-Disposition', `attachment; filename="query-logs-${localDate(now())}.xlsx"`);
@@ -275,16 +302,27 @@ function registerRest(r: Routes, ctx: AppContext): void {
   });
 
   const whoPage = (res: Response, data: Record<string, unknown>, status = 200) =>
-    renderPage(res, 'queries/who', { title: '誰查詢了此人', values: { subjectType: 'national-id', subjectId: '' }, errors: {}, items: null, total: 0, subjectTypes: SUBJECT_TYPES.map((t) => ({ code: t, label: SUBJECT_LABELS[t] })), ...data }, status);
+    renderPage(res, 'queries/who', { title: '誰查詢了此人', values: { subjectType: 'national-id', subjectId: '', purpose: '' }, errors: {}, items: null, total: 0, subjectTypes: SUBJECT_TYPES.map((t) => ({ code: t, label: SUBJECT_LABELS[t] })), ...data }, status);
   r.get('/query-logs/who', (_req, res) => whoPage(res, {}));
   r.post('/query-logs/who', async (req, res) => {
-    const subjectId = typeof req.body?.subjectId === 'string' ? req.body.subjectId.trim() : '';
+    const text = (k: string) => (typeof req.body?.[k] === 'string' ? req.body[k].trim() : '');
+    const subjectId = text('subjectId');
+    const purpose = text('purpose');
     const subjectType = (SUBJECT_TYPES as readonly string[]).includes(req.body?.subjectType) ? req.body.subjectType : 'national-id';
-    const values = { subjectId: '', subjectType }; // the plain ID is not echoed back into the page
-    if (!subjectId) return whoPage(res, { values, errors: { subjectId: '請輸入被查詢者查詢條件' } }, 400);
-    if (subjectId.length > 200) return whoPage(res, { values, errors: { subjectId: '最多 200 字' } }, 400);
-    const { items, total } = await svc.searchLogs(db, cfg, person(req), { subjectId, subjectType }, { offset: 0, limit: 500 });
-    whoPage(res, { values, items, total, searched: items[0]?.subject.masked ?? null });
+    const values = { subjectId: '', subjectType, purpose }; // the plain ID is not echoed back into the page
+    const errors: Record<string, string> = {};
+    if (subjectId.length > 200) errors.subjectId = '最多 200 字';
+    if (purpose.length > 500) errors.purpose = '最多 500 字';
+    if (Object.keys(errors).length) return whoPage(res, { values, errors }, 400);
+    try {
+      const { items, total } = await svc.searchBySubject(db, cfg, person(req), { subjectId, subjectType, purpose }, { offset: 0, limit: 500 });
+      whoPage(res, { values, items, total, searched: items[0]?.subject.masked ?? null });
+    } catch (e) {
+      if (e instanceof Problem && e.status === 429) return whoPage(res, { values, errors: { form: e.detail ?? e.title } }, 429);
+      const fe = formErrors(e);
+      if (!fe) throw e;
+      whoPage(res, { values, errors: fe }, 400);
+    }
   });
 
   const detailPage = async (req: Request, res: Response, revealed: { type: string; value: string } | null) => {
@@ -310,6 +348,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const d = localDate(now());
     return requestsPage(req, res, { caseNo: '', purpose: '', scope: '', validFrom: d, validTo: addDays(d, 90), expected: '' }, {});
   });
+  formChecksOwnText('/query-requests');
   r.post('/query-requests', async (req, res) => {
     const b = req.body ?? {};
     const s = (k: string) => (typeof b[k] === 'string' ? b[k] : '');

@@ -2,6 +2,8 @@
 // number and reason meaningful, when a query request form (申請單) covers an entry, who may decide
 // a form, and which entries a role may see.
 import type { Role } from '../accounts/roles.ts';
+import { textProblem } from '../text.ts';
+import type { Reach } from '../accounts/reach.ts';
 
 /** At most this many entries in one API call (all or nothing). */
 export const MAX_BATCH = 500;
@@ -37,7 +39,8 @@ export function caseNoProblem(caseNo: string, pattern: string | null | undefined
   const v = caseNo.trim();
   if (!v) return '請輸入案號';
   if ([...v].length > 64) return '案號最多 64 字';
-  if (/[\u0000-\u001f\u007f]/.test(v)) return '案號含有不可用的控制字元';
+  const tp = textProblem(v);
+  if (tp) return `案號${tp}`;
   if (isPlaceholder(v)) return '案號不可為空白或「test」「無」「xxx」等代用字';
   if (pattern) {
     const re = compilePattern(pattern);
@@ -60,7 +63,8 @@ export function reasonProblem(reason: string, minLength: number, label = '查詢
   const v = reason.trim();
   if (!v) return `請輸入${label}`;
   if ([...v].length > 500) return `${label}最多 500 字`;
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v)) return `${label}含有不可用的控制字元`;
+  const tp = textProblem(v, { multiline: true });
+  if (tp) return `${label}${tp}`;
   if (isPlaceholder(v)) return `${label}不可為「查詢」「無」「test」「…」等代用字，請具體說明`;
   if ([...bare(v)].length < minLength) return `${label}至少 ${minLength} 字，請具體說明查詢目的`;
   return null;
@@ -129,27 +133,50 @@ export interface Visibility {
 export const NOBODY: Visibility = { all: false, unitIds: [], userIds: [], ranges: [] };
 
 /**
- * Clause 4(一)2–3: a clerk sees their own entries; supervisors and checkers their unit's subtree
- * (their agency and its subordinate units when they sit in the agency); the planning department
- * and auditors everything. Ethics staff are added by `ethicsScope` (investigations).
+ * Clause 4(一)2–3, need to know: a clerk sees their own entries; supervisors and checkers their
+ * unit's subtree within their reach; auditors their reach (their agency and what lies under it,
+ * the county only for the planning department's, see accounts/reach.ts); county-wide offices
+ * everything. Ethics staff are added by `ethicsScope` (investigations).
  */
-export function baseVisibility(actor: { id: number; roles: readonly Role[]; unitKind: string }, subtree: number[]): Visibility {
+export function baseVisibility(actor: { id: number; roles: readonly Role[] }, reach: Reach, subtree: number[]): Visibility {
   const v: Visibility = { all: false, unitIds: [], userIds: [], ranges: [] };
-  if (actor.unitKind === 'planning' || actor.roles.includes('auditor') || actor.roles.includes('planning_admin')) v.all = true;
-  if (actor.roles.includes('supervisor') || actor.roles.includes('checker')) v.unitIds = [...subtree];
+  if (reach.countyWide) v.all = true;
+  const inReach = new Set(reach.unitIds);
+  const units = new Set<number>();
+  if (actor.roles.includes('auditor')) for (const id of reach.unitIds) units.add(id);
+  if (actor.roles.includes('supervisor') || actor.roles.includes('checker')) for (const id of subtree) if (inReach.has(id)) units.add(id);
+  if (!v.all) v.unitIds = [...units];
   if (actor.roles.includes('clerk')) v.userIds = [actor.id];
   return v;
 }
 
-/** Who may see a subject in full (and only with the display recorded as an event). */
-export function mayRevealSubject(actor: { roles: readonly Role[]; unitKind: string }, coveredByInvestigation: boolean): boolean {
-  if (actor.roles.includes('auditor') || actor.roles.includes('planning_admin')) return true;
-  if (actor.roles.includes('ethics') && coveredByInvestigation) return true;
+/** Roles whose office includes seeing a subject in full (each within its own limits below). */
+export const REVEALING_ROLES: readonly Role[] = ['auditor', 'planning_admin', 'ethics'];
+
+/**
+ * Who may see a subject in full (and only with the display recorded as an event): auditors and
+ * planning admins within their reach, ethics staff within their investigations.
+ */
+export function mayRevealSubject(actor: { roles: readonly Role[] }, within: { reach: boolean; investigation: boolean }): boolean {
+  if ((actor.roles.includes('auditor') || actor.roles.includes('planning_admin')) && within.reach) return true;
+  if (actor.roles.includes('ethics') && within.investigation) return true;
   return false;
 }
 
-/** Who may search "who queried this person?" across all entries. */
-export const maySearchAllSubjects = (roles: readonly Role[]): boolean => roles.includes('auditor') || roles.includes('ethics');
+/**
+ * Searching by a person's identifier is a reveal-class act: only the revealing roles may do it,
+ * and only over entries they may reveal (auditors and planning admins: their reach; ethics staff:
+ * their investigations, or the county when county-wide).
+ */
+export const maySearchBySubject = (roles: readonly Role[]): boolean => roles.some((r) => REVEALING_ROLES.includes(r));
+
+/** Visibility for a search by subject: the part of `v` the person may reveal. */
+export function subjectSearchVisibility(actor: { roles: readonly Role[] }, reach: Reach, v: Visibility): Visibility {
+  if (!maySearchBySubject(actor.roles)) return { ...NOBODY, unitIds: [], userIds: [], ranges: [] };
+  if (reach.countyWide) return { ...NOBODY, all: true };
+  const auditing = actor.roles.includes('auditor') || actor.roles.includes('planning_admin');
+  return { all: false, unitIds: auditing ? [...reach.unitIds] : [], userIds: [], ranges: actor.roles.includes('ethics') ? v.ranges : [] };
+}
 
 /** The retention cut-off day: entries queried before this Taipei date are purged. */
 export function retentionCutoffDate(today: string, years: number): string {

@@ -5,16 +5,19 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { now, localDate, startOfLocalDay, addDays, isIsoDate } from '../time.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
+import { reachOf } from '../accounts/reach.ts';
 import type { Role } from '../accounts/roles.ts';
-import { recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
+import { isDisabledNow } from '../accounts/active.ts';
+import { countEvents, recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
 import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
 import { appendEntries, verifyChain, type Appended, type EntryFields } from './chain.ts';
-import { cipherKeyId, decryptSubject, encryptSubject, keyId, maskSubject, normalise, protectSubject, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
+import { cipherKeyId, decryptSubject, encryptSubject, guessSubjectType, keyId, maskSubject, normalise, protectSubject, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
 import * as rules from './rules.ts';
 import * as repo from './repo.ts';
 
 export type Keys = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious'>;
 type Cfg = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>;
+export type SearchCfg = Keys & Pick<Config, 'REASON_MIN_LENGTH' | 'SUBJECT_SEARCH_PER_HOUR'>;
 
 /** The person acting, as the services need it. */
 export interface Person {
@@ -66,8 +69,7 @@ export function ethicsScope(conn: Conn, person: Person): Promise<rules.Visibilit
 /** Which query log entries the person may see: call this from any capability listing entries. */
 export async function visibleUnitsFor(conn: Conn, person: Person, units?: UnitRow[]): Promise<rules.Visibility> {
   const all = units ?? (await allUnits(conn));
-  const own = all.find((u) => Number(u.id) === Number(person.unitId));
-  const v = rules.baseVisibility({ id: person.id, roles: person.roles, unitKind: own?.kind ?? 'unit' }, subtreeOf(all, person.unitId));
+  const v = rules.baseVisibility({ id: person.id, roles: person.roles }, reachOf(all, person), subtreeOf(all, person.unitId));
   v.ranges = await ethicsScope(conn, person);
   return v;
 }
@@ -107,7 +109,7 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
     inputs.forEach((e, i) => {
       if (!e.account) return void userFor.push(serviceUser);
       const u = byAccount.get(e.account);
-      if (!u || u.status !== 'active' || !tokenSubtree.includes(u.unit_id)) {
+      if (!u || isDisabledNow(u) || !tokenSubtree.includes(u.unit_id)) {
         errors.push({ field: `${prefix(i)}account`, message: '帳號不是此服務權杖所屬單位（或所屬單位以下）的在職人員' });
         userFor.push(undefined);
       } else userFor.push(u);
@@ -133,7 +135,7 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
       if (who.kind === 'session') errors.push({ field: `${p}account`, message: '帳號不存在或已停用' });
       return;
     }
-    if (u.status !== 'active') errors.push({ field: `${p}account`, message: '帳號已停用' });
+    if (isDisabledNow(u)) errors.push({ field: `${p}account`, message: '帳號已停用' });
     if (!agency) {
       errors.push({ field: `${p}scope`, message: '所屬單位不在任何業務機關之下，無法記錄健保查詢' });
       return;
@@ -311,22 +313,24 @@ export function requestView(r: any, cfg?: Keys): RequestView {
 
 /**
  * Forms the person may see: their own; for supervisors those of their unit's subtree in their
- * agency; everything for auditors and the planning department.
+ * reach; for auditors those within their reach (the county for county-wide offices).
  */
 export async function listRequests(db: Db, cfg: Keys, person: Person, f: { status?: string; inbox?: boolean; mine?: boolean; open?: boolean; limit?: number }): Promise<{ items: RequestView[]; total: number }> {
   const units = await allUnits(db);
-  const own = units.find((u) => Number(u.id) === person.unitId);
-  const seeAll = person.roles.includes('auditor') || own?.kind === 'planning';
+  const reach = reachOf(units, person);
   const q = repo.requestQuery(db);
   if (f.inbox) {
     if (!person.roles.includes('supervisor')) return { items: [], total: 0 };
     const agency = agencyIn(units, person.unitId);
-    const reach = subtreeOf(units, person.unitId).filter((id) => agency && agencyIn(units, id)?.id === agency.id);
-    q.whereIn('r.unit_id', reach.length ? reach : [-1]).andWhere('r.status', 'pending').andWhereNot('r.requester_id', person.id);
-  } else if (f.mine || !seeAll) {
+    const inbox = subtreeOf(units, person.unitId).filter((id) => agency && agencyIn(units, id)?.id === agency.id);
+    q.whereIn('r.unit_id', inbox.length ? inbox : [-1]).andWhere('r.status', 'pending').andWhereNot('r.requester_id', person.id);
+  } else if (f.mine || !reach.countyWide) {
+    const inReach = new Set(reach.unitIds);
     q.where((w: any) => {
       w.where('r.requester_id', person.id);
-      if (!f.mine && person.roles.includes('supervisor')) w.orWhereIn('r.unit_id', subtreeOf(units, person.unitId));
+      if (f.mine) return;
+      if (person.roles.includes('auditor')) w.orWhereIn('r.unit_id', reach.unitIds);
+      if (person.roles.includes('supervisor')) w.orWhereIn('r.unit_id', subtreeOf(units, person.unitId).filter((id) => inReach.has(id)));
     });
   }
   if (f.status) q.where('r.status', f.status);
@@ -380,7 +384,7 @@ export async function toFilter(db: Conn, cfg: Keys, q: LogQuery): Promise<repo.L
   if (q.caseNo) f.caseNo = q.caseNo.trim();
   if (q.withoutRequest) f.withoutRequest = true;
   if (q.subjectId) {
-    const type: SubjectType = q.subjectType ?? (/^[A-Za-z][A-Da-d0-9]\d{8}$/.test(q.subjectId.trim()) ? 'national-id' : 'other');
+    const type: SubjectType = q.subjectType ?? guessSubjectType(q.subjectId);
     f.subjectHmac = subjectHmac(cfg.SUBJECT_HMAC_KEY, { type, value: q.subjectId });
   }
   if (errors.length) throw validation(errors);
@@ -401,18 +405,67 @@ export function logItem(r: any): LogItem {
 }
 
 /**
- * The entries the person may see, filtered and paged; subjects masked. A search by subject
- * ("who queried this person?") spans every entry for auditors and ethics staff and is recorded as
- * an event (with the masked subject only).
+ * The entries the person may see, filtered and paged; subjects masked. A person's identifier is
+ * never a filter here: that search is reveal-class (`searchBySubject`), and a filter anyone could
+ * use would let a mask be completed by trying its candidates.
  */
 export async function searchLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
+  if (q.subjectId || q.subjectType) throw subjectFilterRefused();
   const f = await toFilter(db, cfg, q);
-  const v = f.subjectHmac && rules.maySearchAllSubjects(person.roles) ? { ...rules.NOBODY, all: true } : await visibleUnitsFor(db, person);
-  const { rows, total } = await repo.listLogs(db, v, f, page);
-  if (f.subjectHmac) {
-    const type = q.subjectType ?? 'national-id';
-    await recordEvent(db, eventActor(person), { action: 'query-log.subject-search', targetType: 'subject', targetId: f.subjectHmac.slice(0, 16), detail: { subject: maskSubject({ type, value: q.subjectId! }), subjectType: type, results: total } });
-  }
+  const { rows, total } = await repo.listLogs(db, await visibleUnitsFor(db, person), f, page);
+  return { items: rows.map(logItem), total };
+}
+
+/** The one answer for a person's identifier offered as a plain filter, whoever asks. */
+export const subjectFilterRefused = (): Problem =>
+  validation([{ field: 'subjectId', message: '依被查詢者證號搜尋須說明目的：請使用「誰查詢了此人」（POST /api/v1/query-logs/search）' }]);
+
+export interface SubjectSearch extends Omit<LogQuery, 'subjectId' | 'subjectType'> {
+  subjectType?: SubjectType;
+  subjectId: string;
+  /** Why the search is made (recorded with it, like a reveal). */
+  purpose: string;
+}
+
+const HOUR = 3_600_000;
+export const SUBJECT_SEARCH = 'query-log.subject-search';
+export const SUBJECT_SEARCH_THROTTLED = 'query-log.subject-search-throttled';
+
+/**
+ * "Who queried this person?": a reveal-class act. Only revealing roles, only over the entries
+ * they may reveal, each search with its stated purpose recorded, and at most
+ * SUBJECT_SEARCH_PER_HOUR an hour per account; past that it is refused (429) and the ethics unit
+ * alerted. The answer never tells "no entries" from "outside your reach": entries outside it are
+ * simply not there.
+ */
+export async function searchBySubject(db: Db, cfg: SearchCfg, person: Person, q: SubjectSearch, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
+  const errors: FieldError[] = [];
+  const sp = q.subjectId.trim() ? null : '請輸入被查詢者查詢條件';
+  if (sp) errors.push({ field: 'subjectId', message: sp });
+  const pp = rules.reasonProblem(q.purpose ?? '', cfg.REASON_MIN_LENGTH, '搜尋目的');
+  if (pp) errors.push({ field: 'purpose', message: pp });
+  if (errors.length) throw validation(errors);
+  const f = await toFilter(db, cfg, { ...q, subjectId: q.subjectId });
+  const units = await allUnits(db);
+  const v = rules.subjectSearchVisibility(person, reachOf(units, person), await visibleUnitsFor(db, person, units));
+  const type = q.subjectType ?? 'national-id';
+  // Counted, searched and recorded under the account's lock, so parallel requests cannot slip past the limit.
+  const found = await db.transaction(async (trx) => {
+    await repo.lockAccount(trx, person.id);
+    const since = now() - HOUR;
+    const done = await countEvents(trx, { action: SUBJECT_SEARCH, actorId: person.id, since });
+    if (done >= cfg.SUBJECT_SEARCH_PER_HOUR) {
+      // One alert per account and hour (the event the ethics unit sees); the refusals go on.
+      const alerted = await countEvents(trx, { action: SUBJECT_SEARCH_THROTTLED, actorId: person.id, since });
+      if (!alerted) await recordEvent(trx, eventActor(person), { action: SUBJECT_SEARCH_THROTTLED, outcome: 'denied', targetType: 'user', targetId: person.id, unitId: person.unitId, detail: { limit: cfg.SUBJECT_SEARCH_PER_HOUR, searches: done } });
+      return null;
+    }
+    const res = await repo.listLogs(trx, v, f, page);
+    await recordEvent(trx, eventActor(person), { action: SUBJECT_SEARCH, targetType: 'subject', targetId: f.subjectHmac!.slice(0, 16), unitId: person.unitId, detail: { subject: maskSubject({ type, value: q.subjectId }), subjectType: type, purpose: q.purpose.trim(), results: res.total } });
+    return res;
+  });
+  if (!found) throw new Problem(429, 'subject-search-throttled', 'Too Many Requests', `依證號搜尋每小時最多 ${cfg.SUBJECT_SEARCH_PER_HOUR} 次，請稍後再試；此事已通知政風單位。`);
+  const { rows, total } = found;
   return { items: rows.map(logItem), total };
 }
 
@@ -437,15 +490,15 @@ function coveredBy(ranges: rules.Visibility['ranges'], row: any): boolean {
  */
 export async function revealSubject(db: Db, cfg: Keys, person: Person, id: number): Promise<{ type: string; value: string }> {
   const units = await allUnits(db);
-  const own = units.find((u) => Number(u.id) === person.unitId);
   const row = await repo.logById(db, id);
   if (!row) throw notFound('查無此查詢紀錄');
   const ranges = await ethicsScope(db, person);
   const covered = coveredBy(ranges, row);
-  if (!rules.mayRevealSubject({ roles: person.roles, unitKind: own?.kind ?? 'unit' }, covered)) {
+  const inReach = reachOf(units, person).unitIds.includes(Number(row.unit_id));
+  if (!rules.mayRevealSubject(person, { reach: inReach, investigation: covered })) {
     await recordEvent(db, eventActor(person), { action: 'query-log.subject-reveal', outcome: 'denied', targetType: 'query_log', targetId: id });
-    // Ethics staff outside their investigations: the entry is not theirs to see at all.
-    if (person.roles.includes('ethics') && !covered) throw notFound('查無此查詢紀錄，或不在您調查案件的範圍內');
+    // Outside what the person may see at all, the entry does not exist for them.
+    if (!(await repo.logById(db, id, await visibleUnitsFor(db, person, units)))) throw notFound('查無此查詢紀錄');
     throw forbidden('您沒有檢視完整查詢條件的權限');
   }
   const value = decryptSubject(keyring(cfg), row.subject_cipher);
@@ -460,6 +513,7 @@ export const EXPORT_HEADERS = ['編號', '序號', '帳號', '單位代碼', '�
  * and records the export as an event.
  */
 export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, addRow: (values: unknown[]) => Promise<void>): Promise<number> {
+  if (q.subjectId || q.subjectType) throw subjectFilterRefused();
   const f = await toFilter(db, cfg, q);
   const v = await visibleUnitsFor(db, person);
   let before: number | null = null;
@@ -475,8 +529,7 @@ export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery,
     }
     before = Number(rows[rows.length - 1].seq);
   }
-  const { subjectId, ...rest } = q;
-  await recordEvent(db, eventActor(person), { action: 'query-log.export', targetType: 'query_log', detail: { filter: { ...rest, ...(subjectId ? { subject: maskSubject({ type: q.subjectType ?? 'national-id', value: subjectId }) } : {}) }, rows: n } });
+  await recordEvent(db, eventActor(person), { action: 'query-log.export', targetType: 'query_log', detail: { filter: q, rows: n } });
   return n;
 }
 
@@ -508,7 +561,7 @@ export async function createToken(db: Db, person: Person, input: { name: string;
   if (!unit || unit.kind === 'planning') errors.push({ field: 'unit', message: '查無此單位' });
   else if (reach && !reach.includes(Number(unit.id))) errors.push({ field: 'unit', message: '僅能為本單位及所屬單位建立服務權杖' });
   const [user] = await repo.usersByAccounts(db, [input.account]);
-  if (!user || user.status !== 'active') errors.push({ field: 'account', message: '查無此在職帳號' });
+  if (!user || isDisabledNow(user)) errors.push({ field: 'account', message: '查無此在職帳號' });
   else if (unit && !subtreeOf(units, Number(unit.id)).includes(user.unit_id)) errors.push({ field: 'account', message: '服務帳號須屬於該單位' });
   if (errors.length) throw validation(errors);
   const raw = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');

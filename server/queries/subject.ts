@@ -2,6 +2,7 @@
 // look-up ("who queried this person?"), AES-256-GCM ciphertext for authorised display, and a mask
 // for everywhere else. Keys come from the environment, never from the database.
 import crypto from 'node:crypto';
+import { textProblem } from '../text.ts';
 
 export const SUBJECT_TYPES = ['national-id', 'resident-certificate', 'name-birthdate', 'other'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
@@ -19,10 +20,21 @@ function checksumOk(firstCode: number, secondDigit: number, rest: string): boole
   return sum % 10 === 0;
 }
 
+/**
+ * An identifier as compared: Chinese input methods type full-width letters and digits
+ * (Ａ１２３４５６７８９), which NFKC turns into the ASCII ones; the letter is upper-cased. An ASCII
+ * ID (every ID stored before) is its own normal form, so stored HMACs still match.
+ */
+const idForm = (value: string): string => value.normalize('NFKC').trim().toUpperCase();
+
+const NATIONAL_ID = /^[A-Z][12]\d{8}$/;
+const RESIDENT_NEW = /^[A-Z][89]\d{8}$/;
+const RESIDENT_OLD = /^[A-Z][A-D]\d{8}$/;
+
 /** Taiwan national ID: a letter, 1 or 2 (sex), 8 digits, with its checksum. */
 export function isNationalId(value: string): boolean {
-  const v = value.trim().toUpperCase();
-  if (!/^[A-Z][12]\d{8}$/.test(v)) return false;
+  const v = idForm(value);
+  if (!NATIONAL_ID.test(v)) return false;
   return checksumOk(LETTER[v[0]], Number(v[1]), v.slice(2));
 }
 
@@ -32,10 +44,15 @@ export function isNationalId(value: string): boolean {
  * second letter counts by the last digit of its code.
  */
 export function isResidentCertificate(value: string): boolean {
-  const v = value.trim().toUpperCase();
-  if (/^[A-Z][89]\d{8}$/.test(v)) return checksumOk(LETTER[v[0]], Number(v[1]), v.slice(2));
-  if (/^[A-Z][A-D]\d{8}$/.test(v)) return checksumOk(LETTER[v[0]], LETTER[v[1]] % 10, v.slice(2));
+  const v = idForm(value);
+  if (RESIDENT_NEW.test(v)) return checksumOk(LETTER[v[0]], Number(v[1]), v.slice(2));
+  if (RESIDENT_OLD.test(v)) return checksumOk(LETTER[v[0]], LETTER[v[1]] % 10, v.slice(2));
   return false;
+}
+
+/** The type a bare identifier most likely is, for searches that do not say (full-width forms included). */
+export function guessSubjectType(value: string): SubjectType {
+  return /^[A-Z][A-D0-9]\d{8}$/.test(idForm(value)) ? 'national-id' : 'other';
 }
 
 export interface Subject {
@@ -43,23 +60,33 @@ export interface Subject {
   value: string;
 }
 
-/** Normalised form (what the HMAC and ciphertext cover): IDs upper-case, whitespace trimmed. */
+/** A birth date at the end of a name-birthdate value, in ASCII or full-width digits. */
+const DATE_TAIL = /[0-9０-９]{4}[-－][0-9０-９]{2}[-－][0-9０-９]{2}$/;
+
+/**
+ * Normalised form (what the HMAC and ciphertext cover): IDs in NFKC and upper-case; other text
+ * in NFC with whitespace collapsed, a full-width birth date made ASCII. Names and free text stay
+ * NFC: NFKC would change the HMAC of values already stored (a full-width Latin name, say).
+ */
 export function normalise(s: Subject): string {
-  const v = s.value.normalize('NFC').trim();
-  if (s.type === 'national-id' || s.type === 'resident-certificate') return v.toUpperCase();
-  if (s.type === 'name-birthdate') return v.replace(/\s+/g, ' ');
-  return v.replace(/\s+/g, ' ');
+  if (s.type === 'national-id' || s.type === 'resident-certificate') return idForm(s.value);
+  const v = s.value.normalize('NFC').trim().replace(/\s+/g, ' ');
+  return s.type === 'name-birthdate' ? v.replace(DATE_TAIL, (d) => d.normalize('NFKC')) : v;
 }
 
 /** A message (zh-TW) when the subject is not valid for its type; null when valid. */
 export function subjectProblem(s: Subject): string | null {
+  const tp = textProblem(s.value, { multiline: true });
+  if (tp) return `被查詢者查詢條件${tp}`;
   const v = normalise(s);
   if (!v) return '請輸入被查詢者查詢條件';
   switch (s.type) {
     case 'national-id':
-      return isNationalId(v) ? null : '身分證統一編號格式或檢查碼不正確';
+      if (!NATIONAL_ID.test(v)) return '身分證統一編號應為 1 個英文字母加 9 位數字，第 2 碼為 1 或 2';
+      return isNationalId(v) ? null : '身分證統一編號的檢查碼不符，請核對是否打錯';
     case 'resident-certificate':
-      return isResidentCertificate(v) ? null : '居留證統一證號格式或檢查碼不正確';
+      if (!RESIDENT_NEW.test(v) && !RESIDENT_OLD.test(v)) return '居留證統一證號應為 1 個英文字母加 9 位數字（第 2 碼為 8 或 9），或舊式 2 個英文字母加 8 位數字';
+      return isResidentCertificate(v) ? null : '居留證統一證號的檢查碼不符，請核對是否打錯';
     case 'name-birthdate': {
       const m = /^(.+?)[ ,，|/]\s*(\d{4}-\d{2}-\d{2})$/.exec(v);
       if (!m) return '請以「姓名 出生日期(YYYY-MM-DD)」格式輸入';

@@ -5,7 +5,7 @@ import { ZodError } from 'zod';
 import { isDbUnavailable } from '../db.ts';
 import { log } from '../log.ts';
 import { Problem, notFound, unavailable, validation } from './problem.ts';
-import { fieldErrors } from './validate.ts';
+import { fieldErrors, JSON_TOO_DEEP, tooDeepProblem } from './validate.ts';
 import { renderPage } from './views.ts';
 
 export const wantsJson = (req: Request): boolean =>
@@ -15,6 +15,7 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
   if (err instanceof ZodError) return validation(fieldErrors(err));
   const e = err as { type?: string; status?: number; statusCode?: number; expose?: boolean };
+  if (e?.type === JSON_TOO_DEEP) return tooDeepProblem();
   if (e?.type === 'entity.parse.failed') return validation([{ field: 'body', message: '請求內容不是有效的 JSON。' }], 'Malformed JSON body');
   if (e?.type === 'entity.too.large') return new Problem(413, 'payload-too-large', 'Payload too large', '請求內容過大。');
   if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') return new Problem(415, 'unsupported-encoding', 'Unsupported encoding', '不支援的字元編碼。');

@@ -6,8 +6,10 @@ import { csrfSync } from 'csrf-sync';
 import type { Db } from '../db.ts';
 import { now, parseRocDate } from '../time.ts';
 import { isRole, type Role } from '../accounts/roles.ts';
+import { isDisabledNow } from '../accounts/active.ts';
 import { navFor } from './views.ts';
-import { Problem, unauthorized } from './problem.ts';
+import { Problem, unauthorized, validation } from './problem.ts';
+import { checksOwnText, textFieldErrors } from './validate.ts';
 
 export function requestId(): RequestHandler {
   return (req, res, next) => {
@@ -32,8 +34,9 @@ export function serviceTokens(db: Db): RequestHandler {
     const row = await db('service_tokens as t')
       .join('users as u', 'u.id', 't.user_id')
       .where({ 't.token_hash': sha256hex(raw), 't.status': 'active' })
-      .first('t.id', 't.name', 't.unit_id', 't.user_id', 't.last_used_at', 'u.status as user_status');
-    if (!row || row.user_status !== 'active') return next(unauthorized('服務權杖無效或已停用。'));
+      .first('t.id', 't.name', 't.unit_id', 't.user_id', 't.last_used_at', 'u.status', 'u.disable_on');
+    // The service account counts as disabled from its scheduled disable day, job run or not.
+    if (!row || isDisabledNow(row)) return next(unauthorized('服務權杖無效或已停用。'));
     req.serviceToken = { id: row.id, name: row.name, unitId: row.unit_id, userId: row.user_id };
     // "Last used" is for the admin's token list: a minute's precision is enough, and writing it on
     // every call would serialise one integration's requests on this row.
@@ -81,6 +84,21 @@ export function csrfProtection(exempt: Set<string>): RequestHandler {
       if (err) return next(new Problem(403, 'csrf', 'CSRF token missing or invalid', '表單已過期或來源不明，請重新整理頁面後再送出。'));
       next();
     });
+  };
+}
+
+/**
+ * The backstop for text in every field: a body (JSON or form) or query string holding a lone
+ * surrogate, a control character or a bidirectional override is refused with a 400 naming each
+ * field (problem+json for the API, the error page for browsers), before any route sees it. Forms
+ * whose own rules check their text (`formChecksOwnText`) are left to them, so the form is re-shown
+ * with the message beside the field.
+ */
+export function textGuard(): RequestHandler {
+  return (req, _res, next) => {
+    const errors = [...textFieldErrors(req.query), ...(checksOwnText(req.method, req.path) && !req.path.startsWith('/api/') ? [] : textFieldErrors(req.body))];
+    if (errors.length) return next(validation(errors, '輸入資料含有不可用的字元（無效編碼、控制字元或改變文字方向的字元），請修正後再送出。'));
+    next();
   };
 }
 

@@ -13,6 +13,7 @@ import { ROLES, type Role } from '../../server/accounts/roles.ts';
 import { CAPABILITIES } from '../../server/capabilities.ts';
 import { seededRandom } from '../../server/cli.ts';
 import { subtreeOf, allUnits, type UnitRow } from '../../server/accounts/units.ts';
+import { isCountyWide } from '../../server/accounts/reach.ts';
 
 export function routesOf(app: any): Array<{ method: string; path: string }> {
   const out: Array<{ method: string; path: string }> = [];
@@ -249,6 +250,30 @@ describe(`access-control inventory (${ENGINE})`, function () {
               break;
             }
           }
+        }
+      }
+    }
+    expect(failures, failures.join('\n')).to.deep.equal([]);
+  });
+
+  it('need to know on the demo county: the county-wide offices sit in the planning department; a check and its sheet by role, own and other agency', async () => {
+    const planning = units.find((u) => u.kind === 'planning')!;
+    const planned = await t.db('users as u').join('user_roles as r', 'r.user_id', 'u.id').where('u.unit_id', planning.id).whereNot('u.account', 'like', 'acl.%').select('r.role');
+    const countyRoles = planned.map((r: any) => r.role).filter((role: string) => isCountyWide(units, { unitId: planning.id, roles: [role] }));
+    expect([...new Set(countyRoles)].sort(), 'the demo has each county-wide office').to.deep.equal(['auditor', 'ethics', 'planning_admin']);
+    const latest = (root: number) => t.db('checks').where({ unit_id: root }).orderBy([{ column: 'period', order: 'desc' }, { column: 'generation', order: 'desc' }]).first('id');
+    const own = await latest(insideRoot);
+    const other = await latest(outsideRoot);
+    expect(own && other, 'the demo has checks in both agencies').to.not.equal(undefined);
+    // Each acl.<role> sits in the inside agency's own unit and is no check's checker.
+    const reads = (role: Role | 'anonymous', side: 'own' | 'other') => role === 'planning_admin' || (side === 'own' && ['auditor', 'ethics', 'supervisor'].includes(role));
+    const failures: string[] = [];
+    for (const actor of actors.filter((a) => a.role !== 'anonymous')) {
+      for (const [side, c] of [['own', own], ['other', other]] as const) {
+        for (const path of [`/api/v1/checks/${c.id}`, `/checks/${c.id}/sheet.xlsx`]) {
+          const res = await actor.signed.agent.get(path).redirects(0);
+          const want = reads(actor.role, side) ? 200 : 404;
+          if (res.status !== want) failures.push(`GET ${path} as ${actor.role} (${side} agency): expected ${want}, got ${res.status}`);
         }
       }
     }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import request from 'supertest';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, signIn, getFile, csrfFromHtml } from '../support/app.ts';
+import { appFor, signIn, getFile, asFile, csrfFromHtml, type Signed } from '../support/app.ts';
 import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
@@ -265,30 +265,57 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect(events).to.have.members(['export-started', 'export-finished']);
   });
 
-  it('GET /api/v1/reports/annual answers the xlsx within the caller\'s reach, clear errors otherwise', async () => {
+  it('POST /api/v1/reports/annual makes the xlsx within the caller\'s reach, clear errors otherwise', async () => {
     const s = await signIn(app, 'ag1.auditor');
-    const res = await getFile(s.agent, '/api/v1/reports/annual?year=2025&unit=AG1');
-    expect(res.status).to.equal(200);
+    const post = (who: Signed, body: object) => who.agent.post('/api/v1/reports/annual').set('X-CSRF-Token', who.csrf).send(body);
+    const res = await asFile(post(s, { year: 2025, unit: 'AG1' }));
+    expect(res.status).to.be.oneOf([200, 201]);
+    expect(res.headers.location).to.match(/^\/api\/v1\/exports\/\d+$/);
     expect(res.headers['content-type']).to.contain('spreadsheetml');
     const wb = await readBook(res.body as Buffer);
     expect(dataRows(wb.getWorksheet(SHEETS.entries)!)).to.equal(26);
-    const other = await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG2');
-    expect(other.status).to.equal(403);
-    const unknown = await s.agent.get('/api/v1/reports/annual?year=2025&unit=NOPE');
+    expect((await post(s, { year: 2025, unit: 'AG2' })).status).to.equal(403);
+    const unknown = await post(s, { year: 2025, unit: 'NOPE' });
     expect(unknown.status).to.equal(404);
     expect(unknown.headers['content-type']).to.contain('application/problem+json');
     expect(unknown.body.errors[0].field).to.equal('unit');
-    const future = await s.agent.get('/api/v1/reports/annual?year=2999&unit=AG1');
+    const future = await post(s, { year: 2999, unit: 'AG1' });
     expect(future.status).to.equal(400);
     expect(future.body.errors[0].field).to.equal('year');
-    const noYear = await s.agent.get('/api/v1/reports/annual');
-    expect(noYear.status).to.equal(400);
-    const clerk = await signIn(app, 'ag1.clerk');
-    expect((await clerk.agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
-    expect((await request(app).get('/api/v1/reports/annual?year=2025')).status).to.equal(401);
+    expect((await post(s, {})).status).to.equal(400);
+    // A cookie session needs the CSRF token, as on every POST.
+    expect((await s.agent.post('/api/v1/reports/annual').send({ year: 2025, unit: 'AG1' })).status).to.equal(403);
+    expect((await post(await signIn(app, 'ag1.clerk'), { year: 2025, unit: 'AG1' })).status).to.equal(403);
     // A subordinate unit's admin reaches only its own subtree.
-    const sub = await signIn(app, 'ag1u1.admin');
-    expect((await sub.agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
+    expect((await post(await signIn(app, 'ag1u1.admin'), { year: 2025, unit: 'AG1' })).status).to.equal(403);
+  });
+
+  it('GET /api/v1/reports/annual (the contract) answers the newest workbook already made and never starts one', async () => {
+    const s = await signIn(app, 'ag1.auditor');
+    const rows = async () => Number((await t.db('export_jobs').count({ n: '*' }))[0].n);
+    const made = await asFile(s.agent.post('/api/v1/reports/annual').set('X-CSRF-Token', s.csrf).send({ year: 2025, unit: 'AG1' }));
+    expect(made.status).to.be.oneOf([200, 201]);
+    const before = await rows();
+    const got = await getFile(s.agent, '/api/v1/reports/annual?year=2025&unit=AG1');
+    expect(got.status).to.equal(200);
+    expect(got.headers['x-content-sha256']).to.equal(made.headers['x-content-sha256']);
+    expect(got.headers['content-location']).to.equal(made.headers.location);
+    expect(got.headers['last-modified']).to.be.a('string');
+    expect(dataRows((await readBook(got.body as Buffer)).getWorksheet(SHEETS.entries)!)).to.equal(26);
+    // Nothing made for this year and unit: a problem saying to POST, and no export row, no file.
+    const none = await s.agent.get('/api/v1/reports/annual?year=2024&unit=AG1-U1');
+    expect(none.status).to.equal(404);
+    expect(none.headers['content-type']).to.contain('application/problem+json');
+    expect(none.body.type).to.match(/\/export-not-made$/);
+    expect(none.body.detail).to.contain('POST');
+    expect(await rows(), 'a GET writes no export').to.equal(before);
+    expect((await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG2')).status).to.equal(403);
+    expect((await s.agent.get('/api/v1/reports/annual?year=2025&unit=NOPE')).status).to.equal(404);
+    expect((await s.agent.get('/api/v1/reports/annual?year=2999&unit=AG1')).status).to.equal(400);
+    expect((await s.agent.get('/api/v1/reports/annual')).status).to.equal(400);
+    expect((await (await signIn(app, 'ag1.clerk')).agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
+    expect((await request(app).get('/api/v1/reports/annual?year=2025')).status).to.equal(401);
+    expect(await rows()).to.equal(before);
   });
 
   it('the export page polls progress; the agency files and the planning department acknowledges', async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
-import { appFor, csrfFromHtml, signIn, getFile } from '../support/app.ts';
+import { appFor, asFile, csrfFromHtml, signIn, getFile } from '../support/app.ts';
 import { makeUser, nationalId, seedTree, type Tree } from '../support/fixtures.ts';
 import { appendEntries } from '../../server/queries/chain.ts';
 import { protectSubject } from '../../server/queries/subject.ts';
@@ -122,10 +122,12 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
 
   describe('yearly link review (4(二)3)', () => {
     it('lists every agency × scope link with its use count from the log', async () => {
-      const list = await svc.linkReviewList(t.db, { unitId: tree.AG1 }, 2025);
+      const list = await svc.linkReviewList(t.db, { unitId: tree.AG1, roles: ['admin'] }, 2025);
       expect(list.map((l) => [l.scopeCode, l.useCount])).to.deep.equal([['2-1', 4], ['2-8', 0]]);
-      const county = await svc.linkReviewList(t.db, { unitId: tree.PLAN }, 2025);
+      const county = await svc.linkReviewList(t.db, { unitId: tree.PLAN, roles: ['planning_admin'] }, 2025);
       expect(county.map((l) => `${l.unitCode}:${l.scopeCode}`)).to.deep.equal(['AG1:2-1', 'AG1:2-8', 'AG2:2-4']);
+      // Sitting in the planning department is not county-wide by itself (accounts/reach.ts).
+      expect(await svc.linkReviewList(t.db, { unitId: tree.PLAN, roles: ['it'] }, 2025)).to.deep.equal([]);
     });
 
     it('records keep, and terminate with a termination request; once per link and year; only within reach', async () => {
@@ -133,7 +135,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       const page = await s.agent.get('/audits/links?year=2025');
       expect(page.status).to.equal(200);
       const csrf = csrfFromHtml(page.text);
-      const [l21, l28] = await svc.linkReviewList(t.db, { unitId: tree.AG1 }, 2025);
+      const [l21, l28] = await svc.linkReviewList(t.db, { unitId: tree.AG1, roles: ['admin'] }, 2025);
       const bad = await s.agent.post('/audits/links').type('form').send({ _csrf: csrf, link: String(l21.unitScopeId), year: '2025', outcome: '', reason: '' });
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain('請選擇仍有需求或申請終止');
@@ -147,7 +149,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(termination).to.include({ status: 'requested', unit_id: tree.AG1 });
       const dup = await s.agent.post('/audits/links').type('form').send({ _csrf: csrf, link: String(l21.unitScopeId), year: '2025', outcome: 'keep', reason: '再一次' });
       expect(dup.status).to.equal(409);
-      const [ag2] = await svc.linkReviewList(t.db, { unitId: tree.AG2 }, 2025);
+      const [ag2] = await svc.linkReviewList(t.db, { unitId: tree.AG2, roles: ['admin'] }, 2025);
       const outside = await s.agent.post('/audits/links').type('form').send({ _csrf: csrf, link: String(ag2.unitScopeId), year: '2025', outcome: 'keep', reason: '不是我的' });
       expect(outside.status).to.equal(403);
       const future = await s.agent.post('/audits/links').type('form').send({ _csrf: csrf, link: String(ag2.unitScopeId), year: '2999', outcome: 'keep', reason: '未來' });
@@ -275,13 +277,14 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain('結束日不可早於開始日');
     });
-    it('GET /api/v1/reports/audit-package answers the workbook within the caller\'s reach, problem+json naming the field otherwise', async () => {
+    it('POST /api/v1/reports/audit-package makes the workbook within the caller\'s reach, problem+json naming the field otherwise; GET answers the one made', async () => {
       setClock(() => at('2025-08-01T02:00:00Z'));
       const s = await signIn(app, 'ag1.auditor');
+      const post = (who: typeof s, body: object) => who.agent.post('/api/v1/reports/audit-package').set('X-CSRF-Token', who.csrf).send(body);
       const events = async () => Number((await t.db('system_events').count({ n: '*' }).first())?.n);
       const before = await events();
-      const res = await getFile(s.agent, '/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1');
-      expect(res.status).to.equal(200);
+      const res = await asFile(post(s, { from: '2025-01-01', to: '2025-07-31', unit: 'AG1' }));
+      expect(res.status).to.be.oneOf([200, 201]);
       expect(res.headers['content-type']).to.contain('spreadsheetml');
       const wb = new ExcelJS.Workbook();
       await wb.xlsx.load(res.body as any);
@@ -291,19 +294,27 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       for (let r = 2; r <= roster.rowCount; r++) accounts.push(cellText(roster.getRow(r).getCell(1).value));
       expect(accounts).to.include('ag1.clerk').and.not.include('ag2.admin');
       expect(await events(), 'the export is recorded').to.be.greaterThan(before);
-      const reversed = await s.agent.get('/api/v1/reports/audit-package?from=2025-07-01&to=2025-01-01&unit=AG1');
+      // The GET answers the package just made, and never starts one.
+      const exportRows = async () => Number((await t.db('export_jobs').count({ n: '*' }))[0].n);
+      const rowsBefore = await exportRows();
+      const got = await getFile(s.agent, '/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1');
+      expect(got.status).to.equal(200);
+      expect(got.headers['x-content-sha256']).to.equal(res.headers['x-content-sha256']);
+      expect((await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-06-30&unit=AG1')).status).to.equal(404);
+      expect(await exportRows()).to.equal(rowsBefore);
+      const reversed = await post(s, { from: '2025-07-01', to: '2025-01-01', unit: 'AG1' });
       expect(reversed.status).to.equal(400);
       expect(reversed.headers['content-type']).to.contain('application/problem+json');
       expect(reversed.body.errors.map((e: any) => e.field)).to.deep.equal(['to']);
-      const noSuchDay = await s.agent.get('/api/v1/reports/audit-package?from=2025-02-31&to=2025-07-31&unit=AG1');
+      const noSuchDay = await post(s, { from: '2025-02-31', to: '2025-07-31', unit: 'AG1' });
       expect(noSuchDay.status).to.equal(400);
       expect(noSuchDay.body.errors.map((e: any) => e.field)).to.deep.equal(['from']);
-      const missing = await s.agent.get('/api/v1/reports/audit-package?to=2025-01-01');
+      const missing = await post(s, { to: '2025-01-01' });
       expect(missing.status).to.equal(400);
       expect(missing.body.errors.map((e: any) => e.field)).to.include('from');
-      expect((await s.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG2')).status).to.equal(403);
+      expect((await post(s, { from: '2025-01-01', to: '2025-07-31', unit: 'AG2' })).status).to.equal(403);
       const clerk = await signIn(app, 'ag1.clerk');
-      expect((await clerk.agent.get('/api/v1/reports/audit-package?from=2025-01-01&to=2025-07-31&unit=AG1')).status).to.equal(403);
+      expect((await post(clerk, { from: '2025-01-01', to: '2025-07-31', unit: 'AG1' })).status).to.equal(403);
     });
   });
   describe('export files retention (prune-exports)', () => {

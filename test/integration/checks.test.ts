@@ -235,8 +235,10 @@ describe(`monthly checks (${ENGINE})`, function () {
     expect((await run('checks verify', { period: PERIOD, unit: 'AG1' })).code).to.equal(0);
   });
 
+  const checkerOf = async (unitId: number, period = PERIOD) => (Number((await currentCheck(unitId, period)).checker_id) === u.chk1 ? 'chk1' : 'chk2');
+
   it('GET /api/v1/checks lists the agency\'s checks in the contract shape; bad month, unknown or other unit are clear errors', async () => {
-    const s = await signIn(app, 'chk1');
+    const s = await signIn(app, await checkerOf(tree.AG1));
     const res = await s.agent.get(`/api/v1/checks?month=${PERIOD}`);
     expect(res.status).to.equal(200);
     expect(res.body.total).to.equal(1);
@@ -285,10 +287,11 @@ describe(`monthly checks (${ENGINE})`, function () {
       const r3 = await post(checker, `/api/v1/checks/${check.id}/items/${entry}`, { verdict: 'improper' });
       expect(r3.status).to.equal(400);
       expect(r3.body.errors[0].field).to.equal('note');
+      // Another agency's checker is told what they would be told of no such check.
       const r4 = await post('chief2', `/api/v1/checks/${check.id}/items/${entry}`, { verdict: 'proper' });
-      expect(r4.status).to.equal(403);
+      expect(r4.status).to.equal(404);
       const r5 = await post('chief2', `/api/v1/checks/${check.id}/sign-off`, { confirm: true });
-      expect(r5.status).to.equal(403);
+      expect(r5.status).to.equal(404);
       const after = await t.db('check_items').where({ check_id: check.id }).whereNotNull('verdict').count('* as n').first();
       expect(Number(after!.n)).to.equal(0);
     });
@@ -306,7 +309,7 @@ describe(`monthly checks (${ENGINE})`, function () {
       expect((await post(checker, url, { verdict: 'explanation-needed', note: '請說明本案查詢必要性' })).status).to.equal(200);
       const asked = await (await as('clk1')).agent.get('/api/v1/explanations');
       expect(asked.body.items.map((x: any) => x.entryId)).to.include(Number(item.entry_id));
-      expect((await post('clk2', `${url}/explanation`, { explanation: '不是我' })).status).to.equal(403);
+      expect((await post('clk2', `${url}/explanation`, { explanation: '不是我' })).status).to.equal(404); // not told the entry is sampled
       expect((await post('clk1', `${url}/explanation`, { explanation: '' })).status).to.equal(400);
       expect((await post('clk1', `${url}/explanation`, { explanation: '為辦理身障補助案件查核投保資格' })).status).to.equal(200);
       const so = await post(checker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true });
@@ -346,7 +349,9 @@ describe(`monthly checks (${ENGINE})`, function () {
       const acct = new Map([[u.chk1, 'chk1'], [u.chk2, 'chk2']]);
       for (const i of open) expect((await post(acct.get(Number(i.checker_id))!, `/api/v1/checks/${check.id}/items/${i.entry_id}`, { verdict: 'proper' })).status).to.equal(200);
       const notChecker = checker === 'chk1' ? 'chk2' : 'chk1';
-      expect((await post(notChecker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true })).status).to.equal(403);
+      // Refused; and not even told the check exists unless they check some of its items.
+      const checksItems = await t.db('check_items').where({ check_id: check.id, checker_id: u[notChecker] }).first('id');
+      expect((await post(notChecker, `/api/v1/checks/${check.id}/sign-off`, { confirm: true })).status).to.equal(checksItems ? 403 : 404);
       const unconfirmed = await post(checker, `/api/v1/checks/${check.id}/sign-off`, {});
       expect(unconfirmed.status).to.equal(400);
       expect(unconfirmed.body.errors[0].field).to.equal('confirm');
@@ -482,7 +487,7 @@ describe(`monthly checks (${ENGINE})`, function () {
 
   it('pages: the checker\'s check page, the printable sheet with page numbers and chain head, overdue on the dashboard', async () => {
     const c1 = await currentCheck(tree.AG1);
-    const s = await signIn(app, 'chk1');
+    const s = await signIn(app, await checkerOf(tree.AG1));
     const list = await s.agent.get('/checks');
     expect(list.status).to.equal(200);
     expect(list.text).to.contain('每月查核');
@@ -501,7 +506,7 @@ describe(`monthly checks (${ENGINE})`, function () {
     const adm = await signIn(app, 'adm1');
     expect((await adm.agent.get('/')).text).to.contain('逾期未簽核');
     const other = await signIn(app, 'chief2');
-    expect((await other.agent.get(`/checks/${c1.id}`)).status).to.equal(403);
+    expect((await other.agent.get(`/checks/${c1.id}`)).status).to.equal(404);
   });
 
   it('a verdict form with errors is re-shown with the message and the typed note kept', async () => {

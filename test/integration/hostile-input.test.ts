@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import request from 'supertest';
 import type { Express } from 'express';
-import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
+import { ENGINE, concretePath, listTables, migratedDb, rowCounts, type TestDb } from '../support/db.ts';
 import { appFor, csrfFromHtml, signIn, type Signed } from '../support/app.ts';
 import { makeUser } from '../support/fixtures.ts';
 import { accessTable, type AccessEntry } from '../../server/web/access.ts';
@@ -110,7 +110,7 @@ describe(`hostile input (${ENGINE})`, function () {
     // One person holding every role, so each body reaches the endpoint's own validation.
     await makeUser(t.db, { account: 'hostile.all', unitId: agency.id, roles: [...ROLES], rank: 'division_chief', permissions: scopes.flatMap((sc: string) => ops.slice(0, 3).map((o: string) => [sc, o] as [string, string])) });
     s = await signIn(app, 'hostile.all');
-    tables = (await listTables()).filter((n) => !EXEMPT_TABLES.has(n)).sort();
+    tables = (await listTables(t)).filter((n) => !EXEMPT_TABLES.has(n)).sort();
     // Row ids for path parameters: rows of the actor's own agency where the table has units.
     const sub = subtreeOf(units, agency.id);
     for (const name of tables) {
@@ -125,38 +125,6 @@ describe(`hostile input (${ENGINE})`, function () {
   });
   after(() => t?.drop());
 
-  async function listTables(): Promise<string[]> {
-    if (ENGINE === 'mysql') {
-      const [rows] = await t.db.raw('select table_name as n from information_schema.tables where table_schema = database()');
-      return (rows as any[]).map((r) => r.n ?? r.N ?? r.TABLE_NAME);
-    }
-    return ((await t.db.raw("select name as n from sqlite_master where type = 'table' and name not like 'sqlite_%'")) as any[]).map((r) => r.n);
-  }
-
-  /** Row counts of every table, in one query. */
-  async function counts(): Promise<Record<string, number>> {
-    const q = (n: string) => (ENGINE === 'mysql' ? `\`${n}\`` : `"${n}"`);
-    const sql = `select ${tables.map((n, i) => `(select count(*) from ${q(n)}) as c${i}`).join(', ')}`;
-    const raw = await t.db.raw(sql);
-    const row = ENGINE === 'mysql' ? (raw as any)[0][0] : (raw as any)[0];
-    return Object.fromEntries(tables.map((n, i) => [n, Number(row[`c${i}`])]));
-  }
-
-  /** A concrete path: parameters become ids of seeded rows of the table named before them. */
-  function concrete(path: string): string {
-    const seg = path.split('/');
-    return seg
-      .map((p, i) => {
-        if (p.startsWith('*')) return 'x';
-        if (!p.startsWith(':')) return p;
-        const before = (seg[i - 1] ?? '').replace(/-/g, '_');
-        const parent = (seg[i - 3] ?? '').replace(/-/g, '_').replace(/ies$/, 'y').replace(/s$/, '');
-        return String(ids.get(before) ?? ids.get(`${parent}_${before}`) ?? 1);
-      })
-      .join('/')
-      .replace(/[{}]/g, '');
-  }
-
   async function send(method: string, path: string, body: Body, csrf: string) {
     const m = method.toLowerCase() as 'post';
     let req = s.agent[m](path).set('X-CSRF-Token', csrf).set('Accept', path.startsWith('/api/') ? 'application/json' : 'text/html').redirects(0);
@@ -169,10 +137,10 @@ describe(`hostile input (${ENGINE})`, function () {
   beforeEach(() => (failures = []));
 
   async function hammer(e: AccessEntry, arb: fc.Arbitrary<Body>, numRuns: number) {
-    const path = concrete(e.path);
+    const path = concretePath(e.path, ids);
     await fc.assert(
       fc.asyncProperty(arb, async (body) => {
-        const before = await counts();
+        const before = await rowCounts(t, tables);
         const res = await send(e.method, path, body, s.csrf);
         const label = `${e.method} ${path} with ${body.label}`;
         if (res.status >= 500) {
@@ -180,7 +148,7 @@ describe(`hostile input (${ENGINE})`, function () {
           return false;
         }
         if (res.status >= 400) {
-          const after = await counts();
+          const after = await rowCounts(t, tables);
           const changed = tables.filter((n) => after[n] !== before[n]);
           if (changed.length) {
             failures.push(`${label}: rejected (${res.status}) but rows changed in ${changed.join(', ')}`);
@@ -229,7 +197,7 @@ describe(`hostile input (${ENGINE})`, function () {
     const values = [...SQLI, ...XSS, '%', '%E0%A4%A', 'A'.repeat(5000), '-1', '1e309', '9999-99-99', '[]', '{}'];
     const keys = ['from', 'to', 'unit', 'account', 'subjectId', 'month', 'year', 'page', 'pageSize', 'q', 'status', 'next', 'id'];
     for (const e of gets) {
-      const path = concrete(e.path);
+      const path = concretePath(e.path, ids);
       for (const v of values) {
         const qs = keys.map((k) => `${k}=${/^%/.test(v) ? v : encodeURIComponent(v)}`).join('&') + `&unit[]=x&page[a]=1`;
         const res = await s.agent.get(`${path}?${qs}`).redirects(0);

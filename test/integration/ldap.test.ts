@@ -72,6 +72,52 @@ describe(`directory login against a real slapd (${ENGINE})`, function () {
     expect(items.sort()).to.deep.equal(['soc.gone', 'soc.left']);
   });
 
+  it('unknown, disabled, not-activated, local and directory accounts cost alike: median times of refused sign-ins and password changes within 2x of each other', async () => {
+    // Made here, after the review test, which counts the directory accounts.
+    await asDirectory('tax.chen', (await t.db('units').where({ code: 'AG1' }).first('id')).id);
+    const unit = (await t.db('users').where({ account: 'local.clerk' }).first('unit_id')).unit_id;
+    await makeUser(t.db, { account: 'local.off', unitId: unit, roles: ['clerk'], status: 'disabled' });
+    const pending = await makeUser(t.db, { account: 'local.new', unitId: unit, roles: ['clerk'], status: 'pending' });
+    await t.db('users').where({ id: pending }).update({ password_hash: null });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    /** Median wall time per kind; rounds interleave the kinds so load on the machine hits all alike. Round 0 warms up. */
+    const measure = async (kinds: Record<string, (ip: string) => request.Test>, expected: number) => {
+      const names = Object.keys(kinds);
+      const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+      for (let round = 0; round <= 10; round++) {
+        for (const [k, name] of names.entries()) {
+          // A fresh address each time, so no streak reaches the lockout.
+          const ip = `10.77.${k}.${round + 1}`;
+          const start = performance.now();
+          const res = await kinds[name](ip);
+          const took = performance.now() - start;
+          expect(res.status, `${name}: ${JSON.stringify(res.body)}`).to.equal(expected);
+          if (round > 0) times[name].push(took);
+        }
+      }
+      return Object.fromEntries(names.map((k) => [k, median(times[k])]));
+    };
+    const signIn = (account: string, password: string) => (ip: string) => request(app).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ account, password });
+    const logins = await measure({
+      unknown: signIn('nobody.timing', 'Whatever-Passw0rd-1'),
+      disabled: signIn('local.off', PASSWORD),
+      pending: signIn('local.new', 'Whatever-Passw0rd-1'),
+      'local-wrong': signIn('local.clerk', 'Whatever-Passw0rd-1'),
+      'ldap-wrong': signIn('tax.chen', 'Whatever-Passw0rd-1'),
+    }, 401);
+    const change = (account: string, current: string) => (ip: string) => request(app).post('/api/v1/auth/password').set('X-Forwarded-For', ip).send({ account, current, next: 'Brand-New-Passw0rd-1' });
+    const changes = await measure({
+      unknown: change('nobody.timing', 'Whatever-Passw0rd-1'),
+      disabled: change('local.off', PASSWORD),
+      'local-wrong': change('local.clerk', 'Whatever-Passw0rd-1'),
+      'ldap-account': change('tax.chen', 'Dir-Passw0rd-Chen'),
+    }, 400);
+    for (const [what, medians] of [['sign-in', logins], ['password change', changes]] as const) {
+      const values = Object.values(medians);
+      expect(Math.max(...values) / Math.min(...values), `${what} medians (ms): ${JSON.stringify(medians)}`).to.be.at.most(2);
+    }
+  });
+
   it('directory stopped: directory users get a clear 503, local accounts keep working, the review notes the directory as unreachable', async () => {
     await slapd.stop();
     const down = await login('soc.wang', 'Dir-Passw0rd-Wang');

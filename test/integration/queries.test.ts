@@ -40,7 +40,9 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
     ids.ethics = await makeUser(t.db, { account: 'ethics.x', unitId: tree.AG1, roles: ['ethics'] });
     ids.admin = await makeUser(t.db, { account: 'admin.a', unitId: tree.AG1, roles: ['admin'] });
     ids.plan = await makeUser(t.db, { account: 'plan.it', unitId: tree.PLAN, roles: ['it'] });
-    for (const a of ['clerk.a', 'clerk.b', 'clerk.c', 'sup.a', 'supclerk', 'sup.u1', 'sup.ag2', 'auditor.x', 'ethics.x', 'admin.a', 'plan.it']) s[a] = await signIn(app, a);
+    ids.auditorA = await makeUser(t.db, { account: 'auditor.a', unitId: tree.AG1U1, roles: ['auditor'] });
+    ids.planAuditor = await makeUser(t.db, { account: 'plan.auditor', unitId: tree.PLAN, roles: ['auditor'] });
+    for (const a of ['clerk.a', 'clerk.b', 'clerk.c', 'sup.a', 'supclerk', 'sup.u1', 'sup.ag2', 'auditor.x', 'ethics.x', 'admin.a', 'plan.it', 'auditor.a', 'plan.auditor']) s[a] = await signIn(app, a);
     formA = await makeApprovedRequest(t.db, { userId: ids.clerkA, unitId: tree.AG1, scope: '2-1' });
   });
   after(() => t.drop());
@@ -321,44 +323,65 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect([...a.accounts].sort()).to.deep.equal(['clerk.a', 'clerk.b']);
       expect([...(await accountsSeen('sup.u1')).accounts]).to.deep.equal(['clerk.b']);
     });
-    it('auditors and the planning department see everything; ethics (no investigation) and admins nothing', async () => {
+    it('an agency auditor sees their agency and below; the planning department’s auditor everything; its IT staff, ethics (no investigation) and admins nothing', async () => {
       const total = await count();
-      expect((await accountsSeen('auditor.x')).total).to.equal(total);
-      expect((await accountsSeen('plan.it')).total).to.equal(total);
+      const inAg2 = Number((await t.db('query_logs').whereIn('unit_id', [tree.AG2, tree.AG2U1]).count({ n: '*' }))[0].n);
+      expect(inAg2).to.be.greaterThan(0);
+      expect((await accountsSeen('auditor.x')).total).to.equal(inAg2);
+      expect([...(await accountsSeen('auditor.x')).accounts]).to.deep.equal(['clerk.c']);
+      // An auditor in a subordinate unit reaches the whole of their agency, not another.
+      expect([...(await accountsSeen('auditor.a')).accounts].sort()).to.deep.equal(['clerk.a', 'clerk.b']);
+      expect((await accountsSeen('plan.auditor')).total).to.equal(total);
+      expect((await accountsSeen('plan.it')).total).to.equal(0);
       expect((await accountsSeen('ethics.x')).total).to.equal(0);
       expect((await accountsSeen('admin.a')).total).to.equal(0);
     });
     it('items are masked and filterable by unit, account, op code, case number and date', async () => {
-      const all = await accountsSeen('auditor.x', '&unit=AG1-U1');
+      const all = await accountsSeen('plan.auditor', '&unit=AG1-U1');
       expect([...all.accounts]).to.deep.equal(['clerk.b']);
       expect(JSON.stringify(all.items)).not.to.contain(person);
       expect(all.items[0].subject.masked).to.equal('F13****093');
-      expect((await accountsSeen('auditor.x', '&account=clerk.c')).accounts.size).to.equal(1);
-      expect((await accountsSeen('auditor.x', '&caseNo=AG2-0002')).total).to.equal(1);
-      expect((await accountsSeen('auditor.x', '&opCode=AD01')).total).to.equal(0);
+      expect((await accountsSeen('plan.auditor', '&account=clerk.c')).accounts.size).to.equal(1);
+      expect((await accountsSeen('plan.auditor', '&caseNo=AG2-0002')).total).to.equal(1);
+      expect((await accountsSeen('plan.auditor', '&opCode=AD01')).total).to.equal(0);
       const today = localDate(Date.now());
-      expect((await accountsSeen('auditor.x', `&from=${today}&to=${today}`)).total).to.equal(await count());
-      expect((await accountsSeen('auditor.x', `&to=${addDays(today, -1)}`)).total).to.equal(0);
+      expect((await accountsSeen('plan.auditor', `&from=${today}&to=${today}`)).total).to.equal(await count());
+      expect((await accountsSeen('plan.auditor', `&to=${addDays(today, -1)}`)).total).to.equal(0);
       const bad = await s['auditor.x'].agent.get('/api/v1/query-logs?from=yesterday&unit=NOPE');
       expect(bad.status).to.equal(400);
       expect(bad.body.errors.map((e: any) => e.field).sort()).to.deep.equal(['from', 'unit']);
     });
-    it('who queried this person: auditors and ethics find every entry by ID; the search is an event without the ID', async () => {
-      for (const who of ['auditor.x', 'ethics.x']) {
-        const r = await accountsSeen(who, `&subjectId=${person}`);
-        expect([...r.accounts].sort()).to.deep.equal(['clerk.a', 'clerk.b', 'clerk.c']);
+    it('who queried this person: a POST with a purpose, over what the caller may reveal; the search is an event without the ID', async () => {
+      const search = (who: string, body: object) => s[who].agent.post('/api/v1/query-logs/search').set('X-CSRF-Token', s[who].csrf).send(body);
+      const found = async (who: string, id = person) => {
+        const r = await search(who, { subjectType: 'national-id', subjectId: id, purpose: '受理當事人個資查詢申請' });
+        expect(r.status, JSON.stringify(r.body)).to.equal(200);
+        return [...new Set(r.body.items.map((i: any) => i.account))].sort();
+      };
+      expect(await found('plan.auditor')).to.deep.equal(['clerk.a', 'clerk.b', 'clerk.c']);
+      expect(await found('auditor.x')).to.deep.equal(['clerk.c']);
+      expect(await found('auditor.a', person.toLowerCase())).to.deep.equal(['clerk.a', 'clerk.b']);
+      expect(await found('ethics.x')).to.deep.equal([]); // no investigation
+      // The identifier is no filter of the plain search, for anyone.
+      for (const who of ['clerk.b', 'sup.a', 'plan.auditor']) {
+        const r = await s[who].agent.get(`/api/v1/query-logs?subjectId=${person}`);
+        expect(r.status, who).to.equal(400);
+        expect(r.body.errors.map((e: any) => e.field)).to.deep.equal(['subjectId']);
       }
-      expect([...(await accountsSeen('clerk.b', `&subjectId=${person.toLowerCase()}`)).accounts]).to.deep.equal(['clerk.b']);
+      expect((await search('sup.a', { subjectId: person, purpose: '受理當事人個資查詢申請' })).status).to.equal(403);
       const events = await t.db('system_events').where({ action: 'query-log.subject-search' }).select('detail', 'target_id');
-      expect(events.length).to.be.at.least(3);
+      expect(events.length).to.equal(4);
       expect(JSON.stringify(events)).not.to.contain(person).and.not.to.contain(person.slice(3, 7));
+      expect(JSON.stringify(events)).to.contain('受理當事人個資查詢申請');
     });
-    it('the full subject: auditors see it and it is recorded; clerks and supervisors are refused', async () => {
-      const ok = await s['auditor.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['auditor.x'].csrf);
+    it('the full subject: auditors within reach see it and it is recorded; another agency’s auditor, clerks and supervisors are refused', async () => {
+      const ok = await s['auditor.a'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['auditor.a'].csrf);
       expect(ok.status).to.equal(200);
       expect(ok.body).to.deep.equal({ type: 'national-id', value: person });
       const ev = await t.db('system_events').where({ action: 'query-log.subject-reveal', target_id: String(entryB), outcome: 'ok' }).first();
-      expect(ev.actor_account).to.equal('auditor.x');
+      expect(ev.actor_account).to.equal('auditor.a');
+      // Another agency's auditor: the entry does not exist for them.
+      expect((await s['auditor.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['auditor.x'].csrf)).status).to.equal(404);
       expect(ev.detail).not.to.contain(person);
       for (const who of ['clerk.b', 'sup.a', 'plan.it']) {
         expect((await s[who].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s[who].csrf)).status, who).to.equal(403);
@@ -430,7 +453,10 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect((await s['sup.a'].agent.get(`/query-logs/${id}`)).status).to.equal(200);
       expect((await s['clerk.a'].agent.get(`/query-logs/${id}`)).status).to.equal(404);
       const who = await s['auditor.x'].agent.get('/query-logs/who');
-      const found = await s['auditor.x'].agent.post('/query-logs/who').type('form').send({ _csrf: csrfFromHtml(who.text), subjectType: 'national-id', subjectId: 'F131104093' });
+      const noPurpose = await s['auditor.x'].agent.post('/query-logs/who').type('form').send({ _csrf: csrfFromHtml(who.text), subjectType: 'national-id', subjectId: 'F131104093' });
+      expect(noPurpose.status).to.equal(400);
+      expect(noPurpose.text).to.contain('id="f-purpose-error"').and.not.contain('F131104093');
+      const found = await s['auditor.x'].agent.post('/query-logs/who').type('form').send({ _csrf: csrfFromHtml(who.text), subjectType: 'national-id', subjectId: 'F131104093', purpose: '受理當事人個資查詢申請' });
       expect(found.status).to.equal(200);
       expect(found.text).to.contain('clerk.c').and.not.contain('F131104093');
       expect((await s['clerk.a'].agent.get('/query-logs/who')).status).to.equal(403);

@@ -14,6 +14,7 @@ import { makeUser, seedTree, PASSWORD } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { Client, startServerProcess } from '../support/server-process.ts';
 import { accessTable } from '../../server/web/access.ts';
+import { DEV_SECRETS } from '../../server/config.ts';
 
 /** Text that betrays internals: stack frames, source paths, SQL, driver error codes. */
 const LEAK = /\bat [\w.<>]+ \(|node:internal|\/server\/[\w/]+\.ts|\bselect\b.+\bfrom\b|\binsert into\b|\bupdate\b.+\bset\b|SQLITE_|ER_[A-Z_]+|no such table|syntax error|Knex|mysql2?|stack/i;
@@ -269,18 +270,24 @@ onceOnly('security: production refuses to start without real secrets (real proce
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const base = () => ({ NODE_ENV: 'production', DB_CLIENT: 'sqlite', DATABASE_URL: path.join(dir, 'prod.sqlite'), PORT: '0', HOST: '127.0.0.1', JOBS_ENABLED: 'false' });
 
-  it('exits non-zero naming the key when a secret is missing or the example value', async () => {
-    const runs = (Object.keys(good) as Array<keyof typeof good>).flatMap((key) => [
-      { key, kind: 'missing', env: { ...base(), ...good, [key]: '' } },
-      { key, kind: 'example', env: { ...base(), ...good, [key]: examples[key] } },
-    ]);
+  it('exits non-zero naming the key when a secret is missing, the example value, a built-in development key or repeated bytes', async () => {
+    const runs = [
+      ...(Object.keys(good) as Array<keyof typeof good>).flatMap((key) => [
+        { key, kind: 'missing', env: { ...base(), ...good, [key]: '' } },
+        { key, kind: 'example', env: { ...base(), ...good, [key]: examples[key] } },
+      ]),
+      { key: 'SESSION_SECRET', kind: 'development', env: { ...base(), ...good, SESSION_SECRET: DEV_SECRETS.SESSION_SECRET } },
+      { key: 'SUBJECT_ENC_KEY', kind: 'repeated', env: { ...base(), ...good, SUBJECT_ENC_KEY: Buffer.alloc(32, 0).toString('base64') } },
+      { key: 'SUBJECT_HMAC_KEY', kind: 'repeated', env: { ...base(), ...good, SUBJECT_HMAC_KEY: 'a'.repeat(40) } },
+    ];
+    const why: Record<string, RegExp> = { missing: /required in production/, example: /example value/, development: /development key/, repeated: /repeated bytes/ };
     const results = await Promise.all(runs.map((r) => cli(['serve'], r.env)));
     results.forEach((res, i) => {
       const { key, kind } = runs[i];
       expect(res.code, `${key} ${kind}: exit code`).to.not.equal(0);
       expect(res.code, `${key} ${kind}: the process ended`).to.not.equal(null);
       expect(res.stderr, `${key} ${kind}`).to.contain(key);
-      expect(res.stderr, `${key} ${kind}`).to.match(kind === 'missing' ? /required in production/ : /example value/);
+      expect(res.stderr, `${key} ${kind}`).to.match(why[kind]);
       expect(res.stdout, `${key} ${kind}: never listened`).not.to.match(/listening/);
     });
     expect(fs.existsSync(path.join(dir, 'prod.sqlite')), 'no database was touched').to.equal(false);

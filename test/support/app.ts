@@ -33,11 +33,14 @@ export function csrfFromHtml(html: string): string {
   return m[1];
 }
 
-/** GET of a file (an xlsx download): the response with its body as one Buffer. */
-export function getFile(agent: Signed['agent'], url: string) {
-  return agent.get(url).buffer(true).parse((res, cb) => {
+/** A request answering a file (an xlsx download): the response with its body as one Buffer. */
+export function asFile(req: request.Test) {
+  return req.buffer(true).parse((res, cb) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('end', () => cb(null, Buffer.concat(chunks)));
   });
 }
+
+/** GET of a file (an xlsx download). */
+export const getFile = (agent: Signed['agent'], url: string) => asFile(agent.get(url));

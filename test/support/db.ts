@@ -79,3 +79,35 @@ export async function migratedDb(overrides: Record<string, string> = {}): Promis
 export async function dropAll(): Promise<void> {
   while (open.length) await open.pop()!.drop();
 }
+
+/** Every table of the test database (SQLite's own excluded). */
+export async function listTables(t: TestDb): Promise<string[]> {
+  if (ENGINE === 'mysql') {
+    const [rows] = await t.db.raw('select table_name as n from information_schema.tables where table_schema = database()');
+    return (rows as any[]).map((r) => r.n ?? r.N ?? r.TABLE_NAME);
+  }
+  return ((await t.db.raw("select name as n from sqlite_master where type = 'table' and name not like 'sqlite_%'")) as any[]).map((r) => r.n);
+}
+
+/** Row counts of the given tables, in one query (cheap enough to take around every request). */
+export async function rowCounts(t: TestDb, tables: string[]): Promise<Record<string, number>> {
+  const q = (n: string) => (ENGINE === 'mysql' ? `\`${n}\`` : `"${n}"`);
+  const raw = await t.db.raw(`select ${tables.map((n, i) => `(select count(*) from ${q(n)}) as c${i}`).join(', ')}`);
+  const row = ENGINE === 'mysql' ? (raw as any)[0][0] : (raw as any)[0];
+  return Object.fromEntries(tables.map((n, i) => [n, Number(row[`c${i}`])]));
+}
+
+/**
+ * A concrete path for an inventory path: each parameter becomes the id the map holds for the table
+ * named before it (`query-logs/:id` → query_logs, `checks/:id/items/:item` → check_items), else 1.
+ */
+export function concretePath(path: string, ids: Map<string, number>): string {
+  const seg = path.split('/');
+  return seg.map((p, i) => {
+    if (p.startsWith('*')) return 'x';
+    if (!p.startsWith(':')) return p;
+    const before = (seg[i - 1] ?? '').replace(/-/g, '_');
+    const parent = (seg[i - 3] ?? '').replace(/-/g, '_').replace(/ies$/, 'y').replace(/s$/, '');
+    return String(ids.get(before) ?? ids.get(`${parent}_${before}`) ?? 1);
+  }).join('/').replace(/[{}]/g, '');
+}

@@ -134,6 +134,27 @@ export async function seedAccountPeople(db: Db, tree: Tree): Promise<Record<stri
   return ids;
 }
 
+/**
+ * Reach tests (on top of seedAccountPeople, whose accounts stay as they are): the planning
+ * department's ethics and IT, a second agency's auditor, ethics, IT and checker, and an auditor and
+ * a checker in a subordinate unit. Ids by account.
+ */
+export async function seedReachPeople(db: Db, tree: Tree): Promise<Record<string, number>> {
+  const specs: UserSpec[] = [
+    { account: 'plan.ethics', unitId: tree.PLAN, roles: ['ethics'] },
+    { account: 'plan.it', unitId: tree.PLAN, roles: ['it'] },
+    { account: 'u1.auditor', unitId: tree.AG1U1, roles: ['auditor'] },
+    { account: 'u1.checker', unitId: tree.AG1U1, roles: ['checker'], rank: 'division_chief' },
+    { account: 'ag2.auditor', unitId: tree.AG2, roles: ['auditor'] },
+    { account: 'ag2.ethics', unitId: tree.AG2, roles: ['ethics'] },
+    { account: 'ag2.it', unitId: tree.AG2, roles: ['it'] },
+    { account: 'ag2.checker', unitId: tree.AG2, roles: ['checker'], rank: 'division_chief' },
+  ];
+  const ids: Record<string, number> = {};
+  for (const s of specs) ids[s.account] = await makeUser(db, s);
+  return ids;
+}
+
 /** A valid Taiwan national ID from a number: A, sex 1, 7 digits, the check digit computed. */
 export function nationalId(n: number): string {
   const body = `1${String(n).padStart(7, '0')}`; // sex 1 + 7 digits; the 8th is the check digit

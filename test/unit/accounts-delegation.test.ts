@@ -60,6 +60,21 @@ describe('accounts: layered delegation rules', () => {
     expect(ok(P(9, 1, 'planning_admin'), 1, ['clerk'], [perm('2-1')]).some((p) => p.field === 'permissions')).to.equal(true);
   });
 
+  it('only an agency admin or the planning department grants the auditor and ethics roles; a subordinate unit\'s admin never', () => {
+    expect(ok(ag1Admin, 2, ['auditor'])).to.deep.equal([]);
+    expect(ok(ag1Admin, 2, ['ethics', 'clerk'])).to.deep.equal([]);
+    expect(ok(planAdmin, 1, ['ethics'])).to.deep.equal([]);
+    for (const admin of [u1Admin, u1aAdmin]) {
+      for (const role of ['auditor', 'ethics']) {
+        const problems = ok(admin, admin.unitId, ['clerk', role]);
+        expect(problems.map((p) => p.field), `${role} by the admin of unit ${admin.unitId}`).to.deep.equal(['roles']);
+        expect(problems[0].message).to.contain('機關管理者或計畫處');
+      }
+    }
+    // Every other staff role stays theirs to grant.
+    expect(ok(u1Admin, 3, ['clerk', 'supervisor', 'checker', 'it'], [], 'division_chief')).to.deep.equal([]);
+  });
+
   it('checkers are 股長 or higher, 科長 or higher where the agency has no sections', () => {
     expect(ok(ag1Admin, 2, ['checker'], [], 'section_chief')).to.deep.equal([]);
     expect(ok(ag1Admin, 2, ['checker'], [], 'staff')[0].field).to.equal('rank');
@@ -169,6 +184,9 @@ function simulate(w: World, actions: Action[]): void {
       const allowed = new Set(scopesForUnit(w, p.unitId));
       expect(p.perms.every((x) => allowed.has(x.scope)), 'permissions within the agency').to.equal(true);
       if (p.id !== 1) expect(p.roles, 'nobody is made planning admin').not.to.include('planning_admin');
+      if (p.roles.some((r) => r === 'auditor' || r === 'ethics')) {
+        expect(w.units.find((u) => u.id === p.unitId)!.kind, 'auditors and ethics officers only in an agency or the planning department').to.be.oneOf(['agency', 'planning']);
+      }
     }
   }
 }

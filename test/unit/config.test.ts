@@ -1,5 +1,6 @@
+import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { ConfigError, parseConfig } from '../../server/config.ts';
+import { ConfigError, DEV_SECRETS, parseConfig } from '../../server/config.ts';
 
 const expectKey = (env: Record<string, string>, key: string) => {
   try {
@@ -38,18 +39,43 @@ describe('configuration', () => {
     expectKey({ SAMPLE_RATE_PERCENT: '2.5' }, 'SAMPLE_RATE_PERCENT');
     expectKey({ SAMPLE_MINIMUM: '9' }, 'SAMPLE_MINIMUM');
   });
+  const good = {
+    NODE_ENV: 'production',
+    SESSION_SECRET: crypto.randomBytes(36).toString('base64'),
+    SUBJECT_ENC_KEY: crypto.randomBytes(32).toString('base64'),
+    SUBJECT_HMAC_KEY: crypto.randomBytes(36).toString('hex'),
+  };
+  const expectRefused = (env: Record<string, string>, key: string, why: RegExp) => {
+    expectKey(env, key);
+    expect(() => parseConfig(env)).to.throw(why);
+  };
   it('in production refuses missing or example secrets and names which', () => {
-    const good = {
-      NODE_ENV: 'production',
-      SESSION_SECRET: 'x'.repeat(40),
-      SUBJECT_ENC_KEY: Buffer.alloc(32, 1).toString('base64'),
-      SUBJECT_HMAC_KEY: 'y'.repeat(40),
-    };
     expect(parseConfig(good).NODE_ENV).to.equal('production');
     expectKey({ ...good, SESSION_SECRET: '' }, 'SESSION_SECRET');
     expectKey({ ...good, SESSION_SECRET: 'change-me-session-secret-at-least-32-characters' }, 'SESSION_SECRET');
     expectKey({ ...good, SUBJECT_ENC_KEY: '' }, 'SUBJECT_ENC_KEY');
     expectKey({ ...good, SUBJECT_HMAC_KEY: 'change-me-subject-hmac-key-at-least-32-characters' }, 'SUBJECT_HMAC_KEY');
+  });
+  it('in production refuses the built-in development keys and keys of repeated bytes, naming the key', () => {
+    // The development keys, as the configuration would read them, in any of the three places (and hex).
+    for (const key of ['SESSION_SECRET', 'SUBJECT_ENC_KEY', 'SUBJECT_HMAC_KEY'] as const) {
+      for (const dev of Object.values(DEV_SECRETS).filter((d) => key === 'SUBJECT_ENC_KEY' || d.length >= 32)) expectRefused({ ...good, [key]: dev }, key, /development key/);
+    }
+    expectRefused({ ...good, SUBJECT_ENC_KEY: Buffer.from(DEV_SECRETS.SUBJECT_ENC_KEY, 'base64').toString('hex') }, 'SUBJECT_ENC_KEY', /development key/);
+    // What a development configuration actually uses is refused too.
+    const dev = parseConfig({});
+    expectRefused({ ...good, SESSION_SECRET: dev.SESSION_SECRET }, 'SESSION_SECRET', /development key/);
+    expectRefused({ ...good, SUBJECT_HMAC_KEY: dev.SUBJECT_HMAC_KEY }, 'SUBJECT_HMAC_KEY', /development key/);
+    expectRefused({ ...good, SUBJECT_ENC_KEY: dev.subjectEncKey.toString('base64') }, 'SUBJECT_ENC_KEY', /development key/);
+    // Repeated bytes: 32 zero bytes (base64 and hex), all 'a', a two-character pattern.
+    expectRefused({ ...good, SUBJECT_ENC_KEY: Buffer.alloc(32, 0).toString('base64') }, 'SUBJECT_ENC_KEY', /repeated bytes/);
+    expectRefused({ ...good, SUBJECT_ENC_KEY: '00'.repeat(32) }, 'SUBJECT_ENC_KEY', /repeated bytes/);
+    expectRefused({ ...good, SUBJECT_ENC_KEY: Buffer.alloc(32, 'a').toString('base64') }, 'SUBJECT_ENC_KEY', /repeated bytes/);
+    expectRefused({ ...good, SESSION_SECRET: 'a'.repeat(40) }, 'SESSION_SECRET', /repeated bytes/);
+    expectRefused({ ...good, SUBJECT_HMAC_KEY: 'ab'.repeat(20) }, 'SUBJECT_HMAC_KEY', /repeated bytes/);
+    expectRefused({ ...good, SUBJECT_HMAC_KEY: Buffer.alloc(36, 0xff).toString('base64') }, 'SUBJECT_HMAC_KEY', /repeated bytes/);
+    // Outside production the same values are allowed (development and tests).
+    expect(parseConfig({ SESSION_SECRET: 'a'.repeat(40), SUBJECT_ENC_KEY: '00'.repeat(32) }).NODE_ENV).to.equal('development');
   });
 });
 

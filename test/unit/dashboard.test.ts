@@ -28,15 +28,21 @@ describe('dashboard rules', () => {
     expect(filingStanding(2025, { submittedAt: at('2026-01-02T00:00:00Z'), acknowledgedAt: null }, NOW)).to.equal('filed');
   });
 
-  it('reach: the planning department sees every agency, others their own agency only', () => {
+  it('reach: the county-wide offices see every agency, others their own agency only', () => {
     const u = (id: number, code: string, kind: UnitRow['kind'], parent: number | null): UnitRow => ({ id, code, name: code, kind, parent_id: parent, has_sections: true, status: 'active' });
     const units = [u(1, 'PLAN', 'planning', null), u(2, 'B', 'agency', 1), u(3, 'A', 'agency', 1), u(4, 'A-1', 'unit', 3)];
     expect(reachOf(units, { unitId: 1, roles: ['auditor'] }).agencies.map((a) => a.code)).to.deep.equal(['A', 'B']);
     expect(reachOf(units, { unitId: 1, roles: ['auditor'] }).countyWide).to.equal(true);
     expect(reachOf(units, { unitId: 4, roles: ['supervisor'] }).agencies.map((a) => a.code)).to.deep.equal(['A']);
     expect(reachOf(units, { unitId: 4, roles: ['supervisor'] }).countyWide).to.equal(false);
-    expect(reachOf(units, { unitId: 1, roles: ['it'] }, 'B').agencies.map((a) => a.code)).to.deep.equal(['B']);
+    expect(reachOf(units, { unitId: 1, roles: ['ethics'] }, 'B').agencies.map((a) => a.code)).to.deep.equal(['B']);
     expect(() => reachOf(units, { unitId: 4, roles: ['supervisor'] }, 'B')).to.throw(/所屬機關/);
-    expect(() => reachOf(units, { unitId: 1, roles: ['it'] }, 'NOPE')).to.throw(/找不到/);
+    expect(() => reachOf(units, { unitId: 1, roles: ['ethics'] }, 'NOPE')).to.throw(/找不到/);
+    // The shared reach rule: sitting in the planning department is not county-wide by itself.
+    for (const role of ['it', 'supervisor']) {
+      expect(reachOf(units, { unitId: 1, roles: [role] }).countyWide, role).to.equal(false);
+      expect(reachOf(units, { unitId: 1, roles: [role] }).agencies, role).to.deep.equal([]);
+      expect(() => reachOf(units, { unitId: 1, roles: [role] }, 'B'), role).to.throw(/所屬機關/);
+    }
   });
 });

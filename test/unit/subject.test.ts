@@ -86,6 +86,46 @@ describe('subject conditions (被查詢者查詢條件)', () => {
       expect(normalise({ type: 'national-id', value: ' a123456789 ' })).to.equal('A123456789');
       expect(normalise({ type: 'name-birthdate', value: '王小明   1980-05-06' })).to.equal('王小明 1980-05-06');
     });
+    it('takes full-width IDs (typed by Chinese input methods) as the ASCII ones, and full-width birth dates', () => {
+      for (const v of ['Ａ１２３４５６７８９', 'ａ１２３４５６７８９', '　Ａ１２３４５６７８９　', 'A１２３４５６７８９']) {
+        expect(normalise({ type: 'national-id', value: v }), v).to.equal('A123456789');
+        expect(subjectProblem({ type: 'national-id', value: v }), v).to.equal(null);
+        expect(isNationalId(v), v).to.equal(true);
+      }
+      expect(normalise({ type: 'resident-certificate', value: 'ＡＢ０００００００１' })).to.equal('AB00000001');
+      expect(isResidentCertificate('Ａ８００００００１４')).to.equal(true);
+      expect(normalise({ type: 'name-birthdate', value: '王小明 １９８０－０５－０６' })).to.equal('王小明 1980-05-06');
+      expect(subjectProblem({ type: 'name-birthdate', value: '王小明　１９８０－０５－０６' })).to.equal(null);
+      // Names and free text keep their NFC form: their stored HMACs must not move.
+      expect(normalise({ type: 'name-birthdate', value: 'ＪＯＨＮ 1980-05-06' })).to.equal('ＪＯＨＮ 1980-05-06');
+      expect(normalise({ type: 'other', value: '戶號 １２３' })).to.equal('戶號 １２３');
+    });
+    it('keeps the HMAC of every ASCII ID as before (HMAC over "id:" and the upper-case ID) and gives the full-width form the same', () => {
+      const key = 'k'.repeat(40);
+      fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 31 }), (seed) => {
+        let a = seed;
+        const id = generateNationalId(() => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31));
+        const before = crypto.createHmac('sha256', key).update(`id:${id}`).digest('hex');
+        const wide = id.replace(/[A-Z0-9]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+        expect(subjectHmac(key, { type: 'national-id', value: id })).to.equal(before);
+        expect(subjectHmac(key, { type: 'national-id', value: wide })).to.equal(before);
+        expect(subjectHmac(key, { type: 'national-id', value: wide.toLowerCase() })).to.equal(before);
+      }), { numRuns: 300 });
+    });
+    it('says why an ID is refused: its shape, or its check digit', () => {
+      expect(subjectProblem({ type: 'national-id', value: 'A12345' })).to.equal('身分證統一編號應為 1 個英文字母加 9 位數字，第 2 碼為 1 或 2');
+      expect(subjectProblem({ type: 'national-id', value: 'A323456789' })).to.contain('第 2 碼為 1 或 2');
+      expect(subjectProblem({ type: 'national-id', value: 'Ａ１２３４５６７８８' })).to.equal('身分證統一編號的檢查碼不符，請核對是否打錯');
+      expect(subjectProblem({ type: 'resident-certificate', value: 'A7' })).to.contain('英文字母加 9 位數字');
+      expect(subjectProblem({ type: 'resident-certificate', value: 'A800000015' })).to.contain('檢查碼不符');
+    });
+    it('refuses text that is not well-formed, control characters and direction overrides in any type', () => {
+      for (const x of ['\uD800', '\uDC00', '\u0000', '\u0007', '\u202E', '\u2066']) {
+        expect(subjectProblem({ type: 'other', value: `戶號 1${x}2` }), JSON.stringify(x)).to.match(/^被查詢者查詢條件含有/);
+        expect(subjectProblem({ type: 'name-birthdate', value: `王${x}明 1980-05-06` }), JSON.stringify(x)).to.match(/^被查詢者查詢條件含有/);
+        expect(subjectProblem({ type: 'national-id', value: `A12345${x}6789` }), JSON.stringify(x)).to.match(/^被查詢者查詢條件含有/);
+      }
+    });
   });
 
   describe('masking', () => {
