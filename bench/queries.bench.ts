@@ -22,7 +22,7 @@ import { DbSessionStore } from '../server/web/session-store.ts';
 import { configureLocale } from '../server/web/locale.ts';
 import { hashPassword } from '../server/auth/passwords.ts';
 import { chainHash, GENESIS, verifyChain, type EntryFields } from '../server/queries/chain.ts';
-import { generateNationalId, protectSubject } from '../server/queries/subject.ts';
+import { encryptSubject, entryAad, generateNationalId, protectSubject } from '../server/queries/subject.ts';
 import { hashToken } from '../server/queries/service.ts';
 import { adminDb, configFor as benchConfig, sizeServer } from './mariadb.ts';
 import { writeSection } from './results.ts';
@@ -81,8 +81,10 @@ async function seed(cfg: Config, f: Fixture, n: number): Promise<void> {
   await conn.query('SET SESSION unique_checks = 0, foreign_key_checks = 0');
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
   // A population of people; the benchmark's target person is queried 40 times across the years.
-  const pool = Array.from({ length: 20000 }, () => protectSubject(keys, { type: 'national-id', value: generateNationalId() }));
-  const target = protectSubject(keys, { type: 'national-id', value: f.target });
+  // HMAC and mask once per person; each entry's ciphertext is bound to it (entryAad), so it is made per entry.
+  const person = (value: string) => ({ plain: value, ...protectSubject(keys, { type: 'national-id', value }, { user_id: f.clerkId, queried_at: 0 }) });
+  const pool = Array.from({ length: 20000 }, () => person(generateNationalId()));
+  const target = person(f.target);
   const start = Date.now() - 5 * 365 * 86_400_000;
   const step = Math.max(1, Math.floor((5 * 365 * 86_400_000 - 86_400_000) / n));
   let prev = GENESIS;
@@ -92,8 +94,10 @@ async function seed(cfg: Config, f: Fixture, n: number): Promise<void> {
   for (let i = 0; i < n; i += batch) {
     const values: unknown[][] = [];
     for (let k = i; k < Math.min(n, i + batch); k++) {
-      const s = k % Math.max(1, Math.floor(n / 40)) === 7 ? target : pool[k % pool.length];
-      const e = { seq: k + 1, user_id: f.clerkId, account: 'ben.clerk', unit_id: f.unitId, queried_at: start + k * step, op_code: 'IN01', scope_code: '2-1', query_request_id: f.requestId, case_no: `BEN-${1000000 + (k % 900000)}`, reason: '效能測試：個案訪視前確認投保狀態', ...s, client_ip: '10.0.0.1', source: 'api', token_id: null };
+      const { plain, ...s } = k % Math.max(1, Math.floor(n / 40)) === 7 ? target : pool[k % pool.length];
+      const queried_at = start + k * step;
+      const subject_cipher = encryptSubject(keys.enc, plain, entryAad({ user_id: f.clerkId, queried_at, subject_type: s.subject_type, subject_hmac: s.subject_hmac }));
+      const e = { seq: k + 1, user_id: f.clerkId, account: 'ben.clerk', unit_id: f.unitId, queried_at, op_code: 'IN01', scope_code: '2-1', query_request_id: f.requestId, case_no: `BEN-${1000000 + (k % 900000)}`, reason: '效能測試：個案訪視前確認投保狀態', ...s, subject_cipher, client_ip: '10.0.0.1', source: 'api', token_id: null };
       const hash = chainHash(prev, e);
       values.push(COLS.map((c) => (c === 'prev_hash' ? prev : c === 'hash' ? hash : (e as any)[c])));
       prev = hash;
@@ -210,6 +214,7 @@ export default async function bench(): Promise<QueriesBenchResult> {
   try {
     let f: Fixture;
     if (kept) {
+      await db.migrate.latest(); // a kept database from an earlier schema
       f = await keptFixture(db);
       figures.seedSeconds = NaN;
       log(`reusing ${dbName}`);

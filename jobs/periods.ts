@@ -1,6 +1,13 @@
-// Period kinds shared by job definitions: a day, a month or a year in Asia/Taipei.
-import { isIsoDate, isMonth, localDate, localMonth, previousMonth, addDays } from '../server/time.ts';
+// Period kinds shared by job definitions: an hour, a day, a month or a year in Asia/Taipei.
+import { isIsoDate, isMonth, localDate, localMonth, localTime, previousMonth, addDays } from '../server/time.ts';
 
+/** The hour 'YYYY-MM-DDTHH': for the hourly checkpoint of the query log. */
+const hourOf = (at: number) => `${localDate(at)}T${localTime(at).slice(0, 2)}`;
+export const hourPeriod = {
+  periodFormat: 'YYYY-MM-DDTHH',
+  periodFor: hourOf,
+  validatePeriod: (p: string, at: number) => (!/^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3])$/.test(p) || !isIsoDate(p.slice(0, 10)) ? 'not an hour' : p > hourOf(at) ? 'is in the future' : null),
+};
 export const dayPeriod = {
   periodFormat: 'YYYY-MM-DD',
   periodFor: (at: number) => localDate(at),

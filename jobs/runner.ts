@@ -23,7 +23,10 @@ export async function runJob(ctx: JobContext, job: JobDef, opts: { period?: stri
     await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'job-run', targetType: 'job', targetId: `${job.name}:${period}`, detail: { generation: lock.generation, forced: !!opts.force, trigger: opts.trigger ?? 'manual' } });
     return { status: 'ran', runId: lock.runId, generation: lock.generation, result };
   } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
     await fail(ctx.db, lock.runId, e).catch(() => undefined);
-    return { status: 'failed', runId: lock.runId, error: e instanceof Error ? e.message : String(e) };
+    // A failed run is a security event too (the chained event log shows every run, not only the good ones).
+    await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'job-run', outcome: 'failed', targetType: 'job', targetId: `${job.name}:${period}`, detail: { generation: lock.generation, forced: !!opts.force, trigger: opts.trigger ?? 'manual', error: error.slice(0, 500) } }).catch(() => undefined);
+    return { status: 'failed', runId: lock.runId, error };
   }
 }

@@ -24,6 +24,7 @@ import { isMysql, pagesAhead } from '../server/db.ts';
 import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
+import { signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
 import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
 
@@ -168,6 +169,8 @@ export interface AnnualOptions {
   out: string;
   countyName: string;
   progress?: (fraction: number, note?: string) => void;
+  /** The signing key and witness: the year-end head printed on the cover is recorded as a checkpoint. */
+  checkpoints?: CheckpointSettings;
 }
 
 export interface AnnualResult {
@@ -469,7 +472,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     auditRecords = await writeAudits(conn, as, unitIds, year, unitsById);
     sheets.push(as.finish());
 
-    const head = await chainHeadAt(conn, yearEnd);
+    const head = await signHead(conn, opts.checkpoints ?? {}, await chainHeadAt(conn, yearEnd));
     const totalEntries = root ? entries : countyEntries;
     const noData = totalEntries === 0 && checks.checks === 0 && auditRecords === 0;
     const counts = { ...accounts, entries: totalEntries, sampled, checks: checks.checks, checkItems: checks.items, auditRecords };

@@ -2,7 +2,7 @@
 // the sampled ones marked, subjects masked; printed as A4 HTML or written as xlsx (streaming).
 import type { Conn } from '../server/db.ts';
 import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../server/accounts/units.ts';
-import { chainHead } from '../server/queries/chain.ts';
+import { signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
 import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
@@ -38,7 +38,8 @@ export class SheetInputError extends Error {
 }
 
 /** Validates month and unit; the unit may be a subordinate unit — the sheet is its agency's. */
-export async function sheetHeader(conn: Conn, unitCode: string, month: string): Promise<SheetHeader> {
+/** The head printed on the sheet is recorded as a checkpoint (signed with `checkpoints`' key when one is set). */
+export async function sheetHeader(conn: Conn, unitCode: string, month: string, checkpoints: CheckpointSettings = {}): Promise<SheetHeader> {
   if (!isMonth(month)) throw new SheetInputError('month', `month ${month}: expected YYYY-MM`);
   if (month > localMonth(now())) throw new SheetInputError('month', `month ${month} is in the future`);
   const unit = await unitByCode(conn, unitCode);
@@ -49,7 +50,7 @@ export async function sheetHeader(conn: Conn, unitCode: string, month: string): 
   const c = await conn('checks as c').leftJoin('users as k', 'k.id', 'c.checker_id').where({ 'c.unit_id': agency.id, 'c.period': month })
     .orderBy('c.generation', 'desc').first('c.*', 'k.account as checker_account');
   return {
-    agency, month, head: await chainHead(conn), printedAt: now(),
+    agency, month, head: await signHead(conn, checkpoints), printedAt: now(),
     check: c ? { id: Number(c.id), generation: Number(c.generation), seed: c.seed, populationDigest: c.population_digest, population: Number(c.population), sampleSize: Number(c.sample_size), status: c.status, checker: c.checker_account ?? null, signedOffAt: c.signed_off_at == null ? null : Number(c.signed_off_at) } : null,
   };
 }

@@ -16,6 +16,8 @@ import { alerts } from './alerts/index.ts';
 export interface CliArgs {
   positional: string[];
   flags: Record<string, string | true>;
+  /** Every value of each flag, in order (a flag may be repeated). */
+  repeated?: Record<string, string[]>;
 }
 
 export interface Command {

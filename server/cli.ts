@@ -16,16 +16,19 @@ export const CONTRACT_JOBS = ['monthly-sampling', 'retention', 'verify-log', 'ac
 export function parseArgs(argv: string[]): CliArgs {
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
+  // Every value of a flag given more than once (e.g. verify-log --head); flags keeps the last.
+  const repeated: Record<string, string[]> = {};
+  const set = (name: string, value: string) => void (flags[name] = value, (repeated[name] ??= []).push(value));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
-      if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags[a.slice(2)] = argv[++i];
+      if (eq > 0) set(a.slice(2, eq), a.slice(eq + 1));
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) set(a.slice(2), argv[++i]);
       else flags[a.slice(2)] = true;
     } else positional.push(a);
   }
-  return { positional, flags };
+  return { positional, flags, repeated };
 }
 
 const USAGE = `usage: nhi-audit <command>
@@ -34,7 +37,10 @@ const USAGE = `usage: nhi-audit <command>
   bootstrap-admin --account NAME          create the planning-department admin; prints a one-time password
   seed-demo [--password P] [--json]       demo county with users of every role and their data
   job run NAME [--period P] [--force]     run one job now (${CONTRACT_JOBS.join(', ')})
-  verify-log                              check the query-log chain
+  verify-log [--witness PATH] [--public-key FILE] [--head SEQ:HASH]…
+                                          check the query-log chain, its signed checkpoints, witnesses and printed heads
+  checkpoint public-key | now | rotate --new-key FILE
+                                          the checkpoint signing key's public half; sign the head now; rotate the key
   report annual --year Y [--unit CODE] --out F.xlsx
   report monthly-sheet --month YYYY-MM --unit CODE --out F.xlsx`;
 

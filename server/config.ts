@@ -91,6 +91,11 @@ const schema = z.object({
   // Export files (names, accounts, masked subjects) are removed this many days after they were
   // made, except a workbook filed with the county, which is the filing's own copy.
   EXPORT_KEEP_DAYS: int(1, 3650).default(30),
+  // Signed checkpoints of the query log: a PEM Ed25519 private key kept by the IT unit, outside the
+  // database (production refuses to start without one), and the witness directory, kept apart
+  // from the database's storage.
+  CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
+  WITNESS_DIR: z.string().min(1).default('./data/witness'),
   LDAP_URL: z.string().optional(),
   LDAP_BIND_DN: z.string().optional(),
   LDAP_BIND_PASSWORD: z.string().optional(),

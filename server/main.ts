@@ -1,6 +1,7 @@
 // Process entry: configuration, database, migrations, jobs, listen; graceful shutdown on SIGTERM.
 import type { Server } from 'node:http';
-import { loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { signerFor } from './queries/checkpoints.ts';
 import { createDb, type Db } from './db.ts';
 import { createApp } from './app.ts';
 import { DbSessionStore } from './web/session-store.ts';
@@ -18,6 +19,10 @@ export interface Running {
 
 export async function startServer(cfg: Config = loadConfig(), opts: { port?: number } = {}): Promise<Running> {
   configureLocale();
+  // Checkpoints of the query log are signed with a key outside the database; production refuses
+  // to run without one, and a bad key file stops any start (before the database is touched).
+  if (cfg.NODE_ENV === 'production' && !cfg.CHECKPOINT_KEY_FILE) throw new ConfigError('CHECKPOINT_KEY_FILE', 'is required in production: checkpoints of the query log must be signed (a PEM Ed25519 private key)');
+  const signer = signerFor(cfg);
   const db = createDb(cfg);
   await db.migrate.latest();
   const users = await db('users').count({ n: '*' }).first();
@@ -36,6 +41,11 @@ export async function startServer(cfg: Config = loadConfig(), opts: { port?: num
   const port = typeof address === 'object' && address ? address.port : cfg.PORT;
   log.info({ port, db: cfg.DB_CLIENT }, 'listening');
   process.stdout.write(`NHI Query Audit listening on http://localhost:${port} (${cfg.DB_CLIENT})\n`);
+  if (signer) log.info({ keyId: signer.keyId.slice(0, 16), witness: cfg.WITNESS_DIR }, 'query-log checkpoints signed');
+  else {
+    log.warn('CHECKPOINT_KEY_FILE is not set: query-log checkpoints are recorded UNSIGNED (development only)');
+    process.stdout.write('checkpoints: unsigned (CHECKPOINT_KEY_FILE not set; development only)\n');
+  }
 
   let schedule: Schedule | undefined;
   if (cfg.JOBS_ENABLED) {

@@ -9,6 +9,7 @@ import type { Role } from './roles.ts';
 import crypto from 'node:crypto';
 import { generateNationalId, subjectHmac } from '../queries/subject.ts';
 import { recordEvent } from '../events/service.ts';
+import { insertEvent } from '../events/repo.ts';
 
 /** A repeatable random stream per account, so person ids do not disturb the shared demo stream. */
 function streamFor(key: string): () => number {
@@ -154,7 +155,7 @@ async function seedAccountStates(ctx: JobContext, opts: DemoOptions, hash: strin
   // Sign-ins the review flags: late at night, and two accounts from one address.
   const login = async (account: string, at: number, ip: string) => {
     const id = await userId(account);
-    if (id) await db('system_events').insert({ at, actor_id: id, actor_account: account, action: 'login', outcome: 'ok', target_type: 'user', target_id: String(id), ip });
+    if (id) await insertEvent(db, { at, actor_id: id, actor_account: account, action: 'login', outcome: 'ok', target_type: 'user', target_id: String(id), unit_id: null, ip });
   };
   const night = t - 3 * DAY - ((t % DAY) - 15 * 3_600_000); // 23:00 Taipei three days ago
   await login('soc.clerk2', night, '10.20.1.15');

@@ -194,6 +194,9 @@ export async function forceExpiredPasswords(db: Db, cfg: Config): Promise<{ forc
     for (const u of due) {
       await trx('users').where({ id: u.id }).update({ must_change_password: true, updated_at: at });
       await repo.endSessions(trx, u.id);
+    }
+    // The events last: the event chain's head stays locked until commit (server/events/chain.ts).
+    for (const u of due) {
       await recordEvent(trx, SYSTEM_ACTOR, { action: 'password-expired', targetType: 'user', targetId: u.id, unitId: u.unit_id, detail: { passwordChangedAt: u.password_changed_at == null ? null : new Date(Number(u.password_changed_at)).toISOString(), maxAgeDays: cfg.PASSWORD_MAX_AGE_DAYS } });
     }
   });

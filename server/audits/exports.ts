@@ -78,7 +78,7 @@ async function runExport(ctx: { db: Db; cfg: Config }, id: number, p: ExportPara
   try {
     await new Promise((r) => setImmediate(r));
     const result = p.kind === 'annual'
-      ? await writeAnnualWorkbook(db, { year: p.year, unitId: p.unitId, out, countyName: cfg.COUNTY_NAME, progress })
+      ? await writeAnnualWorkbook(db, { year: p.year, unitId: p.unitId, out, countyName: cfg.COUNTY_NAME, progress, checkpoints: cfg })
       : await writeAuditPackage(db, { from: p.from, to: p.to, unitId: p.unitId, out, countyName: cfg.COUNTY_NAME, progress });
     await db.transaction(async (trx) => {
       await trx('export_jobs').where({ id }).update({ status: 'done', progress: 1, note: '完成', active_key: null, finished_at: now(), file_name: name, file_path: out, sha256: result.sha256, bytes: result.bytes, result: JSON.stringify(result) });

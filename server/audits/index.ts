@@ -80,7 +80,7 @@ const reportAnnual: Command = {
       }
       unitId = u.kind === 'planning' ? null : u.id;
     }
-    const r = await writeAnnualWorkbook(ctx.db, { year, unitId, out: path.resolve(file), countyName: ctx.cfg.COUNTY_NAME });
+    const r = await writeAnnualWorkbook(ctx.db, { year, unitId, out: path.resolve(file), countyName: ctx.cfg.COUNTY_NAME, checkpoints: ctx.cfg });
     await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'export-finished', targetType: 'export', targetId: `cli:annual:${year}`, unitId, detail: { kind: 'annual', year, sha256: r.sha256, via: 'cli' } });
     for (const s of r.sheets) out(`${s.name}\t${s.rows}\t${s.sha256}`);
     out(r.noData ? `${year}: no data for the year; workbook written to ${file}` : `written ${file} (${r.counts.entries} entries)`);

@@ -82,7 +82,7 @@ const sheetCommand: Command = {
     }
     await ctx.db.migrate.latest();
     try {
-      const h = await sheetHeader(ctx.db, code, month);
+      const h = await sheetHeader(ctx.db, code, month, ctx.cfg);
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       const r = await writeMonthlySheetXlsx(ctx.db, h, { filename: file });
       out(`monthly sheet ${h.agency.code} ${month}: ${r.rows} entries${h.check ? `, ${h.check.sampleSize} sampled` : ', not sampled yet'} → ${file}`);

@@ -214,7 +214,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   const sheetFor = async (req: Request) => {
     const c = await svc.loadCheck(db, req.actor!, idParam(req.params.id));
-    const h = await sheetHeader(db, c.unit_code, c.period);
+    const h = await sheetHeader(db, c.unit_code, c.period, ctx.cfg);
     return { c, h };
   };
   r.get('/checks/:id/sheet', async (req, res) => {

@@ -9,6 +9,7 @@ import { parseOr400 } from '../web/validate.ts';
 import { iso, rocDate, localDate, rocYear } from '../time.ts';
 import { buildDashboard, rocInstant, type Dashboard } from './service.ts';
 import { CHECK_STANDING_LABELS, FILING_LABELS } from './rules.ts';
+import { measureSkew } from '../clock.ts';
 
 export const DASHBOARD_ROLES = ['planning_admin', 'auditor', 'ethics', 'it', 'supervisor'] as const;
 
@@ -78,6 +79,7 @@ export function register(r: Routes, ctx: AppContext): void {
     renderPage(res, 'dashboard/index', {
       title: '統計儀表板',
       d,
+      clockSkew: await measureSkew(ctx.db),
       rocYear,
       today: rocDate(localDate(d.generatedAt)),
       at: rocInstant,

@@ -1,22 +1,15 @@
 import type { Conn } from '../db.ts';
 import { parseJson } from '../db.ts';
+import { appendEvents, type EventFields } from './chain.ts';
 
-export interface EventRow {
+export interface EventRow extends Omit<EventFields, 'detail'> {
   id: number;
-  at: number;
-  actor_id: number | null;
-  actor_account: string | null;
-  action: string;
-  outcome: string;
-  target_type: string | null;
-  target_id: string | null;
-  unit_id: number | null;
-  ip: string | null;
   detail: Record<string, unknown>;
 }
 
+/** Appends one event to the event chain (server/events/chain.ts), in `conn`'s transaction if it is one. */
 export async function insertEvent(conn: Conn, row: Omit<EventRow, 'id' | 'detail'> & { detail?: Record<string, unknown> }): Promise<void> {
-  await conn('system_events').insert({ ...row, detail: row.detail ? JSON.stringify(row.detail) : null });
+  await appendEvents(conn, [{ ...row, detail: row.detail ? JSON.stringify(row.detail) : null }]);
 }
 
 export async function listEvents(conn: Conn, filter: { action?: string; actorId?: number; since?: number; limit?: number } = {}): Promise<EventRow[]> {

@@ -1,6 +1,7 @@
 // System events (logins, failures, admin actions, exports, searches): who, what, to whom, when,
 // from which address. Recorded inside the caller's transaction where there is one, so an action
-// and its event commit together.
+// and its event commit together; chained like the query log (./chain.ts), so record an event as
+// the last write of its transaction.
 import type { Conn } from '../db.ts';
 import { now } from '../time.ts';
 import { countEvents, eventsAbout, insertEvent, listEvents, type EventRow } from './repo.ts';
@@ -38,6 +39,7 @@ export async function recordEvent(conn: Conn, actor: Actor, e: EventInput): Prom
 }
 
 export { countEvents, listEvents };
+export { verifyEvents, type EventVerifyResult, type EventBreak } from './chain.ts';
 
 /**
  * Security events the ethics unit (政風) is alerted to, with the words it reads them in. Each is
@@ -45,6 +47,7 @@ export { countEvents, listEvents };
  */
 export const ALERT_LABELS: Record<string, string> = {
   'query-log.subject-search-throttled': '依證號搜尋超過每小時上限',
+  'query-log.subject-mismatch': '查詢紀錄的查詢條件與紀錄不符（疑遭竄改）',
   lockout: '帳號因登入失敗而鎖定',
 };
 

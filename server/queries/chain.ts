@@ -115,25 +115,47 @@ export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<
   return ids.map((r: any, i: number) => ({ id: Number(r.id), seq: Number(r.seq), hash: rows[i].hash }));
 }
 
+/** One break found by the walk: the entry (id, seq) where known, and why. */
+export interface ChainBreak { id: number | null; seq: number | null; reason: string }
+
+/** A head the chain must pass through: a signed checkpoint, a witness line, a printed head. */
+export interface Anchor { seq: number; hash: string; label: string }
+
 export type VerifyResult =
-  | { ok: true; count: number; headSeq: number; headHash: string; fromCheckpoint: { seq: number; hash: string } | null }
-  | { ok: false; count: number; badId: number | null; badSeq: number; reason: string };
+  | { ok: true; count: number; headSeq: number; headHash: string; fromCheckpoint: { seq: number; hash: string } | null; breaks: ChainBreak[] }
+  | { ok: false; count: number; badId: number | null; badSeq: number; reason: string; breaks: ChainBreak[] };
+
+/** Breaks beyond this many are counted, not listed: a rewritten log must not exhaust memory. */
+export const MAX_BREAKS = 1000;
 
 /**
  * Walks the chain in seq order from the latest retention checkpoint (or the genesis), paging by
- * key. Detects a changed, deleted, inserted or reordered entry and names the first bad one.
+ * key, and reports every break it finds, the first in chain order first: a changed, deleted,
+ * inserted or reordered entry, ids out of seq order (two whole rows swapped between ids), and any
+ * anchor (a signed or printed head) the chain does not pass through.
  */
-export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void } = {}): Promise<VerifyResult> {
+export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void; anchors?: Anchor[] } = {}): Promise<VerifyResult> {
   const page = opts.pageSize ?? 10000;
+  const breaks: ChainBreak[] = [];
+  const report = (id: number | null, seq: number | null, reason: string) => void (breaks.length < MAX_BREAKS && breaks.push({ id, seq, reason }));
   // The head is read first: entries appended while the walk runs lie beyond it and are left for
   // the next run, so a busy log never reports a false break.
   const head = await db('log_chain_head').where({ id: 1 }).first('seq', 'hash');
   const headSeq = head ? Number(head.seq) : 0;
   const cp = await db('log_checkpoints').orderBy('id', 'desc').first('seq', 'hash');
-  let expectSeq = cp ? Number(cp.seq) + 1 : 1;
+  const startSeq = cp ? Number(cp.seq) : 0;
+  let expectSeq = startSeq + 1;
   let prev: string = cp ? cp.hash : GENESIS;
   let count = 0;
-  let lastSeq = expectSeq - 1;
+  let lastSeq = startSeq;
+  let lastId = 0;
+  // Anchors in seq order; those at or before the start are checked against it (earlier ones were purged).
+  const anchors = [...(opts.anchors ?? [])].sort((a, b) => a.seq - b.seq);
+  let ai = 0;
+  for (; ai < anchors.length && anchors[ai].seq <= startSeq; ai++) {
+    const a = anchors[ai];
+    if (a.seq === startSeq && a.hash !== prev) report(null, a.seq, `the chain does not pass through ${a.label}: the chain starts at seq ${startSeq} with another hash`);
+  }
   // Rows are read as arrays [id, prev_hash, hash, ...canonical fields]: this walk reads every entry.
   const COLS = ['id', 'prev_hash', 'hash', ...FIELD_NAMES];
   const SEQ = 3; // the position of seq (the first canonical field)
@@ -144,21 +166,34 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
     for (const r of rows) {
       const seq = Number(r[SEQ]);
       const id = Number(r[0]);
-      if (seq !== expectSeq) return { ok: false, count, badId: id, badSeq: seq, reason: `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it` };
-      if (r[1] !== prev) return { ok: false, count, badId: id, badSeq: seq, reason: 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved' };
-      if (sha256hex(`${prev}\n${canonicalValues(r, SEQ)}`) !== r[2]) return { ok: false, count, badId: id, badSeq: seq, reason: 'its content does not match its hash: the entry was changed' };
+      if (seq !== expectSeq) report(id, seq, `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it`);
+      else if (r[1] !== prev) report(id, seq, 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved');
+      if (sha256hex(`${r[1]}\n${canonicalValues(r, SEQ)}`) !== r[2]) report(id, seq, 'its content does not match its hash: the entry was changed');
+      // Checks and investigations point at ids: an id out of seq order points them at another query.
+      if (id <= lastId) report(id, seq, `its id comes after id ${lastId} in seq order: entries were reordered or swapped between ids`);
+      for (; ai < anchors.length && anchors[ai].seq <= seq; ai++) {
+        const a = anchors[ai];
+        if (a.seq < seq) report(null, a.seq, `the chain does not pass through ${a.label}: there is no entry at seq ${a.seq}`);
+        else if (a.hash !== r[2]) report(id, seq, `the chain does not pass through ${a.label}: the entry at seq ${seq} has another hash (the log was rewritten after it)`);
+      }
+      // Go on from what the row says, so one break is reported once, not at every later entry.
       prev = r[2] as string;
       lastSeq = seq;
+      lastId = Math.max(lastId, id);
       expectSeq = seq + 1;
       count++;
     }
     opts.onProgress?.(count);
   }
+  for (; ai < anchors.length; ai++) {
+    const a = anchors[ai];
+    report(null, a.seq, `the chain does not pass through ${a.label}: the log ends at seq ${lastSeq} (entries at the end were removed)`);
+  }
   if (head && (headSeq !== lastSeq || head.hash !== prev)) {
     // Name the entry after the last good one when it exists (e.g. a row whose seq was moved
     // beyond the head), else report the missing tail.
     const next = await db('query_logs').where('seq', '>', lastSeq).orderBy('seq').first('id', 'seq');
-    return { ok: false, count, badId: next ? Number(next.id) : null, badSeq: lastSeq + 1, reason: `the chain head records seq ${headSeq} but the verified log ends at seq ${lastSeq}: entries at the end were removed or the head was altered` };
+    report(next ? Number(next.id) : null, lastSeq + 1, `the chain head records seq ${headSeq} but the verified log ends at seq ${lastSeq}: entries at the end were removed or the head was altered`);
   }
   // A row placed beyond the head (an inserted entry) or at or below the last purge: the rows are
   // read before the head again, so a concurrent append (which moves the head in its own
@@ -168,14 +203,24 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
     const head2 = await db('log_chain_head').where({ id: 1 }).first('seq');
     if (Number(beyond.seq) > Number(head2?.seq ?? 0)) {
       const first = await db('query_logs').where('seq', '>', Number(head2?.seq ?? 0)).orderBy('seq').first('id', 'seq');
-      return { ok: false, count, badId: Number(first.id), badSeq: Number(first.seq), reason: `entry seq ${first.seq} lies beyond the chain head (seq ${head2?.seq}): it was inserted outside the log` };
+      report(Number(first.id), Number(first.seq), `entry seq ${first.seq} lies beyond the chain head (seq ${head2?.seq}): it was inserted outside the log`);
     }
   }
   if (cp) {
     const below = await db('query_logs').where('seq', '<=', Number(cp.seq)).orderBy('seq').first('id', 'seq');
-    if (below) return { ok: false, count, badId: Number(below.id), badSeq: Number(below.seq), reason: `entry seq ${below.seq} lies at or before the retention checkpoint (seq ${cp.seq}): it was inserted after the purge` };
+    if (below) report(Number(below.id), Number(below.seq), `entry seq ${below.seq} lies at or before the retention checkpoint (seq ${cp.seq}): it was inserted after the purge`);
   }
-  return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null };
+  if (breaks.length) {
+    const sorted = sortBreaks(breaks);
+    const first = sorted[0];
+    return { ok: false, count, badId: first.id, badSeq: first.seq ?? lastSeq + 1, reason: first.reason, breaks: sorted };
+  }
+  return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null, breaks };
+}
+
+/** Breaks in chain order (by seq, those without a seq last); the walk's own order within a seq. */
+export function sortBreaks<T extends { seq: number | null }>(breaks: T[]): T[] {
+  return breaks.map((b, i) => ({ b, i })).sort((x, y) => (x.b.seq ?? Infinity) - (y.b.seq ?? Infinity) || x.i - y.i).map((x) => x.b);
 }
 
 /** The current chain head, printed on monthly sheets and annual reports. */

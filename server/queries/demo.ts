@@ -6,7 +6,7 @@ import type { JobContext } from '../../jobs/registry.ts';
 import type { DemoAccount, DemoOptions } from '../capabilities.ts';
 import { now, localDate, localMonth, localParts, startOfLocalDay, addDays, previousMonth } from '../time.ts';
 import { appendEntries, type EntryFields } from './chain.ts';
-import { generateNationalId, generateResidentCertificate, protectSubject, encryptSubject, type Subject } from './subject.ts';
+import { generateNationalId, generateResidentCertificate, protectSubject, encryptSubject, requestAad, type Subject } from './subject.ts';
 import { DEMO_AGENCIES } from '../accounts/demo.ts';
 
 const REASONS: Record<string, string[]> = {
@@ -86,10 +86,11 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
     for (const scope of [...scopes].reverse()) {
       const caseNo = `${agencyCode}-${y - 1911}${String(100 + Math.floor(rnd() * 900))}`;
       const expected: Subject[] = [{ type: 'national-id', value: generateNationalId(rnd) }];
+      const createdAt = startOfLocalDay(startDay) + 9 * 3_600_000;
       const [id] = await db('query_requests').insert({
         unit_id: c.unit_id, requester_id: c.id, case_no: caseNo, purpose: PURPOSES[scope] ?? '依業務需要查詢健保資料', scope_id: scopeIdOf.get(scope),
-        expected_subjects_cipher: encryptSubject(cfg.subjectEncKey, JSON.stringify(expected)), valid_from: startDay, valid_to: validTo,
-        status: 'approved', decided_by: decider?.id ?? null, decided_at: startOfLocalDay(startDay) + 10 * 3_600_000, decision_note: '核准', created_at: startOfLocalDay(startDay) + 9 * 3_600_000,
+        expected_subjects_cipher: encryptSubject(cfg.subjectEncKey, JSON.stringify(expected), requestAad({ requester_id: c.id, created_at: createdAt })), valid_from: startDay, valid_to: validTo,
+        status: 'approved', decided_by: decider?.id ?? null, decided_at: startOfLocalDay(startDay) + 10 * 3_600_000, decision_note: '核准', created_at: createdAt,
       });
       requests.set(scope, Number(id));
     }
@@ -135,7 +136,7 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
           query_request_id: withoutForm ? null : c.requests.get(p.scope) ?? null,
           case_no: `${c.agencyCode}-${Number(d.slice(0, 4)) - 1911}${d.slice(5, 7)}${String(1 + Math.floor(rnd() * 400)).padStart(3, '0')}`,
           reason: pick(REASONS[p.scope] ?? ['依業務需要查詢']),
-          ...protectSubject(keys, subject), client_ip: c.ip, source: rnd() < 0.2 ? 'api' : 'web', token_id: null,
+          ...protectSubject(keys, subject, { user_id: c.id, queried_at: at }), client_ip: c.ip, source: rnd() < 0.2 ? 'api' : 'web', token_id: null,
         });
       }
     }

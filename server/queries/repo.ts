@@ -168,7 +168,7 @@ export async function logPage(conn: Conn, v: Visibility, f: LogFilter, beforeSeq
 export async function logById(conn: Conn, id: number, v?: Visibility): Promise<any> {
   const q = conn('query_logs as l').join('units as un', 'un.id', 'l.unit_id').where('l.id', id);
   if (v) applyVisibility(q, v);
-  return q.first([...LOG_COLS, 'l.subject_cipher', 'l.prev_hash']);
+  return q.first([...LOG_COLS, 'l.subject_hmac', 'l.subject_cipher', 'l.prev_hash']);
 }
 
 // ---- service tokens ----

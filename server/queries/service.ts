@@ -11,7 +11,8 @@ import { isDisabledNow } from '../accounts/active.ts';
 import { countEvents, recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
 import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
 import { appendEntries, verifyChain, type Appended, type EntryFields } from './chain.ts';
-import { cipherKeyId, decryptSubject, encryptSubject, guessSubjectType, keyId, maskSubject, normalise, protectSubject, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
+import { recordCheckpoint, type CheckpointSettings } from './checkpoints.ts';
+import { cipherKeyId, decryptSubject, encryptSubject, entryAad, guessSubjectType, isUnbound, keyId, maskSubject, matchesHmac, normalise, openEntrySubject, protectSubject, requestAad, SubjectCipherError, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
 import * as rules from './rules.ts';
 import * as repo from './repo.ts';
 
@@ -157,9 +158,10 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
   const rows: EntryFields[] = inputs.map((e, i) => {
     const u = userFor[i]!;
+    const queried_at = now();
     return {
-      user_id: u.id, account: u.account, unit_id: u.unit_id, queried_at: now(), op_code: e.opCode, scope_code: e.scope,
-      query_request_id: e.queryRequestId ?? null, case_no: e.caseNo.trim(), reason: e.reason.trim(), ...protectSubject(keys, e.subject),
+      user_id: u.id, account: u.account, unit_id: u.unit_id, queried_at, op_code: e.opCode, scope_code: e.scope,
+      query_request_id: e.queryRequestId ?? null, case_no: e.caseNo.trim(), reason: e.reason.trim(), ...protectSubject(keys, e.subject, { user_id: u.id, queried_at }),
       client_ip: who.ip ? who.ip.slice(0, 64) : null, source: who.kind === 'token' ? 'api' : 'web', token_id: who.kind === 'token' ? who.token.id : null,
     };
   });
@@ -260,12 +262,13 @@ export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: Reque
   });
   if (errors.length) throw validation(errors);
   const scopeId = (await db('scopes').where({ code: input.scope }).first('id')).id;
+  const createdAt = now();
   return db.transaction(async (trx) => {
     const id = await repo.insertRequest(trx, {
       unit_id: person.unitId, requester_id: person.id, case_no: input.caseNo.trim(), purpose: input.purpose.trim(), scope_id: scopeId,
-      // Expected subjects may be national IDs: only their ciphertext is stored.
-      expected_subjects_cipher: subjects.length ? encryptSubject(cfg.subjectEncKey, JSON.stringify(subjects.map((s) => ({ type: s.type, value: normalise(s) })))) : null,
-      valid_from: input.validFrom, valid_to: input.validTo, status: 'pending', created_at: now(),
+      // Expected subjects may be national IDs: only their ciphertext is stored, bound to this form.
+      expected_subjects_cipher: subjects.length ? encryptSubject(cfg.subjectEncKey, JSON.stringify(subjects.map((s) => ({ type: s.type, value: normalise(s) }))), requestAad({ requester_id: person.id, created_at: createdAt })) : null,
+      valid_from: input.validFrom, valid_to: input.validTo, status: 'pending', created_at: createdAt,
     });
     await recordEvent(trx, eventActor(person), { action: 'query-request.file', targetType: 'query_request', targetId: id, unitId: person.unitId, detail: { scope: input.scope, expectedSubjects: subjects.length } });
     return id;
@@ -300,7 +303,7 @@ export function requestView(r: any, cfg?: Keys): RequestView {
   const day = today();
   let expected = 0;
   if (r.expected_subjects_cipher && cfg) {
-    try { expected = JSON.parse(decryptSubject(keyring(cfg), r.expected_subjects_cipher)).length; } catch { expected = 0; }
+    try { expected = JSON.parse(decryptSubject(keyring(cfg), r.expected_subjects_cipher, requestAad(r))).length; } catch { expected = 0; }
   }
   return {
     id: Number(r.id), caseNo: r.case_no, purpose: r.purpose, scope: r.scope_code, scopeTitle: r.scope_title, unit: r.unit_code, unitName: r.unit_name,
@@ -449,7 +452,11 @@ export async function searchBySubject(db: Db, cfg: SearchCfg, person: Person, q:
   const units = await allUnits(db);
   const v = rules.subjectSearchVisibility(person, reachOf(units, person), await visibleUnitsFor(db, person, units));
   const type = q.subjectType ?? 'national-id';
-  // Counted, searched and recorded under the account's lock, so parallel requests cannot slip past the limit.
+  // The search runs on the pool (its count and page in parallel) while the account's lock is
+  // taken and its searches counted, so parallel requests cannot slip past the limit and the lock
+  // adds little to the answer's time. A refused search's result is thrown away unseen.
+  const searching = repo.listLogs(db, v, f, page);
+  searching.catch(() => undefined); // awaited below unless refused
   const found = await db.transaction(async (trx) => {
     await repo.lockAccount(trx, person.id);
     const since = now() - HOUR;
@@ -460,7 +467,7 @@ export async function searchBySubject(db: Db, cfg: SearchCfg, person: Person, q:
       if (!alerted) await recordEvent(trx, eventActor(person), { action: SUBJECT_SEARCH_THROTTLED, outcome: 'denied', targetType: 'user', targetId: person.id, unitId: person.unitId, detail: { limit: cfg.SUBJECT_SEARCH_PER_HOUR, searches: done } });
       return null;
     }
-    const res = await repo.listLogs(trx, v, f, page);
+    const res = await searching;
     await recordEvent(trx, eventActor(person), { action: SUBJECT_SEARCH, targetType: 'subject', targetId: f.subjectHmac!.slice(0, 16), unitId: person.unitId, detail: { subject: maskSubject({ type, value: q.subjectId }), subjectType: type, purpose: q.purpose.trim(), results: res.total } });
     return res;
   });
@@ -484,6 +491,9 @@ function coveredBy(ranges: rules.Visibility['ranges'], row: any): boolean {
     && (r.from == null || Number(row.queried_at) >= r.from) && (r.to == null || Number(row.queried_at) < r.to));
 }
 
+/** Raised when an entry's ciphertext is not its own (an ethics alert). */
+export const SUBJECT_MISMATCH = 'query-log.subject-mismatch';
+
 /**
  * The full subject of an entry, for auditors, the planning department and ethics staff within an
  * investigation; the display is recorded as an event (never the plain value).
@@ -501,7 +511,18 @@ export async function revealSubject(db: Db, cfg: Keys, person: Person, id: numbe
     if (!(await repo.logById(db, id, await visibleUnitsFor(db, person, units)))) throw notFound('查無此查詢紀錄');
     throw forbidden('您沒有檢視完整查詢條件的權限');
   }
-  const value = decryptSubject(keyring(cfg), row.subject_cipher);
+  // The ciphertext must open under this entry's identity and be the person its HMAC names: a
+  // ciphertext swapped in from another entry is refused, never shown.
+  let value: string | null = null;
+  try {
+    value = openEntrySubject(keyring(cfg), row);
+  } catch (e) {
+    if (!(e instanceof SubjectCipherError) || e.kind === 'no-key') throw e; // a missing key is the operator's to fix
+  }
+  if (value === null || !matchesHmac(cfg.SUBJECT_HMAC_KEY, row, value)) {
+    await recordEvent(db, eventActor(person), { action: SUBJECT_MISMATCH, outcome: 'failed', targetType: 'query_log', targetId: id, unitId: Number(row.unit_id), detail: { seq: Number(row.seq), subject: row.subject_mask } });
+    throw new Problem(409, 'subject-mismatch', 'Conflict', '此筆紀錄的查詢條件與紀錄內容不符，紀錄可能遭竄改，無法顯示；已通知政風單位，請洽資訊單位執行日誌驗證。');
+  }
   await recordEvent(db, eventActor(person), { action: 'query-log.subject-reveal', targetType: 'query_log', targetId: id, unitId: Number(row.unit_id), detail: { subject: row.subject_mask } });
   return { type: row.subject_type, value };
 }
@@ -591,7 +612,7 @@ export async function revokeToken(db: Db, person: Person, id: number): Promise<v
  * (the last purged seq and hash) so the remaining chain still verifies. Only a prefix of the chain
  * is purged, and only when the chain verifies: a broken chain is evidence and is kept.
  */
-export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'>): Promise<{ purged: number; cutoff: string; checkpointSeq: number | null }> {
+export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'> & CheckpointSettings): Promise<{ purged: number; cutoff: string; checkpointSeq: number | null }> {
   const years = Math.max(5, cfg.RETENTION_YEARS);
   const cutoffDay = rules.retentionCutoffDate(today(), years);
   const cutoff = startOfLocalDay(cutoffDay);
@@ -611,6 +632,8 @@ export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'>)
       purged += await trx('query_logs').where('seq', '>', s).andWhere('seq', '<=', Math.min(lastPurged, s + 5000)).del();
     }
     await trx('log_checkpoints').insert({ seq: lastPurged, hash: last.hash, purged_before: cutoff, purged_count: purged, created_at: now() });
+    // Signed too (and witnessed): verify-log accepts a purge's start only with its signed checkpoint.
+    await recordCheckpoint(trx, cfg, 'retention', { seq: lastPurged, hash: last.hash, count: lastPurged - fromSeq });
     await recordEvent(trx, SYSTEM_ACTOR, { action: 'query-log.retention-purge', targetType: 'query_log', detail: { cutoff: cutoffDay, years, purged, checkpointSeq: lastPurged } });
     return { purged, cutoff: cutoffDay, checkpointSeq: lastPurged };
   });
@@ -618,27 +641,48 @@ export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'>)
 
 /**
  * Re-encrypts every subject ciphertext made with SUBJECT_ENC_KEY_PREVIOUS under SUBJECT_ENC_KEY,
- * in batches. In query_logs only subject_cipher changes — it lies outside the chain hash by
- * design, so the chain still verifies. Idempotent: values already under the new key are skipped.
+ * and binds every legacy (v1, unbound) one to its entry or form on the way, in batches. In
+ * query_logs only subject_cipher changes — it lies outside the chain hash by design, so the chain
+ * still verifies. A value that does not open under its entry's identity, or is not the person its
+ * HMAC names, is left as it is (evidence; verify-log reports it), never re-bound to a stranger.
+ * Idempotent: values already bound under the new key are skipped.
  */
 export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number; onProgress?: (n: number) => void } = {}): Promise<{ queryLogs: number; queryRequests: number }> {
   const prev = cfg.subjectEncKeyPrevious;
   if (!prev) throw new Error('SUBJECT_ENC_KEY_PREVIOUS is not set: nothing to rotate from');
   const oldKid = keyId(prev);
   if (oldKid === keyId(cfg.subjectEncKey)) throw new Error('SUBJECT_ENC_KEY_PREVIOUS equals SUBJECT_ENC_KEY');
+  const ring = [cfg.subjectEncKey, prev];
   const batch = opts.batch ?? 1000;
-  const like = `v1.${oldKid}.%`;
   const result = { queryLogs: 0, queryRequests: 0 };
-  for (const [table, col, counter] of [['query_logs', 'subject_cipher', 'queryLogs'], ['query_requests', 'expected_subjects_cipher', 'queryRequests']] as const) {
+  let left = 0;
+  const tables = [
+    ['query_logs', 'subject_cipher', 'queryLogs', ['user_id', 'queried_at', 'subject_type', 'subject_hmac']],
+    ['query_requests', 'expected_subjects_cipher', 'queryRequests', ['requester_id', 'created_at']],
+  ] as const;
+  for (const [table, col, counter, identity] of tables) {
     let lastId = 0;
     for (;;) {
-      const rows = await db(table).where('id', '>', lastId).andWhere(col, 'like', like).orderBy('id').limit(batch).select('id', col);
+      const rows = await db(table).where('id', '>', lastId).andWhere((q) => q.where(col, 'like', 'v1.%').orWhere(col, 'like', `v2.${oldKid}.%`))
+        .orderBy('id').limit(batch).select('id', col, ...identity);
       if (!rows.length) break;
       await db.transaction(async (trx) => {
         for (const r of rows) {
-          if (cipherKeyId(r[col]) !== oldKid) continue;
-          const plain = decryptSubject([prev], r[col]);
-          await trx(table).where({ id: r.id }).andWhere(col, r[col]).update({ [col]: encryptSubject(cfg.subjectEncKey, plain) });
+          if (!isUnbound(r[col]) && cipherKeyId(r[col]) !== oldKid) continue;
+          const aad = table === 'query_logs' ? entryAad(r) : requestAad(r);
+          let plain: string;
+          try {
+            plain = decryptSubject(ring, r[col], aad);
+          } catch (e) {
+            if (!(e instanceof SubjectCipherError)) throw e;
+            left++;
+            continue;
+          }
+          if (table === 'query_logs' && !matchesHmac(cfg.SUBJECT_HMAC_KEY, r, plain)) {
+            left++;
+            continue;
+          }
+          await trx(table).where({ id: r.id }).andWhere(col, r[col]).update({ [col]: encryptSubject(cfg.subjectEncKey, plain, aad) });
           result[counter]++;
         }
       });
@@ -646,7 +690,7 @@ export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number
       opts.onProgress?.(result.queryLogs + result.queryRequests);
     }
   }
-  await recordEvent(db, SYSTEM_ACTOR, { action: 'subject-key.rotate', detail: { from: oldKid, to: keyId(cfg.subjectEncKey), ...result } });
+  await recordEvent(db, SYSTEM_ACTOR, { action: 'subject-key.rotate', detail: { from: oldKid, to: keyId(cfg.subjectEncKey), ...result, left } });
   return result;
 }
 

@@ -1,6 +1,6 @@
 // Subject conditions (被查詢者查詢條件) and their protection at rest: a keyed HMAC for exact
-// look-up ("who queried this person?"), AES-256-GCM ciphertext for authorised display, and a mask
-// for everywhere else. Keys come from the environment, never from the database.
+// look-up ("who queried this person?"), AES-256-GCM ciphertext bound to its entry for authorised
+// display, and a mask for everywhere else. Keys come from the environment, never from the database.
 import crypto from 'node:crypto';
 import { textProblem } from '../text.ts';
 
@@ -109,31 +109,87 @@ export function subjectHmac(key: string | Buffer, s: Subject): string {
   return crypto.createHmac('sha256', key).update(`${kindOf(s.type)}:${normalise(s)}`).digest('hex');
 }
 
+// Remembered per key buffer: asked for on every encryption (the keys are read once from the environment).
+const keyIds = new WeakMap<Buffer, string>();
 /** Short fingerprint naming which key encrypted a value, so rotation can tell old from new. */
-export const keyId = (key: Buffer): string => crypto.createHash('sha256').update(key).digest('hex').slice(0, 8);
+export const keyId = (key: Buffer): string => {
+  let id = keyIds.get(key);
+  if (id === undefined) keyIds.set(key, (id = crypto.createHash('sha256').update(key).digest('hex').slice(0, 8)));
+  return id;
+};
 
-/** AES-256-GCM: "v1.<keyId>.<iv>.<tag>.<ciphertext>" (base64url parts). */
-export function encryptSubject(key: Buffer, plain: string): string {
-  const iv = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
-  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-  return ['v1', keyId(key), iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+/** Why a subject ciphertext was not opened: `tampered` when it does not authenticate (changed, or moved to another entry). */
+export class SubjectCipherError extends Error {
+  constructor(readonly kind: 'unrecognised' | 'malformed' | 'no-key' | 'tampered', message: string) {
+    super(message);
+  }
 }
 
-/** Decrypts with whichever of the given keys encrypted the value; throws if none did. */
-export function decryptSubject(keys: Buffer[], token: string): string {
+/**
+ * AES-256-GCM bound to what it belongs to: "v2.<keyId>.<iv>.<tag>.<ciphertext>" (base64url parts),
+ * `aad` authenticated with it (see entryAad, requestAad). Values stored before binding are
+ * "v1.…" (no associated data); they still decrypt and rotate-subject-key binds them.
+ */
+export function encryptSubject(key: Buffer, plain: string, aad: string): string {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(aad, 'utf8'));
+  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return ['v2', keyId(key), iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+}
+
+/** Whether a ciphertext predates binding (v1: opens anywhere, so only the HMAC check ties it to its entry). */
+export const isUnbound = (token: string): boolean => token.startsWith('v1.');
+
+/**
+ * Decrypts with whichever of the given keys encrypted the value, checking a bound (v2) value
+ * against `aad`; a legacy v1 value carries none. Throws SubjectCipherError.
+ */
+export function decryptSubject(keys: Buffer[], token: string, aad: string): string {
   const [v, kid, iv, tag, ct] = token.split('.');
-  if (v !== 'v1' || !ct) throw new Error('unrecognised subject ciphertext');
+  if ((v !== 'v1' && v !== 'v2') || !ct) throw new SubjectCipherError('unrecognised', 'unrecognised subject ciphertext');
   const key = keys.find((k) => keyId(k) === kid);
-  if (!key) throw new Error(`no key ${kid} configured for this subject ciphertext`);
+  if (!key) throw new SubjectCipherError('no-key', `no key ${kid} configured for this subject ciphertext`);
   const ivBuf = Buffer.from(iv, 'base64url');
   const tagBuf = Buffer.from(tag, 'base64url');
   // A shortened tag would weaken GCM's integrity check: accept only the full 16 bytes.
-  if (ivBuf.length !== 12 || tagBuf.length !== 16) throw new Error('malformed subject ciphertext');
+  if (ivBuf.length !== 12 || tagBuf.length !== 16) throw new SubjectCipherError('malformed', 'malformed subject ciphertext');
   const d = crypto.createDecipheriv('aes-256-gcm', key, ivBuf, { authTagLength: 16 });
+  if (v === 'v2') d.setAAD(Buffer.from(aad, 'utf8'));
   d.setAuthTag(tagBuf);
-  return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
+  try {
+    return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
+  } catch {
+    throw new SubjectCipherError('tampered', 'subject ciphertext does not authenticate: changed, or not this entry\'s');
+  }
 }
+
+/** What identifies a query log entry when its subject is encrypted; every field is inside the chain hash. */
+export interface EntryIdentity {
+  user_id: number | string;
+  queried_at: number | string;
+  subject_type: string;
+  subject_hmac: string;
+}
+
+/**
+ * The associated data of an entry's subject ciphertext: who queried, when, and whom (the HMAC).
+ * A ciphertext copied to another entry no longer opens, and rewriting these fields breaks the
+ * chain. Numbers may arrive as strings (BIGINT from a driver).
+ */
+export const entryAad = (e: EntryIdentity): string =>
+  JSON.stringify(['query_logs', Number(e.user_id), Number(e.queried_at), e.subject_type, e.subject_hmac]);
+
+/** The associated data of a query request form's expected subjects: its requester and filing time. */
+export const requestAad = (r: { requester_id: number | string; created_at: number | string }): string =>
+  JSON.stringify(['query_requests', Number(r.requester_id), Number(r.created_at)]);
+
+/** An entry's subject in clear, from its stored row (throws SubjectCipherError). */
+export const openEntrySubject = (keys: Buffer[], row: EntryIdentity & { subject_cipher: string }): string => decryptSubject(keys, row.subject_cipher, entryAad(row));
+
+/** Whether a decrypted subject is the person the entry's HMAC names. */
+export const matchesHmac = (hmacKey: string | Buffer, row: { subject_type: string; subject_hmac: string }, plain: string): boolean =>
+  subjectHmac(hmacKey, { type: row.subject_type as SubjectType, value: plain }) === row.subject_hmac;
 
 export const cipherKeyId = (token: string): string => token.split('.')[1] ?? '';
 
@@ -152,10 +208,12 @@ export function maskSubject(s: Subject): string {
   return chars.length <= 2 ? '**' : `${chars.slice(0, 2).join('')}${'*'.repeat(Math.min(6, chars.length - 2))}`;
 }
 
-/** Everything stored about a subject, computed once. */
-export function protectSubject(keys: { enc: Buffer; hmac: string }, s: Subject): { subject_type: SubjectType; subject_hmac: string; subject_cipher: string; subject_mask: string } {
+/** Everything stored about a subject, computed once; the ciphertext is bound to the entry (entryAad). */
+export function protectSubject(keys: { enc: Buffer; hmac: string }, s: Subject, at: { user_id: number; queried_at: number }): { subject_type: SubjectType; subject_hmac: string; subject_cipher: string; subject_mask: string } {
   const plain = normalise(s);
-  return { subject_type: s.type, subject_hmac: subjectHmac(keys.hmac, s), subject_cipher: encryptSubject(keys.enc, plain), subject_mask: maskSubject(s) };
+  const subject_hmac = subjectHmac(keys.hmac, s);
+  const subject_cipher = encryptSubject(keys.enc, plain, entryAad({ ...at, subject_type: s.type, subject_hmac }));
+  return { subject_type: s.type, subject_hmac, subject_cipher, subject_mask: maskSubject(s) };
 }
 
 const LETTERS = Object.keys(LETTER);

@@ -2,6 +2,7 @@
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from './access.ts';
 import { renderPage, addNav } from './views.ts';
+import { measureSkew, MAX_SKEW_MS } from '../clock.ts';
 
 export const access: AccessEntry[] = [
   { method: 'GET', path: '/', who: 'signed-in', units: 'self', note: 'home page, content by role' },
@@ -18,7 +19,11 @@ export function register(r: Routes, ctx: AppContext): void {
   r.get('/healthz', async (_req, res) => {
     try {
       await ctx.db.raw('select 1 as ok');
-      res.json({ status: 'ok' });
+      // A skewed clock (server/clock.ts) degrades but stays 200: the database answers, and taking
+      // every instance out of the balancer over a time warning would be an outage.
+      const skew = await measureSkew(ctx.db);
+      // Without a signing key (development) the log's checkpoints are unsigned: said here, not hidden.
+      res.json({ status: skew.ok ? 'ok' : 'degraded', clockSkewMs: skew.skewMs, ...(ctx.cfg.CHECKPOINT_KEY_FILE ? {} : { checkpoints: 'unsigned' }), ...(skew.ok ? {} : { detail: `本系統與資料庫伺服器時間相差 ${(skew.skewMs / 1000).toFixed(1)} 秒，超過 ${MAX_SKEW_MS / 1000} 秒，請校時。` }) });
     } catch {
       res.status(503).json({ status: 'unavailable', detail: '資料庫無回應' });
     }

@@ -26,7 +26,7 @@ async function record(t: TestDb, entries: Entry[]) {
   const keys = { enc: t.cfg.subjectEncKey, hmac: t.cfg.SUBJECT_HMAC_KEY };
   return t.db.transaction((trx) => appendEntries(trx, entries.map((e, i) => ({
     user_id: e.userId, account: e.account, unit_id: e.unitId, queried_at: e.queriedAt, op_code: 'IN01', scope_code: e.scope ?? '2-1', query_request_id: null,
-    case_no: e.caseNo ?? `CASE-${i}`, reason: e.reason ?? '個案訪視前確認投保狀態', ...protectSubject(keys, { type: 'national-id', value: e.subject ?? nationalId(1000 + i) }),
+    case_no: e.caseNo ?? `CASE-${i}`, reason: e.reason ?? '個案訪視前確認投保狀態', ...protectSubject(keys, { type: 'national-id', value: e.subject ?? nationalId(1000 + i) }, { user_id: e.userId, queried_at: e.queriedAt }),
     client_ip: '10.0.0.1', source: 'web', token_id: null,
   }))));
 }

@@ -50,7 +50,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
     const keys = { enc: t.cfg.subjectEncKey, hmac: t.cfg.SUBJECT_HMAC_KEY };
     const entry = (userId: number, account: string, unitId: number, iso: string, scope: string, i: number) => ({
       user_id: userId, account, unit_id: unitId, queried_at: at(iso), op_code: 'IN01', scope_code: scope, query_request_id: null, case_no: `C-${i}`, reason: '個案服務查詢',
-      ...protectSubject(keys, { type: 'national-id' as const, value: nationalId(500 + i) }), client_ip: null, source: 'web', token_id: null,
+      ...protectSubject(keys, { type: 'national-id' as const, value: nationalId(500 + i) }, { user_id: userId, queried_at: at(iso) }), client_ip: null, source: 'web', token_id: null,
     });
     await t.db.transaction((trx) => appendEntries(trx, [
       entry(ids.clerk1, 'ag1.clerk', tree.AG1, '2025-01-10T02:00:00Z', '2-1', 1),

@@ -11,7 +11,7 @@ import { appFor, csrfFromHtml, signIn, type Signed } from '../support/app.ts';
 import { makeApprovedRequest, makeUser, seedTree, type Tree } from '../support/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { appendEntries, verifyChain } from '../../server/queries/chain.ts';
-import { decryptSubject, normalise, subjectHmac, type SubjectType } from '../../server/queries/subject.ts';
+import { normalise, openEntrySubject, subjectHmac, type SubjectType } from '../../server/queries/subject.ts';
 
 /** Valid text that has broken systems before; each must come back exactly as sent. */
 const VALID: Array<[string, string]> = [
@@ -96,11 +96,11 @@ describe(`input at the boundary (${ENGINE})`, function () {
         expect(got.status, s.via).to.equal(200);
         expect(got.body.caseNo, s.via).to.equal(s.e.caseNo);
         expect(got.body.reason, s.via).to.equal(s.e.reason);
-        const row = await t.db('query_logs').where({ id: s.id }).first('case_no', 'reason', 'subject_cipher', 'subject_hmac');
+        const row = await t.db('query_logs').where({ id: s.id }).first('case_no', 'reason', 'subject_cipher', 'subject_hmac', 'subject_type', 'user_id', 'queried_at');
         expect(Buffer.from(row.case_no).equals(Buffer.from(s.e.caseNo)), s.via).to.equal(true);
         expect(Buffer.from(row.reason).equals(Buffer.from(s.e.reason)), s.via).to.equal(true);
         // The subject is kept in its documented normal form (NFC, whitespace collapsed).
-        expect(decryptSubject([t.cfg.subjectEncKey], row.subject_cipher), s.via).to.equal(normalise(s.e.subject));
+        expect(openEntrySubject([t.cfg.subjectEncKey], row), s.via).to.equal(normalise(s.e.subject));
         expect(row.subject_hmac, s.via).to.equal(subjectHmac(t.cfg.SUBJECT_HMAC_KEY, s.e.subject));
       }
       // NFC and NFD are different texts, each kept as typed.
@@ -201,10 +201,10 @@ describe(`input at the boundary (${ENGINE})`, function () {
       const rc = await api(entry('FW-3', '訪視確認投保狀態', { type: 'resident-certificate', value: 'Ａ８００００００１４' }));
       expect(rc.status, rc.text).to.equal(201);
       for (const id of ids) {
-        const row = await t.db('query_logs').where({ id }).first('subject_hmac', 'subject_mask', 'subject_cipher');
+        const row = await t.db('query_logs').where({ id }).first('subject_hmac', 'subject_mask', 'subject_cipher', 'subject_type', 'user_id', 'queried_at');
         expect(row.subject_hmac).to.equal(hmac);
         expect(row.subject_mask).to.equal('A12****789');
-        expect(decryptSubject([t.cfg.subjectEncKey], row.subject_cipher)).to.equal('A123456789');
+        expect(openEntrySubject([t.cfg.subjectEncKey], row)).to.equal('A123456789');
       }
       const checksum = await api(entry('FW-4', '訪視確認投保狀態', { type: 'national-id', value: 'Ａ１２３４５６７８８' }));
       expect(checksum.status).to.equal(400);

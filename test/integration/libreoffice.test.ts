@@ -79,7 +79,7 @@ describe(`workbooks opened by LibreOffice Calc (${ENGINE})`, function () {
       subjects.push(subject);
       return {
         user_id: x.userId, account: x.account, unit_id: x.unitId, queried_at: x.queriedAt, op_code: 'IN01', scope_code: x.scope ?? '2-1', query_request_id: null,
-        case_no: x.caseNo ?? `CASE-${i}`, reason: x.reason ?? '個案訪視前確認投保狀態', ...protectSubject(keys, { type: 'national-id', value: subject }),
+        case_no: x.caseNo ?? `CASE-${i}`, reason: x.reason ?? '個案訪視前確認投保狀態', ...protectSubject(keys, { type: 'national-id', value: subject }, { user_id: x.userId, queried_at: x.queriedAt }),
         client_ip: '10.0.0.1', source: 'web', token_id: null,
       };
     })));

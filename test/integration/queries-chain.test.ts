@@ -1,13 +1,14 @@
 // Tamper evidence of the query log on this database: every kind of change (edit, delete, insert,
 // swap) is detected and the first bad entry named, by verifyChain, the verify-log command and the
-// verify-log job; retention purges with a checkpoint so the rest still verifies; key rotation
+// verify-log job, every break reported, ids out of seq order too; retention purges with a
+// checkpoint (also recorded among the signed checkpoints) so the rest still verifies; key rotation
 // re-encrypts only subject_cipher; seed-demo leaves a verifying chain and an open form per clerk.
 import { expect } from 'chai';
 import { ENGINE, migratedDb, testConfig, type TestDb } from '../support/db.ts';
 import { cli } from '../support/cli.ts';
-import { makeUser, recordTestEntries, seedTree } from '../support/fixtures.ts';
+import { legacySubjectCipher, makeUser, recordTestEntries, seedTree } from '../support/fixtures.ts';
 import { verifyChain, chainHead, appendEntries } from '../../server/queries/chain.ts';
-import { decryptSubject, keyId, cipherKeyId, generateNationalId } from '../../server/queries/subject.ts';
+import { openEntrySubject, keyId, cipherKeyId, generateNationalId } from '../../server/queries/subject.ts';
 import { purgeExpired, rotateSubjectKey } from '../../server/queries/service.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { verifyLogJob, retentionJob } from '../../server/queries/index.ts';
@@ -102,6 +103,70 @@ describe(`query log tamper evidence (${ENGINE})`, function () {
     });
   }
 
+  it('reports every break, the first in chain order first, not only the first', async () => {
+    const { t, ids } = await withEntries(20);
+    await t.db('query_logs').where({ id: ids[12] }).update({ reason: '改寫二' });
+    await t.db('query_logs').where({ id: ids[5] }).update({ reason: '改寫一' });
+    await t.db('query_logs').where({ id: ids[17] }).del();
+    const v = await verifyChain(t.db, { pageSize: 4 });
+    expect(v.ok).to.equal(false);
+    if (v.ok) return;
+    expect(v.badId).to.equal(ids[5]);
+    expect(v.breaks.map((b) => b.id)).to.deep.equal([ids[5], ids[12], ids[18]]);
+    const r = await cli(['verify-log'], t.env);
+    expect(r.code).to.equal(1);
+    expect(r.stdout.split('\n')[0]).to.equal(`query log BROKEN: first bad entry id ${ids[5]} (seq 6): its content does not match its hash: the entry was changed`);
+    expect(r.stdout).to.contain(`entry id ${ids[12]} (seq 13)`).and.contain(`entry id ${ids[18]} (seq 19)`).and.contain('3 breaks in all');
+    await t.drop();
+  });
+
+  it('detects two whole rows swapped between ids (seq and hashes included): id order must be seq order', async () => {
+    const { t, ids } = await withEntries(10);
+    const a = await t.db('query_logs').where({ id: ids[3] }).first();
+    const b = await t.db('query_logs').where({ id: ids[4] }).first();
+    const body = (r: any) => { const { id, ...rest } = r; void id; return rest; };
+    await t.db('query_logs').where({ id: a.id }).update({ ...body(b), seq: -1 });
+    await t.db('query_logs').where({ id: b.id }).update(body(a));
+    await t.db('query_logs').where({ id: a.id }).update({ seq: b.seq });
+    const v = await verifyChain(t.db);
+    expect(v.ok).to.equal(false);
+    if (v.ok) return;
+    expect(v.badId).to.equal(ids[3]);
+    expect(v.reason).to.contain('swapped between ids');
+    expect((await cli(['verify-log'], t.env)).code).to.equal(1);
+    await t.drop();
+  });
+
+  it('verify-log also walks the chained system events: an edited event fails it, the intact ones are counted', async () => {
+    const { t } = await withEntries(3);
+    const { recordEvent } = await import('../../server/events/service.ts');
+    for (let i = 0; i < 4; i++) await recordEvent(t.db, { id: null, account: 'tester', ip: null }, { action: 'user.grant', detail: { n: i } });
+    const ok = await cli(['verify-log'], t.env);
+    expect(ok.code, ok.stdout).to.equal(0);
+    expect(ok.stdout).to.match(/system events intact: \d+ events verified/);
+    const ev = await t.db('system_events').where({ action: 'user.grant' }).orderBy('id').first('id');
+    await t.db('system_events').where({ id: ev.id }).update({ action: 'user.revoke' });
+    const bad = await cli(['verify-log'], t.env);
+    expect(bad.code).to.equal(1);
+    expect(bad.stdout.split('\n')[0]).to.equal(`system events BROKEN: first bad system event id ${ev.id}: ` + bad.stdout.split('\n')[0].split(`id ${ev.id}: `)[1]);
+    expect(bad.stdout).to.contain('the query log itself verified: 3 entries');
+    await t.drop();
+  });
+
+  it('verify-log opens every subject ciphertext under its own entry: a cipher swap fails it, naming both entries', async () => {
+    const { t, ids } = await withEntries(6);
+    const a = await t.db('query_logs').where({ id: ids[1] }).first('subject_cipher');
+    const b = await t.db('query_logs').where({ id: ids[4] }).first('subject_cipher');
+    await t.db('query_logs').where({ id: ids[1] }).update({ subject_cipher: b.subject_cipher });
+    await t.db('query_logs').where({ id: ids[4] }).update({ subject_cipher: a.subject_cipher });
+    expect((await verifyChain(t.db)).ok, 'the chain alone does not see it').to.equal(true);
+    const r = await cli(['verify-log'], t.env);
+    expect(r.code).to.equal(1);
+    expect(r.stdout.split('\n')[0]).to.match(new RegExp(`^query log BROKEN: first bad entry id ${ids[1]} \\(seq 2\\): `));
+    expect(r.stdout).to.contain(`entry id ${ids[4]} (seq 5)`).and.contain('2 breaks in all');
+    await t.drop();
+  });
+
   it('the daily verify-log job runs once per day and records the head', async () => {
     const { t } = await withEntries(5);
     const r = await runJob({ cfg: t.cfg, db: t.db }, verifyLogJob, {});
@@ -140,6 +205,9 @@ describe(`query log retention (${ENGINE})`, function () {
     const cp = await t.db('log_checkpoints').first();
     expect(Number(cp.seq)).to.equal(12);
     expect(cp.hash).to.equal(old[11].hash);
+    // The purge's checkpoint is recorded among the signed checkpoints too (unsigned here: no key).
+    const signed = await t.db('signed_checkpoints').where({ kind: 'retention' }).first();
+    expect([Number(signed.seq), signed.hash, Number(signed.entry_count)]).to.deep.equal([12, old[11].hash, 12]);
     const v = await verifyChain(t.db);
     expect(v.ok, JSON.stringify(v)).to.equal(true);
     if (v.ok) expect(v.count).to.equal(8);
@@ -198,21 +266,20 @@ describe(`subject key rotation (${ENGINE})`, function () {
     const { t, ids } = await withEntries(30);
     const oldKey = t.cfg.subjectEncKey;
     const newKeyB64 = Buffer.alloc(32, 9).toString('base64');
-    const before = await t.db('query_logs').orderBy('id').select('id', 'hash', 'subject_cipher');
-    const plain = before.map((r: any) => decryptSubject([oldKey], r.subject_cipher));
+    const before = await t.db('query_logs').orderBy('id').select('id', 'hash', 'subject_cipher', 'subject_type', 'subject_hmac', 'user_id', 'queried_at');
+    const plain = before.map((r: any) => openEntrySubject([oldKey], r));
     const cfg2 = testConfig(t.env, { SUBJECT_ENC_KEY: newKeyB64, SUBJECT_ENC_KEY_PREVIOUS: oldKey.toString('base64') });
-    // A form with expected subjects under the old key too.
-    const { encryptSubject } = await import('../../server/queries/subject.ts');
+    // A form with expected subjects under the old key too (stored before binding: v1).
     const [u] = await t.db('users').select('id', 'unit_id');
     const scope = await t.db('scopes').where({ code: '2-1' }).first('id');
-    await t.db('query_requests').insert({ unit_id: u.unit_id, requester_id: u.id, case_no: 'C-1', purpose: '辦理個案服務', scope_id: scope.id, expected_subjects_cipher: encryptSubject(oldKey, JSON.stringify([{ type: 'national-id', value: generateNationalId() }])), valid_from: '2026-01-01', valid_to: '2026-12-31', status: 'approved', created_at: Date.now() });
+    await t.db('query_requests').insert({ unit_id: u.unit_id, requester_id: u.id, case_no: 'C-1', purpose: '辦理個案服務', scope_id: scope.id, expected_subjects_cipher: legacySubjectCipher(oldKey, JSON.stringify([{ type: 'national-id', value: generateNationalId() }])), valid_from: '2026-01-01', valid_to: '2026-12-31', status: 'approved', created_at: Date.now() });
     const r = await cli(['rotate-subject-key', '--batch', '7'], { ...t.env, SUBJECT_ENC_KEY: newKeyB64, SUBJECT_ENC_KEY_PREVIOUS: oldKey.toString('base64') });
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(r.stdout).to.contain('30 query log subjects').and.contain('1 request forms');
-    const after = await t.db('query_logs').orderBy('id').select('id', 'hash', 'subject_cipher');
+    const after = await t.db('query_logs').orderBy('id').select('id', 'hash', 'subject_cipher', 'subject_type', 'subject_hmac', 'user_id', 'queried_at');
     expect(after.map((a: any) => a.hash)).to.deep.equal(before.map((b: any) => b.hash));
     expect(after.every((a: any) => cipherKeyId(a.subject_cipher) === keyId(cfg2.subjectEncKey))).to.equal(true);
-    expect(after.map((a: any) => decryptSubject([cfg2.subjectEncKey], a.subject_cipher))).to.deep.equal(plain);
+    expect(after.map((a: any) => openEntrySubject([cfg2.subjectEncKey], a))).to.deep.equal(plain);
     expect((await verifyChain(t.db)).ok).to.equal(true);
     const again = await rotateSubjectKey(t.db, cfg2);
     expect(again).to.deep.equal({ queryLogs: 0, queryRequests: 0 });

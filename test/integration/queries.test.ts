@@ -8,7 +8,7 @@ import { ENGINE, migratedDb, type TestDb } from '../support/db.ts';
 import { appFor, csrfFromHtml, signIn, type Signed, getFile } from '../support/app.ts';
 import { makeApprovedRequest, makeUser, seedTree, type Tree } from '../support/fixtures.ts';
 import { verifyChain } from '../../server/queries/chain.ts';
-import { decryptSubject, generateNationalId, generateResidentCertificate, subjectHmac } from '../../server/queries/subject.ts';
+import { decryptSubject, generateNationalId, generateResidentCertificate, openEntrySubject, requestAad, subjectHmac, SubjectCipherError } from '../../server/queries/subject.ts';
 import { addDays, localDate } from '../../server/time.ts';
 
 describe(`query requests and query log over HTTP (${ENGINE})`, function () {
@@ -67,6 +67,20 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect(res.status).to.equal(400);
       expect(res.body.errors.map((e: any) => e.field)).to.deep.equal(['queryRequestId']);
       expect(await count()).to.equal(before);
+    });
+    it('expected subjects are bound to their form: they open under its own requester and filing time only; copied to another form they count as none', async () => {
+      const { requestView } = await import('../../server/queries/service.ts');
+      const { requestById } = await import('../../server/queries/repo.ts');
+      const row = await t.db('query_requests').where({ id: filed }).first('expected_subjects_cipher', 'requester_id', 'created_at');
+      expect(row.expected_subjects_cipher.startsWith('v2.')).to.equal(true);
+      expect(JSON.parse(decryptSubject([t.cfg.subjectEncKey], row.expected_subjects_cipher, requestAad(row)))).to.have.length(1);
+      const other = await makeApprovedRequest(t.db, { userId: ids.clerkB, unitId: tree.AG1U1, scope: '2-1' });
+      const otherRow = await t.db('query_requests').where({ id: other }).first('requester_id', 'created_at');
+      expect(() => decryptSubject([t.cfg.subjectEncKey], row.expected_subjects_cipher, requestAad(otherRow))).to.throw(SubjectCipherError);
+      await t.db('query_requests').where({ id: other }).update({ expected_subjects_cipher: row.expected_subjects_cipher });
+      expect(requestView(await requestById(t.db, other), t.cfg).expectedSubjects).to.equal(0);
+      expect(requestView(await requestById(t.db, filed), t.cfg).expectedSubjects).to.equal(1);
+      await t.db('query_requests').where({ id: other }).del(); // leaves the file's later cases as they were
     });
     it('bad form input names each field', async () => {
       const res = await s['clerk.a'].agent.post('/api/v1/query-requests').set('X-CSRF-Token', s['clerk.a'].csrf)
@@ -127,7 +141,7 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect(Number(row.queried_at)).to.be.within(before - 1000, Date.now() + 1000);
       expect(row.subject_mask).to.equal('A12****789');
       expect(row.subject_cipher).not.to.contain('A123456789');
-      expect(decryptSubject([t.cfg.subjectEncKey], row.subject_cipher)).to.equal('A123456789');
+      expect(openEntrySubject([t.cfg.subjectEncKey], row)).to.equal('A123456789');
       expect(row.subject_hmac).to.equal(subjectHmac(t.cfg.SUBJECT_HMAC_KEY, { type: 'national-id', value: 'A123456789' }));
       expect(row.source).to.equal('web');
       expect(row.client_ip).to.be.a('string');

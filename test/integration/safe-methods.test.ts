@@ -1,8 +1,9 @@
 // No GET changes state (HTTP's safe methods; ASVS 13.2.1): every GET of the access-control
 // inventory, called by every role it allows, with ids of its own agency's rows and a query string
 // a script would send (year, unit, month, from, to), leaves every table as it was. Only the
-// session store and the security event log may change: a GET that records an event of a read
-// (an export downloaded, a full subject shown) is still a read. Driven by accessTable(), so a GET
+// session store, the security event log and the signed checkpoints may change: a GET that records
+// an event of a read (an export downloaded, a full subject shown) or signs the head a sheet
+// prints is still a read. Driven by accessTable(), so a GET
 // added later is covered by itself.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,8 +21,12 @@ import { seededRandom } from '../../server/cli.ts';
 import { allUnits, subtreeOf } from '../../server/accounts/units.ts';
 import { localDate } from '../../server/time.ts';
 
-/** What a read may write: the session store and the security event log. */
-const EXEMPT = new Set(['sessions', 'system_events', 'knex_migrations', 'knex_migrations_lock']);
+/**
+ * What a read may write: the session store, the security event log, and the signed checkpoint of
+ * a chain head a printed sheet shows (a printed head is a witness: issue 15), and the head of the
+ * event chain those events extend.
+ */
+const EXEMPT = new Set(['sessions', 'system_events', 'event_chain_head', 'signed_checkpoints', 'knex_migrations', 'knex_migrations_lock']);
 
 describe(`no GET changes state (${ENGINE})`, function () {
   this.timeout(600_000);

@@ -266,9 +266,13 @@ onceOnly('security: production refuses to start without real secrets (real proce
     SUBJECT_HMAC_KEY: 'change-me-subject-hmac-key-at-least-32-characters',
   };
   let dir: string;
-  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-prod-'))));
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-prod-'));
+    // Production also needs the checkpoint signing key (test/integration/checkpoints.test.ts).
+    fs.writeFileSync(path.join(dir, 'checkpoint.pem'), crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const base = () => ({ NODE_ENV: 'production', DB_CLIENT: 'sqlite', DATABASE_URL: path.join(dir, 'prod.sqlite'), PORT: '0', HOST: '127.0.0.1', JOBS_ENABLED: 'false' });
+  const base = () => ({ NODE_ENV: 'production', DB_CLIENT: 'sqlite', DATABASE_URL: path.join(dir, 'prod.sqlite'), PORT: '0', HOST: '127.0.0.1', JOBS_ENABLED: 'false', CHECKPOINT_KEY_FILE: path.join(dir, 'checkpoint.pem'), WITNESS_DIR: path.join(dir, 'witness') });
 
   it('exits non-zero naming the key when a secret is missing, the example value, a built-in development key or repeated bytes', async () => {
     const runs = [

@@ -67,7 +67,8 @@ export async function makeUser(db: Db, u: UserSpec): Promise<number> {
 // ---- query log (queries capability): record entries directly through the chain ----
 import type { Config } from '../../server/config.ts';
 import { appendEntries, type Appended } from '../../server/queries/chain.ts';
-import { protectSubject, generateNationalId, type Subject } from '../../server/queries/subject.ts';
+import { protectSubject, generateNationalId, keyId, type Subject } from '../../server/queries/subject.ts';
+import crypto from 'node:crypto';
 
 export interface TestEntry {
   userId: number;
@@ -90,11 +91,22 @@ export interface TestEntry {
  */
 export async function recordTestEntries(db: Db, cfg: Pick<Config, 'subjectEncKey' | 'SUBJECT_HMAC_KEY'>, entries: TestEntry[]): Promise<Appended[]> {
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
-  return db.transaction((trx) => appendEntries(trx, entries.map((e) => ({
-    user_id: e.userId, account: e.account, unit_id: e.unitId, queried_at: e.queriedAt ?? Date.now(), op_code: e.opCode ?? 'IN01', scope_code: e.scope ?? '2-1',
-    query_request_id: e.queryRequestId ?? null, case_no: e.caseNo ?? 'CASE-1130001', reason: e.reason ?? '個案訪視前確認投保狀態',
-    ...protectSubject(keys, e.subject ?? { type: 'national-id', value: generateNationalId() }), client_ip: e.clientIp ?? '10.0.0.1', source: 'web', token_id: null,
-  }))));
+  return db.transaction((trx) => appendEntries(trx, entries.map((e) => {
+    const queried_at = e.queriedAt ?? Date.now();
+    return {
+      user_id: e.userId, account: e.account, unit_id: e.unitId, queried_at, op_code: e.opCode ?? 'IN01', scope_code: e.scope ?? '2-1',
+      query_request_id: e.queryRequestId ?? null, case_no: e.caseNo ?? 'CASE-1130001', reason: e.reason ?? '個案訪視前確認投保狀態',
+      ...protectSubject(keys, e.subject ?? { type: 'national-id', value: generateNationalId() }, { user_id: e.userId, queried_at }), client_ip: e.clientIp ?? '10.0.0.1', source: 'web', token_id: null,
+    };
+  })));
+}
+
+/** A subject ciphertext as stored before binding (v1: no associated data), for tests of legacy rows. */
+export function legacySubjectCipher(key: Buffer, plain: string): string {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return ['v1', keyId(key), iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
 }
 
 /** An approved query request form valid from..to for the user (bypassing the approval flow). */

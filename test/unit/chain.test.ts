@@ -1,7 +1,9 @@
 // The chain hash: canonical text in a fixed order, the ciphertext outside it, every recorded
 // field inside it.
 import { expect } from 'chai';
-import { canonical, chainHash, GENESIS, type EntryFields } from '../../server/queries/chain.ts';
+import { canonical, chainHash, GENESIS, sortBreaks, type EntryFields } from '../../server/queries/chain.ts';
+import { headPayload, parseHead } from '../../server/queries/checkpoints.ts';
+import { hourPeriod } from '../../jobs/periods.ts';
 
 const e: EntryFields & { seq: number } = {
   seq: 1, user_id: 3, account: 'clerk.a', unit_id: 2, queried_at: 1_760_000_000_000, op_code: 'IN01', scope_code: '2-1', query_request_id: 7,
@@ -36,5 +38,27 @@ describe('query log chain hash', () => {
   });
   it('cannot be confused by field boundaries (JSON array encoding)', () => {
     expect(chainHash(GENESIS, { ...e, case_no: 'AG1-1", "x', reason: 'r' })).not.to.equal(chainHash(GENESIS, { ...e, case_no: 'AG1-1', reason: 'x", "r' }));
+  });
+});
+
+describe('query log breaks and checkpoints', () => {
+  it('lists breaks in chain order, those without a seq last, the walk\'s order kept within a seq', () => {
+    const b = (seq: number | null, reason: string) => ({ id: null, seq, reason });
+    expect(sortBreaks([b(null, 'w'), b(9, 'x'), b(3, 'y'), b(9, 'z')]).map((x) => x.reason)).to.deep.equal(['y', 'x', 'z', 'w']);
+  });
+  it('reads a printed head SEQ:HASH and refuses anything else', () => {
+    expect(parseHead(`12:${'A'.repeat(64)}`)).to.deep.equal({ seq: 12, hash: 'a'.repeat(64) });
+    for (const bad of ['12', `x:${'a'.repeat(64)}`, `12:${'a'.repeat(63)}`, `-1:${'a'.repeat(64)}`, `12:${'g'.repeat(64)}`]) expect(parseHead(bad), bad).to.equal(null);
+  });
+  it('signs a fixed text: every field of the head is in it, in a fixed order', () => {
+    const h = { kind: 'hourly', seq: 5, hash: 'b'.repeat(64), count: 5, at: 1_760_000_000_000 };
+    expect(headPayload(h)).to.equal(`{"type":"nhi-audit.checkpoint.v1","kind":"hourly","seq":5,"hash":"${'b'.repeat(64)}","count":5,"at":1760000000000}`);
+  });
+  it('the hourly period is the Taipei hour, and a future or malformed hour is refused', () => {
+    const at = Date.parse('2026-03-01T01:30:00Z'); // 09:30 in Taipei
+    expect(hourPeriod.periodFor(at)).to.equal('2026-03-01T09');
+    expect(hourPeriod.validatePeriod('2026-03-01T09', at)).to.equal(null);
+    expect(hourPeriod.validatePeriod('2026-03-01T10', at)).to.equal('is in the future');
+    for (const bad of ['2026-03-01', '2026-03-01T24', '2026-02-30T01']) expect(hourPeriod.validatePeriod(bad, at), bad).to.equal('not an hour');
   });
 });

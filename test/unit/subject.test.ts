@@ -5,8 +5,9 @@ import fc from 'fast-check';
 import crypto from 'node:crypto';
 import {
   isNationalId, isResidentCertificate, subjectProblem, normalise, maskSubject, subjectHmac, encryptSubject, decryptSubject, keyId, cipherKeyId,
-  protectSubject, generateNationalId, generateResidentCertificate, SUBJECT_TYPES,
+  protectSubject, generateNationalId, generateResidentCertificate, SUBJECT_TYPES, entryAad, requestAad, openEntrySubject, matchesHmac, isUnbound, SubjectCipherError,
 } from '../../server/queries/subject.ts';
+import { legacySubjectCipher } from '../support/fixtures.ts';
 
 // An independent reference: the letter's two-digit code, then weights 1 9 8 7 6 5 4 3 2 1 1.
 const CODES = 'ABCDEFGHJKLMNPQRSTUVXYWZIO';
@@ -160,33 +161,66 @@ describe('subject conditions (被查詢者查詢條件)', () => {
   describe('AES-256-GCM', () => {
     const k1 = crypto.randomBytes(32);
     const k2 = crypto.randomBytes(32);
+    const aad = entryAad({ user_id: 7, queried_at: 1_700_000_000_000, subject_type: 'national-id', subject_hmac: 'a'.repeat(64) });
     it('round-trips text, uses a fresh IV each time, and names its key', () => {
-      const c1 = encryptSubject(k1, '王小明 1980-05-06');
-      const c2 = encryptSubject(k1, '王小明 1980-05-06');
+      const c1 = encryptSubject(k1, '王小明 1980-05-06', aad);
+      const c2 = encryptSubject(k1, '王小明 1980-05-06', aad);
       expect(c1).not.to.equal(c2);
       expect(c1).not.to.contain('王小明');
-      expect(decryptSubject([k1], c1)).to.equal('王小明 1980-05-06');
+      expect(c1.startsWith(`v2.${keyId(k1)}.`)).to.equal(true);
+      expect(decryptSubject([k1], c1, aad)).to.equal('王小明 1980-05-06');
       expect(cipherKeyId(c1)).to.equal(keyId(k1));
-      expect(decryptSubject([k2, k1], c1)).to.equal('王小明 1980-05-06');
+      expect(decryptSubject([k2, k1], c1, aad)).to.equal('王小明 1980-05-06');
     });
     it('refuses a missing key, a changed ciphertext, a changed or shortened tag', () => {
-      const c = encryptSubject(k1, 'A123456789');
-      expect(() => decryptSubject([k2], c)).to.throw(/no key/);
+      const c = encryptSubject(k1, 'A123456789', aad);
+      expect(() => decryptSubject([k2], c, aad)).to.throw(/no key/);
       const parts = c.split('.');
       const flip = (s: string) => { const b = Buffer.from(s, 'base64url'); b[0] ^= 1; return b.toString('base64url'); };
-      expect(() => decryptSubject([k1], [...parts.slice(0, 4), flip(parts[4])].join('.'))).to.throw();
-      expect(() => decryptSubject([k1], [...parts.slice(0, 3), flip(parts[3]), parts[4]].join('.'))).to.throw();
+      expect(() => decryptSubject([k1], [...parts.slice(0, 4), flip(parts[4])].join('.'), aad)).to.throw(SubjectCipherError, /does not authenticate/);
+      expect(() => decryptSubject([k1], [...parts.slice(0, 3), flip(parts[3]), parts[4]].join('.'), aad)).to.throw(SubjectCipherError, /does not authenticate/);
       const short = Buffer.from(parts[3], 'base64url').subarray(0, 4).toString('base64url');
-      expect(() => decryptSubject([k1], [...parts.slice(0, 3), short, parts[4]].join('.'))).to.throw(/malformed/);
-      expect(() => decryptSubject([k1], 'v2.x.y.z.w')).to.throw(/unrecognised/);
+      expect(() => decryptSubject([k1], [...parts.slice(0, 3), short, parts[4]].join('.'), aad)).to.throw(/malformed/);
+      expect(() => decryptSubject([k1], 'v3.x.y.z.w', aad)).to.throw(/unrecognised/);
+      // A bound value relabelled as legacy (to skip its associated data) does not open either.
+      expect(() => decryptSubject([k1], ['v1', ...parts.slice(1)].join('.'), aad)).to.throw(SubjectCipherError);
     });
-    it('protectSubject gives the stored columns: type, HMAC, ciphertext, mask', () => {
+    it('a bound value opens only under the identity it was made for: another clerk, time, type or person refuses it', () => {
+      const e = { user_id: 7, queried_at: 1_700_000_000_000, subject_type: 'national-id', subject_hmac: 'a'.repeat(64) };
+      const c = encryptSubject(k1, 'A123456789', entryAad(e));
+      expect(openEntrySubject([k1], { ...e, subject_cipher: c })).to.equal('A123456789');
+      // Numbers read back as strings (BIGINT from a driver) are the same identity.
+      expect(openEntrySubject([k1], { ...e, user_id: '7', queried_at: '1700000000000', subject_cipher: c })).to.equal('A123456789');
+      for (const other of [{ user_id: 8 }, { queried_at: 1_700_000_000_001 }, { subject_type: 'resident-certificate' }, { subject_hmac: 'b'.repeat(64) }]) {
+        expect(() => openEntrySubject([k1], { ...e, ...other, subject_cipher: c }), JSON.stringify(other)).to.throw(SubjectCipherError, /does not authenticate/);
+      }
+      // A form's expected subjects are bound to the form, and neither kind opens as the other.
+      const f = requestAad({ requester_id: 7, created_at: 1_700_000_000_000 });
+      const fc1 = encryptSubject(k1, '[]', f);
+      expect(decryptSubject([k1], fc1, requestAad({ requester_id: '7', created_at: '1700000000000' }))).to.equal('[]');
+      expect(() => decryptSubject([k1], fc1, requestAad({ requester_id: 8, created_at: 1_700_000_000_000 }))).to.throw(SubjectCipherError);
+      expect(() => decryptSubject([k1], fc1, entryAad(e))).to.throw(SubjectCipherError);
+    });
+    it('a legacy (v1, unbound) value still decrypts anywhere; only its HMAC ties it to an entry', () => {
+      const legacy = legacySubjectCipher(k1, 'A123456789');
+      expect(isUnbound(legacy)).to.equal(true);
+      expect(isUnbound(encryptSubject(k1, 'A123456789', aad))).to.equal(false);
+      expect(decryptSubject([k2, k1], legacy, aad)).to.equal('A123456789');
+      const hmacKey = 'h'.repeat(40);
+      const row = { subject_type: 'national-id', subject_hmac: subjectHmac(hmacKey, { type: 'national-id', value: 'A123456789' }) };
+      expect(matchesHmac(hmacKey, row, decryptSubject([k1], legacy, aad))).to.equal(true);
+      expect(matchesHmac(hmacKey, row, 'F131104093')).to.equal(false);
+      expect(matchesHmac(hmacKey, { ...row, subject_type: 'resident-certificate' }, 'A123456789')).to.equal(true); // one key space for IDs
+    });
+    it('protectSubject gives the stored columns: type, HMAC, ciphertext bound to the entry, mask', () => {
       for (const type of SUBJECT_TYPES) {
         const value = type === 'national-id' ? 'A123456789' : type === 'resident-certificate' ? 'A800000014' : type === 'name-birthdate' ? '陳大文 1975-01-02' : '戶號 55667788';
-        const p = protectSubject({ enc: k1, hmac: 'h'.repeat(40) }, { type, value });
+        const at = { user_id: 3, queried_at: 1_700_000_123_456 };
+        const p = protectSubject({ enc: k1, hmac: 'h'.repeat(40) }, { type, value }, at);
         expect(p.subject_type).to.equal(type);
         expect(p.subject_hmac).to.have.length(64);
-        expect(decryptSubject([k1], p.subject_cipher)).to.equal(value);
+        expect(openEntrySubject([k1], { ...at, ...p })).to.equal(value);
+        expect(() => openEntrySubject([k1], { ...at, ...p, user_id: 4 })).to.throw(SubjectCipherError);
         expect(p.subject_mask.length).to.be.at.most(64);
         expect(p.subject_mask).not.to.equal(value);
       }
