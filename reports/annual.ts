@@ -24,7 +24,7 @@ import { isMysql, pagesAhead } from '../server/db.ts';
 import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
-import { signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
+import { publishedKey, signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
 import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
 
@@ -491,6 +491,10 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     line('稽核紀錄數', counts.auditRecords);
     line('年底查詢日誌鏈頭序號', head.seq);
     line('年底查詢日誌鏈頭雜湊', head.hash);
+    // The key a verifier needs to check the signed checkpoints (issue 15: published on every filing).
+    const key = publishedKey(opts.checkpoints ?? {});
+    line('檢查點簽章公鑰（Ed25519，SPKI Base64）', key ? key.spki : '未設定：檢查點未簽章');
+    if (key) line('公鑰指紋（SHA-256）', key.keyId);
     if (noData) line('說明', '本年度無查詢紀錄、查核紀錄及稽核紀錄。');
     line('');
     heading('工作表', '資料列數', 'SHA-256');

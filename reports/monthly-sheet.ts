@@ -2,7 +2,7 @@
 // the sampled ones marked, subjects masked; printed as A4 HTML or written as xlsx (streaming).
 import type { Conn } from '../server/db.ts';
 import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../server/accounts/units.ts';
-import { signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
+import { publishedKey, signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
 import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
@@ -28,6 +28,8 @@ export interface SheetHeader {
   month: string;
   check: { id: number; generation: number; seed: string; populationDigest: string; population: number; sampleSize: number; status: string; checker: string | null; signedOffAt: number | null } | null;
   head: { seq: number; hash: string };
+  /** The checkpoint signing key's public half as printed (null: checkpoints unsigned). */
+  publicKey?: { spki: string; keyId: string } | null;
   printedAt: number;
 }
 
@@ -50,7 +52,7 @@ export async function sheetHeader(conn: Conn, unitCode: string, month: string, c
   const c = await conn('checks as c').leftJoin('users as k', 'k.id', 'c.checker_id').where({ 'c.unit_id': agency.id, 'c.period': month })
     .orderBy('c.generation', 'desc').first('c.*', 'k.account as checker_account');
   return {
-    agency, month, head: await signHead(conn, checkpoints), printedAt: now(),
+    agency, month, head: await signHead(conn, checkpoints), publicKey: publishedKey(checkpoints), printedAt: now(),
     check: c ? { id: Number(c.id), generation: Number(c.generation), seed: c.seed, populationDigest: c.population_digest, population: Number(c.population), sampleSize: Number(c.sample_size), status: c.status, checker: c.checker_account ?? null, signedOffAt: c.signed_off_at == null ? null : Number(c.signed_off_at) } : null,
   };
 }
@@ -126,7 +128,8 @@ export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: 
     ['機關', `${h.agency.name}（${h.agency.code}）`], ['月份', rocMonth(h.month)], ['查詢筆數', n],
     ['抽查筆數（隨機）', h.check?.sampleSize ?? 0], ['抽樣種子', h.check?.seed ?? '尚未抽樣'], ['母體摘要 SHA-256', h.check?.populationDigest ?? ''],
     ['查核狀態', h.check ? (h.check.status === 'signed-off' ? '已簽核' : h.check.status === 'open' ? '查核中' : '已取代') : '尚未抽樣'],
-    ['查核人員', h.check?.checker ?? ''], ['日誌鏈首（列印時）', `seq ${h.head.seq} · ${h.head.hash}`], ['列印時間', rocDateTime(h.printedAt)],
+    ['查核人員', h.check?.checker ?? ''], ['日誌鏈首（列印時）', `seq ${h.head.seq} · ${h.head.hash}`],
+    ['檢查點簽章公鑰（Ed25519，SPKI Base64）', h.publicKey ? `${h.publicKey.spki}（指紋 SHA-256 ${h.publicKey.keyId}）` : '未設定：檢查點未簽章'], ['列印時間', rocDateTime(h.printedAt)],
     ['標記說明', '抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）'],
   ];
   for (const [k, v] of meta) addInertRow(info, [k, v]).commit();

@@ -10,6 +10,7 @@ import { iso, rocDate, localDate, rocYear } from '../time.ts';
 import { buildDashboard, rocInstant, type Dashboard } from './service.ts';
 import { CHECK_STANDING_LABELS, FILING_LABELS } from './rules.ts';
 import { measureSkew } from '../clock.ts';
+import { publishedKey } from '../queries/checkpoints.ts';
 
 export const DASHBOARD_ROLES = ['planning_admin', 'auditor', 'ethics', 'it', 'supervisor'] as const;
 
@@ -80,6 +81,8 @@ export function register(r: Routes, ctx: AppContext): void {
       title: '統計儀表板',
       d,
       clockSkew: await measureSkew(ctx.db),
+      // Published here, by the CLI and on every filing's cover, so a verifier can get it from several places.
+      checkpointKey: publishedKey(ctx.cfg),
       rocYear,
       today: rocDate(localDate(d.generatedAt)),
       at: rocInstant,

@@ -26,6 +26,14 @@ export interface Signer { privateKey: KeyObject; publicKey: KeyObject; keyId: st
 /** SHA-256 of the public key (SPKI DER), hex: names a key in rows, witness lines and messages. */
 export const keyIdOf = (pub: KeyObject): string => crypto.hash('sha256', pub.export({ type: 'spki', format: 'der' }), 'hex');
 export const publicKeyPem = (pub: KeyObject): string => String(pub.export({ type: 'spki', format: 'pem' }));
+/**
+ * The public key as people copy it from a page or a filing's cover: the PEM body on one line
+ * (SPKI, Base64) and its SHA-256 fingerprint. Null without a key (checkpoints unsigned).
+ */
+export function publishedKey(cfg: CheckpointSettings): { spki: string; keyId: string } | null {
+  const signer = signerFor(cfg);
+  return signer ? { spki: signer.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), keyId: signer.keyId } : null;
+}
 const spkiB64 = (pub: KeyObject): string => pub.export({ type: 'spki', format: 'der' }).toString('base64');
 const fromSpki = (b64: string): KeyObject => crypto.createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
 
