@@ -2,11 +2,12 @@
 // report …, plus capability commands. Exit codes: 0 done, 1 failure, 2 bad arguments or not yet
 // available, 3 the period (or thing) is already done or running.
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createDb, type Db } from './db.ts';
+import { createDb, withAdminDb, type Db } from './db.ts';
 import { allCommands, allJobs, CAPABILITIES, type CliArgs, type DemoAccount } from './capabilities.ts';
 import { runJob } from '../jobs/runner.ts';
 import { bootstrapAdmin } from './accounts/bootstrap.ts';
 import { configureLocale } from './web/locale.ts';
+import { doctor, grantsSql, parseAccount } from './doctor.ts';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, ALREADY: 3 } as const;
 
@@ -41,6 +42,8 @@ const USAGE = `usage: nhi-audit <command>
                                           check the query-log chain, its signed checkpoints, witnesses and printed heads
   checkpoint public-key | now | rotate --new-key FILE
                                           the checkpoint signing key's public half; sign the head now; rotate the key
+  doctor [--grants-sql USER[@HOST]]       the configuration's health: database, account grants, checkpoint key, witness
+                                          directory; exit 0 healthy, 1 with warnings. --grants-sql: the app account's GRANTs
   report annual --year Y [--unit CODE] --out F.xlsx
   report monthly-sheet --month YYYY-MM --unit CODE --out F.xlsx`;
 
@@ -99,14 +102,36 @@ async function dispatch(cfg: Config, db: Db, args: CliArgs, cmd: string, sub: st
   const ctx = { cfg, db };
   switch (cmd) {
     case 'migrate': {
+      // Schema changes need more than the app's own account holds: DATABASE_ADMIN_URL when set.
       if (args.flags.down) {
-        await db.migrate.rollback(undefined, true);
+        await withAdminDb(ctx, (adb) => adb.migrate.rollback(undefined, true));
         out('rolled back all migrations');
         return EXIT.OK;
       }
-      const [batch, done] = await db.migrate.latest();
+      const [batch, done] = await withAdminDb(ctx, (adb) => adb.migrate.latest());
       out(done.length ? `migrated (batch ${batch}): ${done.join(', ')}` : 'already at the latest schema');
       return EXIT.OK;
+    }
+    case 'doctor': {
+      const target = args.flags['grants-sql'];
+      if (target !== undefined) {
+        const account = typeof target === 'string' ? parseAccount(target) : null;
+        if (!account) {
+          err('doctor --grants-sql USER[@HOST]: a MariaDB account name (letters, digits, _ . $ -), host % when absent');
+          return EXIT.USAGE;
+        }
+        if (cfg.DB_CLIENT !== 'mysql') {
+          err('doctor --grants-sql: grants do not apply to SQLite (DB_CLIENT=sqlite)');
+          return EXIT.USAGE;
+        }
+        for (const line of await grantsSql(db, account)) out(line);
+        return EXIT.OK;
+      }
+      const r = await doctor(cfg, db);
+      for (const line of r.lines) out(line);
+      for (const w of r.warnings) out(`WARNING: ${w}`);
+      out(r.warnings.length ? `${r.warnings.length} warning${r.warnings.length > 1 ? 's' : ''}` : 'healthy');
+      return r.warnings.length ? EXIT.FAILURE : EXIT.OK;
     }
     case 'bootstrap-admin': {
       const account = args.flags.account;

@@ -52,6 +52,9 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DB_CLIENT: z.enum(['sqlite', 'mysql']).default('sqlite'),
   DATABASE_URL: z.string().min(1).optional(),
+  // MariaDB only: the account for the few writes the app's own account may not make (migrate,
+  // the retention purge, rotate-subject-key); the app's account has no UPDATE/DELETE on query_logs.
+  DATABASE_ADMIN_URL: z.string().min(1).optional(),
   DB_POOL_MAX: int(1, 200).default(10),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SUBJECT_ENC_KEY: z.string().optional(),
@@ -157,6 +160,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!databaseUrl) throw new ConfigError('DATABASE_URL', 'is required when DB_CLIENT=mysql');
   if (raw.DB_CLIENT === 'mysql' && !/^mysql:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must look like mysql://user:pass@host:port/db when DB_CLIENT=mysql');
+  }
+  if (raw.DATABASE_ADMIN_URL) {
+    if (raw.DB_CLIENT !== 'mysql') throw new ConfigError('DATABASE_ADMIN_URL', 'applies only when DB_CLIENT=mysql (SQLite has no accounts)');
+    if (!/^mysql:\/\//.test(raw.DATABASE_ADMIN_URL)) throw new ConfigError('DATABASE_ADMIN_URL', 'must look like mysql://user:pass@host:port/db');
+    // The purge must delete from the very log the app writes, not from a namesake elsewhere.
+    const dbName = (url: string) => new URL(url).pathname.replace(/^\//, '');
+    if (dbName(raw.DATABASE_ADMIN_URL) !== dbName(databaseUrl)) throw new ConfigError('DATABASE_ADMIN_URL', 'must name the same database as DATABASE_URL');
   }
   if (raw.OFFICE_HOURS_START >= raw.OFFICE_HOURS_END) {
     throw new ConfigError('OFFICE_HOURS_END', 'must be later than OFFICE_HOURS_START');

@@ -102,6 +102,23 @@ export function createDb(cfg: Pick<Config, 'DB_CLIENT' | 'DATABASE_URL' | 'DB_PO
   return knexFactory(knexConfig(cfg));
 }
 
+/**
+ * Runs `fn` on the database under the admin account (DATABASE_ADMIN_URL, MariaDB) and closes that
+ * connection after: the app's own account may not UPDATE or DELETE query_logs, so migrations, the
+ * retention purge and subject-key rotation go through here. Without DATABASE_ADMIN_URL (SQLite,
+ * development) it is the app's own database.
+ */
+export async function withAdminDb<T>(ctx: { cfg: Pick<Config, 'DB_CLIENT' | 'DATABASE_ADMIN_URL' | 'DB_POOL_MAX'>; db: Db }, fn: (db: Db) => Promise<T>): Promise<T> {
+  const url = ctx.cfg.DATABASE_ADMIN_URL;
+  if (ctx.cfg.DB_CLIENT !== 'mysql' || !url) return fn(ctx.db);
+  const admin = createDb({ DB_CLIENT: 'mysql', DATABASE_URL: url, DB_POOL_MAX: Math.min(ctx.cfg.DB_POOL_MAX, 4) });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
 export function isMysql(db: Conn): boolean {
   const c = (db as any).client?.config?.client;
   return c === 'mysql2' || c === 'mysql';

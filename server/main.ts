@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { signerFor } from './queries/checkpoints.ts';
-import { createDb, type Db } from './db.ts';
+import { createDb, withAdminDb, type Db } from './db.ts';
 import { createApp } from './app.ts';
 import { DbSessionStore } from './web/session-store.ts';
 import { log } from './log.ts';
@@ -24,7 +24,7 @@ export async function startServer(cfg: Config = loadConfig(), opts: { port?: num
   if (cfg.NODE_ENV === 'production' && !cfg.CHECKPOINT_KEY_FILE) throw new ConfigError('CHECKPOINT_KEY_FILE', 'is required in production: checkpoints of the query log must be signed (a PEM Ed25519 private key)');
   const signer = signerFor(cfg);
   const db = createDb(cfg);
-  await db.migrate.latest();
+  await withAdminDb({ cfg, db }, (adb) => adb.migrate.latest()); // the app's own account cannot change the schema
   const users = await db('users').count({ n: '*' }).first();
   if (!Number(users?.n)) {
     log.warn('no accounts yet: create the first planning-department admin with `npx nhi-audit bootstrap-admin --account NAME`');

@@ -6,6 +6,7 @@ import type { Capability, CliArgs, Command } from '../capabilities.ts';
 import type { JobDef } from '../../jobs/registry.ts';
 import { dayPeriod, hourPeriod } from '../../jobs/periods.ts';
 import { ConfigError } from '../config.ts';
+import { withAdminDb } from '../db.ts';
 import { recordEvent, SYSTEM_ACTOR, verifyEvents, type EventBreak } from '../events/service.ts';
 import { MAX_BREAKS } from './chain.ts';
 import { hourlyCheckpoint, parseHead, publicKeyPem, recordCheckpoint, rotateCheckpointKey, signerFor, verifyLog, type CheckpointSettings } from './checkpoints.ts';
@@ -46,7 +47,8 @@ export const retentionJob: JobDef = {
   name: 'retention',
   cron: '45 2 * * *',
   ...dayPeriod,
-  run: (ctx) => purgeExpired(ctx.db, ctx.cfg),
+  // Deletes from query_logs: under DATABASE_ADMIN_URL when set (the app's own account may not).
+  run: (ctx) => withAdminDb(ctx, (db) => purgeExpired(db, ctx.cfg)),
 };
 
 /** Every hour that has new entries, the head is signed (and witnessed). */
@@ -191,7 +193,7 @@ const rotateCommand: Command = {
       return 2;
     }
     const batch = typeof args.flags.batch === 'string' ? Math.max(1, Number(args.flags.batch) || 1000) : 1000;
-    const r = await rotateSubjectKey(ctx.db, ctx.cfg, { batch });
+    const r = await withAdminDb(ctx, (db) => rotateSubjectKey(db, ctx.cfg, { batch }));
     out(`re-encrypted ${r.queryLogs} query log subjects and ${r.queryRequests} request forms under the new key`);
     return 0;
   },

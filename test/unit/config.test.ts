@@ -31,6 +31,13 @@ describe('configuration', () => {
     expectKey({ DB_CLIENT: 'mysql', DATABASE_URL: 'postgres://x' }, 'DATABASE_URL');
     expectKey({ SUBJECT_ENC_KEY: 'dG9vLXNob3J0' }, 'SUBJECT_ENC_KEY');
   });
+  it('takes DATABASE_ADMIN_URL only on MariaDB and only for the same database as DATABASE_URL', () => {
+    const mysql = { DB_CLIENT: 'mysql', DATABASE_URL: 'mysql://nhi:a@db:3306/nhi_audit' };
+    expect(parseConfig({ ...mysql, DATABASE_ADMIN_URL: 'mysql://admin:b@db:3306/nhi_audit' }).DATABASE_ADMIN_URL).to.equal('mysql://admin:b@db:3306/nhi_audit');
+    expectKey({ DATABASE_ADMIN_URL: 'mysql://admin:b@db:3306/nhi_audit' }, 'DATABASE_ADMIN_URL');
+    expectKey({ ...mysql, DATABASE_ADMIN_URL: 'mysql://admin:b@db:3306/other' }, 'DATABASE_ADMIN_URL');
+    expectKey({ ...mysql, DATABASE_ADMIN_URL: 'postgres://admin@db/nhi_audit' }, 'DATABASE_ADMIN_URL');
+  });
   it('refuses policy values weaker than the rules and the security baseline', () => {
     expectKey({ RETENTION_YEARS: '4' }, 'RETENTION_YEARS');
     expectKey({ PASSWORD_MIN_LENGTH: '8' }, 'PASSWORD_MIN_LENGTH');

@@ -21,7 +21,10 @@ describe('query log is append-only in code', () => {
         const before = text.slice(0, m.index);
         const fn = [...before.matchAll(/export (?:async )?function (\w+)/g)].pop()?.[1] ?? '?';
         const rel = path.relative(root, f);
-        const allowed = rel === path.join('server', 'queries', 'service.ts') && (fn === 'purgeExpired' || fn === 'rotateSubjectKey');
+        const line = text.slice(m.index, text.indexOf('\n', m.index));
+        // doctor asks MariaDB whether its account may UPDATE/DELETE the log with statements that match no row, rolled back.
+        const probe = rel === path.join('server', 'doctor.ts') && fn === 'doctor' && /^(UPDATE|DELETE FROM) query_logs (SET seq = seq )?WHERE 1 = 0'/.test(line);
+        const allowed = probe || (rel === path.join('server', 'queries', 'service.ts') && (fn === 'purgeExpired' || fn === 'rotateSubjectKey'));
         if (!allowed && (m[0].includes('query_logs') || (rel.endsWith(path.join('queries', 'service.ts')) && m[0].includes('table')))) offenders.push(`${rel} (${fn}): ${m[0].slice(0, 60)}`);
       }
     }
