@@ -26,8 +26,6 @@ export type LoginResult =
   | { kind: 'password-expired'; userId: number; account: string }
   | { kind: 'directory-unavailable' };
 
-// Clause 3(二)1(6): one rule for every path, kept with the accounts (accounts/active.ts).
-export { isDisabledNow };
 
 export function passwordExpired(u: { password_changed_at: number | null; must_change_password: number | boolean }, cfg: Pick<Config, 'PASSWORD_MAX_AGE_DAYS'>, at = now()): boolean {
   if (u.must_change_password) return true;

@@ -7,7 +7,8 @@
 // the subject's HMAC, which identifies the person, is inside it.
 import crypto from 'node:crypto';
 import type { Conn, Db } from '../db.ts';
-import { insertChunked, isMysql, pagesAhead, selectArrays } from '../db.ts';
+import { insertChunked, pagesAhead, selectArrays } from '../db.ts';
+import { canonicalJson, lockChainHead } from '../hashchain.ts';
 import { now } from '../time.ts';
 import { isWellFormed } from '../text.ts';
 
@@ -49,17 +50,8 @@ const CANONICAL_FIELDS = [
 const FIELD_NAMES = CANONICAL_FIELDS.map(([name]) => name);
 const FIELD_KINDS = CANONICAL_FIELDS.map(([, kind]) => kind);
 
-/** The canonical text of the field values `v[at..at+15]`, in CANONICAL_FIELDS order. */
-function canonicalValues(v: readonly unknown[], at = 0): string {
-  const out: unknown[] = new Array(FIELD_KINDS.length);
-  for (let i = 0; i < FIELD_KINDS.length; i++) {
-    const x = v[at + i];
-    const k = FIELD_KINDS[i];
-    // Numbers may arrive as strings (BIGINT from a driver): they are hashed as numbers.
-    out[i] = k === 'n' ? Number(x) : k === 'n?' ? (x == null ? null : Number(x)) : k === 's?' ? (x ?? null) : x;
-  }
-  return JSON.stringify(out);
-}
+/** The canonical text of the field values `v[at..at+15]`, in CANONICAL_FIELDS order (shared encoding: server/hashchain.ts). */
+const canonicalValues = (v: readonly unknown[], at = 0): string => canonicalJson(FIELD_KINDS, v, at);
 
 /** The canonical text of an entry: fixed field order, JSON-encoded, numbers as numbers. */
 export function canonical(e: Omit<EntryFields, 'subject_cipher'> & { seq: number }): string {
@@ -92,12 +84,7 @@ export async function appendEntries(trx: Conn, entries: EntryFields[]): Promise<
   if (!(trx as any).isTransaction) return (trx as Db).transaction((t) => appendEntries(t, entries));
   // Take the head's lock before reading it: a locking read on MariaDB (one statement), a write on
   // SQLite (which has no row locks; the first write takes the database's write lock).
-  let head: { seq: number; hash: string } | undefined;
-  if (isMysql(trx)) head = await trx('log_chain_head').where({ id: 1 }).forUpdate().first('seq', 'hash');
-  else {
-    await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() });
-    head = await trx('log_chain_head').where({ id: 1 }).first('seq', 'hash');
-  }
+  const head = await lockChainHead(trx, 'log_chain_head');
   if (!head) throw new Error('query log chain head is missing');
   let seq = Number(head.seq);
   let prev: string = head.hash;

@@ -10,6 +10,7 @@ import type { Role } from '../accounts/roles.ts';
 import { isDisabledNow } from '../accounts/active.ts';
 import { countEvents, recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
 import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
+import { lockChainHead } from '../hashchain.ts';
 import { appendEntries, verifyChain, type Appended, type EntryFields } from './chain.ts';
 import { recordCheckpoint, type CheckpointSettings } from './checkpoints.ts';
 import { cipherKeyId, decryptSubject, encryptSubject, entryAad, guessSubjectType, isUnbound, keyId, maskSubject, matchesHmac, normalise, openEntrySubject, protectSubject, requestAad, SubjectCipherError, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
@@ -413,15 +414,10 @@ export function logItem(r: any): LogItem {
  * use would let a mask be completed by trying its candidates.
  */
 export async function searchLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
-  if (q.subjectId || q.subjectType) throw subjectFilterRefused();
-  const f = await toFilter(db, cfg, q);
+  const f = await plainFilter(db, cfg, q);
   const { rows, total } = await repo.listLogs(db, await visibleUnitsFor(db, person), f, page);
   return { items: rows.map(logItem), total };
 }
-
-/** The one answer for a person's identifier offered as a plain filter, whoever asks. */
-export const subjectFilterRefused = (): Problem =>
-  validation([{ field: 'subjectId', message: '依被查詢者證號搜尋須說明目的：請使用「誰查詢了此人」（POST /api/v1/query-logs/search）' }]);
 
 export interface SubjectSearch extends Omit<LogQuery, 'subjectId' | 'subjectType'> {
   subjectType?: SubjectType;
@@ -527,6 +523,13 @@ export async function revealSubject(db: Db, cfg: Keys, person: Person, id: numbe
   return { type: row.subject_type, value };
 }
 
+/** The filter of the plain list and the export: a bad value is a 400 naming the field, and a person's identifier is no filter (reveal-class, see searchBySubject). */
+export async function plainFilter(db: Conn, cfg: Keys, q: LogQuery): Promise<repo.LogFilter> {
+  // The one answer, whoever asks.
+  if (q.subjectId || q.subjectType) throw validation([{ field: 'subjectId', message: '依被查詢者證號搜尋須說明目的：請使用「誰查詢了此人」（POST /api/v1/query-logs/search）' }]);
+  return toFilter(db, cfg, q);
+}
+
 export const EXPORT_HEADERS = ['編號', '序號', '帳號', '單位代碼', '單位', '查詢日期', '查詢時間', '查詢作業代號', '業務範圍', '申請單', '案號', '查詢事由', '查詢條件類型', '被查詢者查詢條件（遮罩）', '來源位址', '來源', '雜湊值'];
 
 /**
@@ -534,8 +537,7 @@ export const EXPORT_HEADERS = ['編號', '序號', '帳號', '單位代碼', '�
  * and records the export as an event.
  */
 export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, addRow: (values: unknown[]) => Promise<void>): Promise<number> {
-  if (q.subjectId || q.subjectType) throw subjectFilterRefused();
-  const f = await toFilter(db, cfg, q);
+  const f = await plainFilter(db, cfg, q);
   const v = await visibleUnitsFor(db, person);
   let before: number | null = null;
   let n = 0;
@@ -619,11 +621,10 @@ export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'> 
   const v = await verifyChain(db);
   if (!v.ok) throw new Error(`the query log chain does not verify (entry ${v.badId ?? 'seq ' + v.badSeq}): nothing purged`);
   return db.transaction(async (trx) => {
-    await trx('log_chain_head').where({ id: 1 }).update({ updated_at: now() }); // serialise with appenders
+    const head = (await lockChainHead(trx, 'log_chain_head'))!; // serialise with appenders
     const cp = await trx('log_checkpoints').orderBy('id', 'desc').first('seq');
     const fromSeq = cp ? Number(cp.seq) : 0;
     const firstKept = await trx('query_logs').where('queried_at', '>=', cutoff).min({ s: 'seq' }).first();
-    const head = await trx('log_chain_head').where({ id: 1 }).first('seq');
     const lastPurged = firstKept?.s != null ? Number(firstKept.s) - 1 : Number(head.seq);
     if (lastPurged <= fromSeq) return { purged: 0, cutoff: cutoffDay, checkpointSeq: null };
     const last = await trx('query_logs').where({ seq: lastPurged }).first('hash');

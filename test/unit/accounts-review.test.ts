@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { outsideOfficeHours, reviewFindings, type ReviewUser } from '../../server/accounts/review.ts';
 import { activationCode } from '../../server/accounts/service.ts';
 import { passwordProblems } from '../../server/auth/passwords.ts';
-import { isDisabledNow, passwordExpired } from '../../server/auth/service.ts';
+import { passwordExpired } from '../../server/auth/service.ts';
+import { isDisabledNow } from '../../server/accounts/active.ts';
 
 const DAY = 86_400_000;
 const AT = Date.parse('2026-11-18T02:00:00Z'); // Wednesday 10:00 Taipei
