@@ -37,9 +37,9 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 const fmt = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 
-interface Fixture { clerkId: number; unitId: number; requestId: number; tokenId: number; target: string }
+export interface Fixture { clerkId: number; unitId: number; requestId: number; tokenId: number; target: string }
 
-async function fixture(db: Db): Promise<Fixture> {
+export async function fixture(db: Db): Promise<Fixture> {
   const t = Date.now();
   const hash = await hashPassword(PASSWORD);
   const [plan] = await db('units').insert({ code: 'PLAN', name: '計畫處', kind: 'planning', parent_id: null, has_sections: true, status: 'active', created_at: t });
@@ -67,7 +67,7 @@ async function fixture(db: Db): Promise<Fixture> {
 }
 
 /** The fixture of a kept benchmark database (the target person is kept in the agency's name). */
-async function keptFixture(db: Db): Promise<Fixture> {
+export async function keptFixture(db: Db): Promise<Fixture> {
   const unit = await db('units').where({ code: 'BEN' }).first('id', 'name');
   const clerk = await db('users').where({ account: 'ben.clerk' }).first('id');
   const form = await db('query_requests').where({ requester_id: clerk.id }).first('id');
@@ -76,7 +76,7 @@ async function keptFixture(db: Db): Promise<Fixture> {
 }
 
 /** N chained entries over the last 5 years, inserted with multi-row INSERTs (precomputed chain). */
-async function seed(cfg: Config, f: Fixture, n: number): Promise<void> {
+export async function seed(cfg: Config, f: Fixture, n: number): Promise<void> {
   const conn = await mysql.createConnection({ ...parseMysqlUrl(cfg.DATABASE_URL), charset: 'utf8mb4' } as any);
   await conn.query('SET SESSION unique_checks = 0, foreign_key_checks = 0');
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
@@ -163,7 +163,7 @@ async function paced(total: number, perSecond: number, job: (i: number) => Promi
   return { ms: performance.now() - t0, lat };
 }
 
-interface LoadPhase { kind: 'single' | 'batch' | 'paced'; total: number; concurrency?: number; rate?: number; start: number }
+export interface LoadPhase { kind: 'single' | 'batch' | 'paced'; total: number; concurrency?: number; rate?: number; start: number }
 
 /** The load client (a child process): runs one phase against the server, prints {ms, lat}. */
 async function client(job: LoadPhase & { port: number; fixture: Fixture }): Promise<void> {
@@ -183,7 +183,7 @@ async function client(job: LoadPhase & { port: number; fixture: Fixture }): Prom
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
-function runClient(job: LoadPhase & { port: number; fixture: Fixture }): Promise<{ ms: number; lat: number[] }> {
+export function runClient(job: LoadPhase & { port: number; fixture: Fixture }): Promise<{ ms: number; lat: number[] }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

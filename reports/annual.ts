@@ -26,13 +26,14 @@ import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts
 import { GENESIS } from '../server/queries/chain.ts';
 import { publishedKey, signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
+import { RECONCILE_COLUMNS, RECONCILE_SHEET, writeReconcileSheet } from '../server/reconcile/annual-sheet.ts';
 import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
 
 export const PAGE = 5000;
 export const YIELD_EVERY = 1000;
 export const COVER = '封面';
 export const NO_DATA = '（本年度無資料）';
-export const SHEETS = { admins: '管理者清冊', users: '使用者清冊', entries: '查詢紀錄單', checks: '查核紀錄', audits: '稽核紀錄', summary: '各機關彙總' } as const;
+export const SHEETS = { admins: '管理者清冊', users: '使用者清冊', entries: '查詢紀錄單', checks: '查核紀錄', audits: '稽核紀錄', reconcile: RECONCILE_SHEET, summary: '各機關彙總' } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Canonical TSV and the content hash
@@ -368,10 +369,12 @@ async function writeChecks(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
     for (;;) {
       const rows: any[] = await conn('check_items as i').leftJoin('query_logs as q', 'q.id', 'i.entry_id').leftJoin('users as d', 'd.id', 'i.decided_by')
         .where('i.check_id', c.id).where('i.id', '>', last).orderBy('i.id').limit(PAGE)
-        .select('i.id', 'q.seq', 'i.entry_id', 'i.basis', 'i.verdict', 'i.note', 'd.account as decider', 'i.decided_at');
+        .select('i.id', 'q.seq', 'i.entry_id', 'i.source_record_id', 'i.basis', 'i.verdict', 'i.note', 'd.account as decider', 'i.decided_at');
       if (!rows.length) break;
       for (const i of rows) {
-        sheet.add([...head, i.seq == null ? `#${i.entry_id}` : Number(i.seq), i.basis === 'random' ? '隨機' : String(i.basis).replace(/^flag:/, '風險:'), i.verdict ? VERDICT_LABEL[i.verdict] ?? i.verdict : '未判定', i.note ?? '', i.decider ?? '', dt(i.decided_at)]);
+        // An unlogged query (issue 16) has no entry: its source record is named instead.
+        const ref = i.entry_id == null ? `來源紀錄#${i.source_record_id}` : i.seq == null ? `#${i.entry_id}` : Number(i.seq);
+        sheet.add([...head, ref, i.basis === 'random' ? '隨機' : i.basis === 'unlogged' ? '未登錄（對帳）' : String(i.basis).replace(/^flag:/, '風險:'), i.verdict ? VERDICT_LABEL[i.verdict] ?? i.verdict : '未判定', i.note ?? '', i.decider ?? '', dt(i.decided_at)]);
         items++;
         any = true;
       }
@@ -471,6 +474,10 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     const as = new HashedSheet(wb, SHEETS.audits, AUDIT_COLUMNS);
     auditRecords = await writeAudits(conn, as, unitIds, year, unitsById);
     sheets.push(as.finish());
+    // Reconciliation with the source systems (issue 16): figures and result hashes per month and source.
+    const rs = new HashedSheet(wb, RECONCILE_SHEET, RECONCILE_COLUMNS);
+    const reconciliations = await writeReconcileSheet(conn, rs, unitIds, year, unitsById);
+    sheets.push(rs.finish());
 
     const head = await signHead(conn, opts.checkpoints ?? {}, await chainHeadAt(conn, yearEnd));
     const totalEntries = root ? entries : countyEntries;
@@ -489,6 +496,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     if (root) line('抽查筆數', counts.sampled);
     line('查核次數', counts.checks);
     line('稽核紀錄數', counts.auditRecords);
+    line('對帳紀錄數（機關月份）', reconciliations);
     line('年底查詢日誌鏈頭序號', head.seq);
     line('年底查詢日誌鏈頭雜湊', head.hash);
     // The key a verifier needs to check the signed checkpoints (issue 15: published on every filing).

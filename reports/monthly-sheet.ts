@@ -5,6 +5,7 @@ import { allUnits, subtreeOf, unitByCode, agencyIn, type UnitRow } from '../serv
 import { publishedKey, signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
+import { sourceRecordsByIds } from '../server/checks/unlogged.ts';
 import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
 
 export interface SheetRow {
@@ -87,6 +88,29 @@ export async function* sheetRows(conn: Conn, h: SheetHeader, pageSize = 2000): A
   }
 }
 
+/** An unlogged query of the month's check (issue 16): the source recorded it, the log has no entry. */
+export interface UnloggedRow { sourceRecordId: number; occurredAt: number; account: string; source: string; opCode: string; subject: string; verdict: string; lateEntryId: number | null }
+
+/** The check's unlogged items with their source records (masked subjects), in record order. */
+export async function unloggedRows(conn: Conn, h: SheetHeader): Promise<UnloggedRow[]> {
+  if (!h.check) return [];
+  const items: any[] = await conn('check_items').where({ check_id: h.check.id }).whereNull('entry_id').whereNotNull('source_record_id').orderBy('source_record_id').select('source_record_id', 'verdict');
+  if (!items.length) return [];
+  const records = await sourceRecordsByIds(conn, items.map((i) => Number(i.source_record_id)));
+  return items.map((i) => {
+    const r = records.get(Number(i.source_record_id)) ?? {};
+    return {
+      sourceRecordId: Number(i.source_record_id), occurredAt: Number(r.occurred_at ?? 0), account: r.account ?? r.source_account ?? '', source: r.source_name ?? '', opCode: r.op_code ?? '',
+      subject: r.subject_mask ?? '', verdict: i.verdict ? VERDICT_LABELS[i.verdict as Verdict] ?? i.verdict : '', lateEntryId: r.late_entry_id == null ? null : Number(r.late_entry_id),
+    };
+  });
+}
+export const UNLOGGED_COLUMNS: Array<{ header: string; width: number }> = [
+  { header: '來源紀錄編號', width: 12 }, { header: '來源系統查詢時間', width: 17 }, { header: '帳號', width: 14 }, { header: '來源', width: 20 },
+  { header: '查詢作業代號', width: 12 }, { header: '被查詢者查詢條件（遮罩）', width: 22 }, { header: '查核結果', width: 10 }, { header: '補登之查詢日誌編號', width: 14 },
+];
+export const unloggedValues = (r: UnloggedRow): unknown[] => [r.sourceRecordId, rocDateTime(r.occurredAt), r.account, r.source, r.opCode, r.subject, r.verdict, r.lateEntryId ?? ''];
+
 export const SHEET_COLUMNS: Array<{ header: string; width: number }> = [
   { header: '序號', width: 7 }, { header: '查詢日期時間', width: 17 }, { header: '帳號', width: 14 }, { header: '單位', width: 18 },
   { header: '查詢作業代號', width: 12 }, { header: '業務範圍', width: 10 }, { header: '案號', width: 18 }, { header: '查詢事由', width: 32 },
@@ -122,6 +146,17 @@ export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: 
     }
   }
   ws.commit();
+  // Unlogged queries found by reconciliation: in the check, not in the log (so not rows above).
+  const unlogged = await unloggedRows(conn, h);
+  if (unlogged.length) {
+    const us = wb.addWorksheet('未登錄查詢', { views: [{ state: 'frozen', ySplit: 1 }], ...printSetup('landscape') });
+    us.columns = UNLOGGED_COLUMNS.map((c) => ({ width: c.width }));
+    const uh = addInertRow(us, UNLOGGED_COLUMNS.map((c) => c.header));
+    uh.font = BOLD_FONT;
+    uh.commit();
+    for (const r of unlogged) addInertRow(us, unloggedValues(r)).commit();
+    us.commit();
+  }
   const info = wb.addWorksheet('說明', printSetup('portrait', false));
   info.columns = [{ width: 22 }, { width: 80 }];
   const meta: Array<[string, unknown]> = [
@@ -130,7 +165,8 @@ export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: 
     ['查核狀態', h.check ? (h.check.status === 'signed-off' ? '已簽核' : h.check.status === 'open' ? '查核中' : '已取代') : '尚未抽樣'],
     ['查核人員', h.check?.checker ?? ''], ['日誌鏈首（列印時）', `seq ${h.head.seq} · ${h.head.hash}`],
     ['檢查點簽章公鑰（Ed25519，SPKI Base64）', h.publicKey ? `${h.publicKey.spki}（指紋 SHA-256 ${h.publicKey.keyId}）` : '未設定：檢查點未簽章'], ['列印時間', rocDateTime(h.printedAt)],
-    ['標記說明', '抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）'],
+    ['未登錄查詢（對帳）', unlogged.length],
+    ['標記說明', '抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）；未登錄查詢另列於「未登錄查詢」工作表'],
   ];
   for (const [k, v] of meta) addInertRow(info, [k, v]).commit();
   const sign = addInertRow(info, ['查核人員簽章', '']);

@@ -13,6 +13,7 @@ import { verifyJsonBody } from './web/validate.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
 import { Problem } from './web/problem.ts';
 import { isDisabledNow } from './accounts/active.ts';
+import { isUploadRequest, multipartUploads } from './web/upload.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PUBLIC_DIR = path.resolve(here, '..', 'public');
@@ -59,7 +60,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(rocDateFields());
   // A JSON API that is sent something other than JSON names the problem instead of guessing.
   app.use('/api', (req, _res, next) => {
-    if (['POST', 'PUT', 'PATCH'].includes(req.method) && req.headers['content-length'] !== '0' && req.headers['content-type'] && !req.is('application/json') && !req.is('application/*+json')) {
+    if (['POST', 'PUT', 'PATCH'].includes(req.method) && req.headers['content-length'] !== '0' && req.headers['content-type'] && !req.is('application/json') && !req.is('application/*+json') && !isUploadRequest(req)) {
       return next(new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'API 請求內容必須為 application/json。'));
     }
     next();
@@ -78,6 +79,8 @@ export function createApp(ctx: AppContext): express.Express {
   // Integrations authenticate with their token on every call: no cookie session for them.
   app.use((req, res, next) => (bearerOf(req) ? next() : sessionMw(req, res, next)));
   app.use(loadActor(db, { absoluteMs: cfg.SESSION_ABSOLUTE_HOURS * 3_600_000, isDisabledNow: (u) => isDisabledNow(u) }));
+  // A file upload (server/web/upload.ts) is read here, once the person is known and before the CSRF check reads its form token.
+  app.use(multipartUploads(cfg));
   // Every request that checks a password shares one budget per address: sign-in and password
   // change alike (each costs an argon2 verify; a flood of either would slow real sign-ins).
   app.use(['/login', '/api/v1/auth/login', '/password', '/api/v1/auth/password'], rateLimit({

@@ -12,6 +12,9 @@ import { checks } from './checks/index.ts';
 import { audits } from './audits/index.ts';
 import { dashboard } from './dashboard/index.ts';
 import { alerts } from './alerts/index.ts';
+import { reconcile } from './reconcile/index.ts';
+import { destruction } from './destruction/index.ts';
+import { integrity } from './integrity/index.ts';
 
 export interface CliArgs {
   positional: string[];
@@ -59,6 +62,9 @@ export const CAPABILITIES: Capability[] = [
   audits,
   dashboard,
   alerts,
+  reconcile,
+  destruction,
+  integrity,
 ];
 
 export const allJobs = (): JobDef[] => CAPABILITIES.flatMap((c) => c.jobs ?? []);

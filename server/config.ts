@@ -89,11 +89,15 @@ const schema = z.object({
   SAMPLE_MINIMUM: int(10, 100000).default(10),
   // Risk-flagged items added per rule per agency and month, on top of the random sample.
   CHECK_FLAG_ITEMS_MAX: int(1, 100000).default(50),
+  // Reconciliation (issue 16): a source record and an entry match when this many minutes apart or fewer, either way.
+  RECONCILE_WINDOW_MINUTES: int(1, 1440).default(30),
   // Audits: where background exports (annual workbooks, audit packages) are written.
   EXPORT_DIR: z.string().min(1).default('./data/exports'),
   // Export files (names, accounts, masked subjects) are removed this many days after they were
   // made, except a workbook filed with the county, which is the filing's own copy.
   EXPORT_KEEP_DAYS: int(1, 3650).default(30),
+  // Reconciliation imports (issue 16): the largest source file read, refused before it is read whole.
+  RECONCILE_MAX_FILE_MB: int(1, 100).default(20),
   // Signed checkpoints of the query log: a PEM Ed25519 private key kept by the IT unit, outside the
   // database (production refuses to start without one), and the witness directory, kept apart
   // from the database's storage.

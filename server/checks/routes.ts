@@ -9,8 +9,9 @@ import { parseForm, parseOr400 } from '../web/validate.ts';
 import { Problem } from '../web/problem.ts';
 import { localMonth, now, previousMonth, rocDateTime } from '../time.ts';
 import * as svc from './service.ts';
+import { itemKeyOf, parseItemKey, type ItemKey } from './unlogged.ts';
 import { basisLabel, dueAt, FLAG_LABELS, VERDICT_LABELS, VERDICTS, type FlagRule } from './rules.ts';
-import { sheetHeader, sheetPages, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
+import { unloggedRows, sheetHeader, sheetPages, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
 
 // Who reads which check is the service's (rules.ts mayReadCheck); admins list none but see the
 // header of their agency's checks to assign a checker.
@@ -26,7 +27,8 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/api/v1/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks (current generation) the caller reads: its checkers, supervisors of its unit or above, ethics and auditors with reach, planning admins' },
   { method: 'GET', path: '/api/v1/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check, to its readers only; anyone else 404 as for no check' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict on an item (item = query log entry id); only the item\'s assigned checker, never on their own entry' },
-  { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry answers an explanation request' },
+  { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry (item `r<id>`: whose query the source recorded) answers an explanation request' },
+  { method: 'POST', path: '/api/v1/checks/:id/items/:item/late-record', who: 'signed-in', units: 'self', note: 'late record (補登) of an unlogged query (item `r<source record id>`) by its clerk: the entry at the real query time, linked to the source record; not backdated (recorded time kept)' },
   { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'the check\'s checker signs it off with {confirm: true}; refused while items are open' },
   { method: 'POST', path: '/api/v1/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign an eligible checker of the agency' },
   { method: 'POST', path: '/api/v1/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'a correction after sign-off, as a new linked audit record' },
@@ -47,6 +49,7 @@ export const access: AccessEntry[] = [
   { method: 'GET', path: '/checks/:id/sheet.xlsx', who: 'signed-in', units: 'subtree', note: 'monthly query record sheet as xlsx, to the check\'s readers' },
   { method: 'GET', path: '/explanations', who: 'signed-in', units: 'self', note: 'explanations asked of me' },
   { method: 'POST', path: '/explanations/:check/:item', who: 'signed-in', units: 'self', note: 'answer an explanation request' },
+  { method: 'POST', path: '/explanations/:check/:item/late-record', who: 'signed-in', units: 'self', note: 'late record (補登) form for an unlogged query' },
   { method: 'GET', path: '/investigations', who: INVESTIGATORS, units: 'subtree', note: 'investigations list' },
   { method: 'GET', path: '/investigations/:id', who: INVESTIGATORS, units: 'subtree', note: 'investigation timeline' },
   { method: 'POST', path: '/investigations/:id/notes', who: INVESTIGATORS, units: 'self', note: 'add note form' },
@@ -70,6 +73,17 @@ const auditCorrectionBody = z.object({ conclusion: z.string().trim().min(1, '請
 const listQuery = z.object({ month: z.string().optional(), unit: z.string().max(32).optional() });
 
 const idParam = (v: unknown): number => (typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : -1);
+/** An item: its entry id, or `r<source record id>` for an unlogged query (a malformed one is found nowhere: 404). */
+const itemParam = (v: unknown): ItemKey => parseItemKey(v) ?? { entryId: -1 };
+const lateRecordBody = z.object({
+  caseNo: z.string().trim().min(1, '請填案號').max(64, '案號最多 64 字'),
+  reason: z.string().trim().min(1, '請填查詢事由').max(500, '查詢事由最多 500 字'),
+  opCode: z.string().trim().min(1, '請選擇查詢作業代號').max(16),
+  scope: z.string().trim().min(1, '請選擇業務範圍').max(16),
+  queryRequestId: z.coerce.number({ message: '申請單編號須為數字' }).int().positive('申請單編號須為正整數').optional().nullable(),
+  subjectValue: z.string().trim().min(1, '請輸入被查詢者身分證號（或條件）').max(200),
+  explanation: z.string().trim().min(1, '請說明未即時登錄的原因').max(1500, '說明最多 1500 字'),
+});
 const back = (req: Request, res: Response, path: string, text: string, kind: 'ok' | 'error' = 'ok') => {
   if (req.session) req.session.flash = { kind, text };
   res.redirect(303, path);
@@ -94,11 +108,16 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.post('/api/v1/checks/:id/items/:item', async (req, res) => {
     const body = parseOr400(verdictBody, req.body);
-    res.json(await svc.setVerdict(db, req.actor!, idParam(req.params.id), idParam(req.params.item), body));
+    res.json(await svc.setVerdict(db, req.actor!, idParam(req.params.id), itemParam(req.params.item), body));
   });
   r.post('/api/v1/checks/:id/items/:item/explanation', async (req, res) => {
     const body = parseOr400(explanationBody, req.body);
-    res.json(await svc.answerExplanation(db, req.actor!, idParam(req.params.id), idParam(req.params.item), body.explanation));
+    res.json(await svc.answerExplanation(db, req.actor!, idParam(req.params.id), itemParam(req.params.item), body.explanation));
+  });
+  r.post('/api/v1/checks/:id/items/:item/late-record', async (req, res) => {
+    const body = parseOr400(lateRecordBody, req.body);
+    const key = itemParam(req.params.item);
+    res.status(201).json(await svc.recordLate(db, ctx.cfg, req.actor!, idParam(req.params.id), key.sourceRecordId ?? -1, body));
   });
   r.post('/api/v1/checks/:id/sign-off', async (req, res) => {
     parseOr400(signOffBody, req.body);
@@ -114,7 +133,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.get('/api/v1/explanations', async (req, res) => {
     const rows = await svc.explanationsFor(db, req.actor!.id);
-    res.json({ items: rows.map((x: any) => ({ checkId: Number(x.check_id), entryId: Number(x.entry_id), period: x.period, note: x.note, explanation: x.explanation })), total: rows.length });
+    res.json({ items: rows.map((x: any) => ({ checkId: Number(x.check_id), entryId: x.entry_id == null ? null : Number(x.entry_id), sourceRecordId: x.source_record_id == null ? null : Number(x.source_record_id), key: itemKeyOf(x), period: x.period, note: x.note, explanation: x.explanation })), total: rows.length });
   });
   r.get('/api/v1/investigations', async (req, res) => {
     const items = await svc.listInvestigations(db, req.actor!);
@@ -161,12 +180,13 @@ export function register(r: Routes, ctx: AppContext): void {
   };
   r.get('/checks/:id', async (req, res) => showCheck(req, res));
   r.post('/checks/:id/items/:item', async (req, res) => {
-    const item = String(idParam(req.params.item));
+    const key = itemParam(req.params.item);
+    const item = key.entryId != null ? String(key.entryId) : `r${key.sourceRecordId}`;
     const parsed = parseForm(verdictBody, { verdict: req.body?.verdict || undefined, note: req.body?.note ?? null });
     const values = { [item]: { verdict: String(req.body?.verdict ?? ''), note: String(req.body?.note ?? '') } };
     if (!parsed.ok) return showCheck(req, res, { errors: { [item]: parsed.errors }, values }, 400);
     try {
-      const out = await svc.setVerdict(db, req.actor!, idParam(req.params.id), idParam(req.params.item), parsed.value);
+      const out = await svc.setVerdict(db, req.actor!, idParam(req.params.id), key, parsed.value);
       back(req, res, `/checks/${req.params.id}#item-${item}`, out.investigationId ? `已記錄判定，並開啟異常調查第 ${out.investigationId} 號。` : '已記錄判定。');
     } catch (e) {
       if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
@@ -220,8 +240,9 @@ export function register(r: Routes, ctx: AppContext): void {
   r.get('/checks/:id/sheet', async (req, res) => {
     const { c, h } = await sheetFor(req);
     const { pages, total, sampled } = await sheetPages(db, h);
+    const unlogged = await unloggedRows(db, h);
     res.locals.printPage = true;
-    renderPage(res, 'checks/sheet', { title: `查詢紀錄單 ${c.unit_name} ${c.period}`, c, hdr: h, pages, total, sampled, ...viewData });
+    renderPage(res, 'checks/sheet', { title: `查詢紀錄單 ${c.unit_name} ${c.period}`, c, hdr: h, pages, total, sampled, unlogged, ...viewData });
   });
   r.get('/checks/:id/sheet.xlsx', async (req, res) => {
     const { c, h } = await sheetFor(req);
@@ -232,19 +253,38 @@ export function register(r: Routes, ctx: AppContext): void {
   });
 
   r.get('/explanations', async (req, res) => {
-    renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), errors: {}, values: {}, ...viewData });
+    renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), choices: await svc.lateRecordChoices(db, req.actor!.id), errors: {}, values: {}, ...viewData });
   });
   r.post('/explanations/:check/:item', async (req, res) => {
-    const key = `${idParam(req.params.check)}-${idParam(req.params.item)}`;
+    const item = itemParam(req.params.item);
+    const key = `${idParam(req.params.check)}-${item.entryId ?? `r${item.sourceRecordId}`}`;
     const parsed = parseForm(explanationBody, req.body);
     const rerender = async (errs: Record<string, string>, status: number) =>
-      renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), errors: { [key]: errs }, values: { [key]: String(req.body?.explanation ?? '') }, ...viewData }, status);
+      renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), choices: await svc.lateRecordChoices(db, req.actor!.id), errors: { [key]: errs }, values: { [key]: String(req.body?.explanation ?? '') }, ...viewData }, status);
     if (!parsed.ok) return rerender(parsed.errors, 400);
     try {
-      await svc.answerExplanation(db, req.actor!, idParam(req.params.check), idParam(req.params.item), parsed.value.explanation);
+      await svc.answerExplanation(db, req.actor!, idParam(req.params.check), item, parsed.value.explanation);
       back(req, res, '/explanations', '已送出說明。');
     } catch (e) {
       if (e instanceof Problem && (e.status === 400 || e.status === 409)) return rerender({ explanation: e.detail ?? e.title }, e.status);
+      throw e;
+    }
+  });
+
+  r.post('/explanations/:check/:item/late-record', async (req, res) => {
+    const item = itemParam(req.params.item);
+    const key = `${idParam(req.params.check)}-r${item.sourceRecordId ?? -1}`;
+    const values = Object.fromEntries(['caseNo', 'reason', 'opCode', 'scope', 'queryRequestId', 'subjectValue', 'explanation'].map((k) => [k, String(req.body?.[k] ?? '')]));
+    const input = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === '' ? undefined : v]));
+    const parsed = parseForm(lateRecordBody, input);
+    const rerender = async (errs: Record<string, string>, status: number) =>
+      renderPage(res, 'checks/explanations', { title: '查核說明', rows: await svc.explanationsFor(db, req.actor!.id), choices: await svc.lateRecordChoices(db, req.actor!.id), errors: { [`late-${key}`]: errs }, values: { [`late-${key}`]: values }, ...viewData }, status);
+    if (!parsed.ok) return rerender(parsed.errors, 400);
+    try {
+      const out = await svc.recordLate(db, ctx.cfg, req.actor!, idParam(req.params.check), item.sourceRecordId ?? -1, parsed.value);
+      back(req, res, '/explanations', `已補登為查詢日誌第 ${out.entryId} 筆（查詢時間為來源紀錄之實際時間，補登時間另行記錄）。`);
+    } catch (e) {
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return rerender(e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field.replace(/^subject\.value$/, 'subjectValue'), x.message])) : { form: e.detail ?? e.title }, e.status);
       throw e;
     }
   });

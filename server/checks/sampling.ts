@@ -9,6 +9,7 @@ import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.t
 import { eligibleCheckerRank } from '../accounts/roles.ts';
 import { monthRange, now } from '../time.ts';
 import * as repo from './repo.ts';
+import { insertUnloggedItems, unloggedForSampling } from './unlogged.ts';
 import {
   FLAG_RULES, PopulationDigest, SharedSubjects, taipeiDate, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays, taipeiDayIndex,
   type FlagRule, type FlagSettings,
@@ -274,6 +275,8 @@ export async function runMonthlySampling(db: Db, cfg: Config, period: string, op
       await repo.insertItems(trx, picks.map((p, i) => ({
         check_id: checkId, entry_id: p.id, ...itemBasis(sampleIds.has(p.id), p.bits), sort_key: sampleIds.has(p.id) ? p.key : null, checker_id: a.itemCheckers[i],
       })));
+      // Unlogged queries found by reconciliation join as mandatory items, after the draw (issue 16).
+      await insertUnloggedItems(trx, r.agency, { id: checkId, checker_id: a.checker }, await unloggedForSampling(trx, r.agency.id, period));
       summary.agencies++;
       summary.population += r.count;
       summary.sampled += r.sample.length;

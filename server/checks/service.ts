@@ -1,7 +1,11 @@
 // The checker workflow (clause 5(一)) and investigations (clause 5(二)): who may see and act on a
 // check, verdicts, explanation requests, sign-off, investigations ending in audit records.
 // Nothing is edited after sign-off; corrections are new audit records linked to the original.
+import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
+import { prepareEntries } from '../queries/service.ts';
+import { appendEntries } from '../queries/chain.ts';
+import { subjectHmac, subjectProblem, type SubjectType } from '../queries/subject.ts';
 import { allUnits, agencyIn, subtreeOf, unitByCode } from '../accounts/units.ts';
 import { reachOf, withinReach } from '../accounts/reach.ts';
 import { whereActiveNow } from '../accounts/active.ts';
@@ -11,6 +15,7 @@ import { conflict, fieldError, forbidden, notFound, validation } from '../web/pr
 import * as repo from './repo.ts';
 import { agencyPeople, assign } from './sampling.ts';
 import { isOverdue, isSettled, mayAssignCheck, mayCorrectRecord, mayReadCheck, participantProblem, readsCheckByOffice, type Verdict } from './rules.ts';
+import { itemKeyOf, itemRecorders, keyLabel, sourceRecordsByIds, type ItemKey } from './unlogged.ts';
 
 export type Actor = Express.Actor;
 const ev = (a: Actor) => ({ id: a.id, account: a.account, ip: a.ip });
@@ -25,7 +30,8 @@ export function checkJson(c: any, items: any[], at = now()) {
     status: c.status, overdue: isOverdue(c.period, c.status, at), checker: c.checker_account ?? null,
     assignmentProblem: c.assignment_problem ?? null, signedOffAt: iso(c.signed_off_at == null ? null : Number(c.signed_off_at)),
     items: items.map((i) => ({
-      entryId: Number(i.entry_id), basis: i.basis, flags: i.flags ? String(i.flags).split(',') : [], verdict: i.verdict ?? null, note: i.note ?? null,
+      // An unlogged query's item has no entry: it names its source record (and `key` is `r<id>`).
+      entryId: i.entry_id == null ? null : Number(i.entry_id), sourceRecordId: i.source_record_id == null ? null : Number(i.source_record_id), key: itemKeyOf(i), basis: i.basis, flags: i.flags ? String(i.flags).split(',') : [], verdict: i.verdict ?? null, note: i.note ?? null,
       explanationRequested: i.explanation_requested_at != null, explanation: i.explanation ?? null,
     })),
   };
@@ -95,12 +101,13 @@ export async function checkDetail(conn: Conn, actor: Actor, id: number, o: { hea
   if (!full && !o.header) throw notFound(NO_CHECK);
   if (!full) return { check: c, json: checkJson(c, []), items: [] as any[], full };
   const items = await repo.itemsOf(conn, id);
-  const entries = await repo.entriesByIds(conn, items.map((i: any) => Number(i.entry_id)));
+  const entries = await repo.entriesByIds(conn, items.filter((i: any) => i.entry_id != null).map((i: any) => Number(i.entry_id)));
+  const records = await sourceRecordsByIds(conn, items.filter((i: any) => i.entry_id == null && i.source_record_id != null).map((i: any) => Number(i.source_record_id)));
   const people = new Map<number, any>((await conn('users').whereIn('id', items.map((i: any) => i.checker_id).filter(Boolean)).select('id', 'account', 'name')).map((u: any) => [Number(u.id), u]));
   return {
     check: c,
     json: checkJson(c, items),
-    items: items.map((i: any) => ({ ...i, entry: entries.get(Number(i.entry_id)), checker: people.get(Number(i.checker_id)) ?? null })),
+    items: items.map((i: any) => ({ ...i, key: itemKeyOf(i), entry: i.entry_id == null ? undefined : entries.get(Number(i.entry_id)), record: i.entry_id == null ? records.get(Number(i.source_record_id)) : undefined, checker: people.get(Number(i.checker_id)) ?? null })),
     full,
   };
 }
@@ -110,21 +117,33 @@ function openOnly(c: any): void {
   if (c.status !== 'open') throw conflict('check-superseded', '此查核已由重新抽樣取代，僅供歷史查閱。');
 }
 
-async function itemFor(conn: Conn, c: any, entryId: number) {
-  const item = Number.isInteger(entryId) ? await repo.itemByEntry(conn, Number(c.id), entryId) : undefined;
-  if (!item) throw notFound(`查詢日誌第 ${entryId} 筆不在此查核的抽查項目中。`);
+/** An item named by entry id (a number, as before) or by ItemKey. */
+const asKey = (k: number | ItemKey): ItemKey => (typeof k === 'number' ? { entryId: k } : k);
+async function itemByKey(conn: Conn, checkId: number, k: ItemKey) {
+  if (k.entryId != null) return Number.isInteger(k.entryId) ? repo.itemByEntry(conn, checkId, k.entryId) : undefined;
+  return Number.isInteger(k.sourceRecordId) ? conn('check_items').where({ check_id: checkId, source_record_id: k.sourceRecordId }).first() : undefined;
+}
+async function itemFor(conn: Conn, c: any, key: number | ItemKey) {
+  const k = asKey(key);
+  const item = await itemByKey(conn, Number(c.id), k);
+  if (!item) throw notFound(`${keyLabel(k)}不在此查核的抽查項目中。`);
   return item;
+}
+/** Who made the item's query: the entry's clerk, or the source record's person (an unlogged query). */
+async function recorderOf(conn: Conn, item: any): Promise<number | null> {
+  return (await itemRecorders(conn, [item]))[0];
 }
 
 /** A verdict on one item. An improper verdict opens an investigation (clause 5(二)). */
-export async function setVerdict(db: Db, actor: Actor, checkId: number, entryId: number, input: { verdict: Verdict; note?: string | null }) {
+export async function setVerdict(db: Db, actor: Actor, checkId: number, key: number | ItemKey, input: { verdict: Verdict; note?: string | null }) {
   return db.transaction(async (trx) => {
     const c = await loadCheck(trx, actor, checkId);
-    const item = await itemFor(trx, c, entryId);
+    const item = await itemFor(trx, c, key);
+    const entryId = item.entry_id == null ? null : Number(item.entry_id);
+    const sourceRecordId = item.source_record_id == null ? null : Number(item.source_record_id);
     if (Number(item.checker_id) !== actor.id) throw forbidden('此項目未指派給您查核。');
     openOnly(c);
-    const entry = await trx('query_logs').where({ id: entryId }).first('user_id', 'unit_id');
-    if (Number(entry?.user_id) === actor.id) throw forbidden('不得查核本人的查詢紀錄。');
+    if ((await recorderOf(trx, item)) === actor.id) throw forbidden('不得查核本人的查詢紀錄。');
     if ((input.verdict === 'improper' || input.verdict === 'explanation-needed') && !input.note?.trim()) {
       throw fieldError('note', input.verdict === 'improper' ? '判定不當時請說明理由' : '請說明需查詢人員解釋的事項');
     }
@@ -134,8 +153,8 @@ export async function setVerdict(db: Db, actor: Actor, checkId: number, entryId:
     await trx('check_items').where({ id: item.id }).update(patch);
     let investigationId: number | null = null;
     if (input.verdict === 'improper') investigationId = await openInvestigation(trx, actor, c, item, input.note ?? '');
-    await recordEvent(trx, ev(actor), { action: 'check-verdict', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, verdict: input.verdict, investigationId } });
-    return { entryId, verdict: input.verdict, investigationId };
+    await recordEvent(trx, ev(actor), { action: 'check-verdict', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, sourceRecordId, verdict: input.verdict, investigationId } });
+    return { entryId, sourceRecordId, verdict: input.verdict, investigationId };
   });
 }
 
@@ -143,18 +162,70 @@ export async function setVerdict(db: Db, actor: Actor, checkId: number, entryId:
  * The clerk who recorded the entry answers an explanation request. Anything but their own entry
  * with an explanation asked is 404, so the answer never tells that a check or a sampled entry exists.
  */
-export async function answerExplanation(db: Db, actor: Actor, checkId: number, entryId: number, explanation: string) {
+export async function answerExplanation(db: Db, actor: Actor, checkId: number, key: number | ItemKey, explanation: string) {
   return db.transaction(async (trx) => {
     const c = Number.isInteger(checkId) ? await trx('checks').where({ id: checkId }).first() : undefined;
-    const item = c && Number.isInteger(entryId) ? await repo.itemByEntry(trx, Number(c.id), entryId) : undefined;
-    const entry = item ? await trx('query_logs').where({ id: entryId }).first('user_id') : undefined;
-    if (!item || Number(entry?.user_id) !== actor.id || item.verdict !== 'explanation-needed') throw notFound('找不到要求您說明的此筆查詢。');
+    const item = c ? await itemByKey(trx, Number(c.id), asKey(key)) : undefined;
+    const recorder = item ? await recorderOf(trx, item) : null;
+    if (!item || recorder !== actor.id || item.verdict !== 'explanation-needed') throw notFound('找不到要求您說明的此筆查詢。');
     openOnly(c);
     if (!explanation.trim()) throw fieldError('explanation', '請填寫說明');
     await trx('check_items').where({ id: item.id }).update({ explanation: explanation.trim(), explained_by: actor.id, explained_at: now() });
-    await recordEvent(trx, ev(actor), { action: 'check-explanation', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId } });
-    return { entryId };
+    const entryId = item.entry_id == null ? null : Number(item.entry_id);
+    const sourceRecordId = item.source_record_id == null ? null : Number(item.source_record_id);
+    await recordEvent(trx, ev(actor), { action: 'check-explanation', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, sourceRecordId } });
+    return { entryId, sourceRecordId };
   });
+}
+
+export interface LateRecordInput { caseNo: string; reason: string; opCode: string; scope: string; queryRequestId?: number | null; subjectValue: string; explanation: string }
+
+/**
+ * A late record (補登) of an unlogged query (issue 16): its clerk records the entry now. The entry's
+ * queried_at is the real query time (the source record's); when it was recorded, by whom, and for
+ * which source record is kept in late_records, so nothing is backdated. The clerk types the
+ * person's identifier again: it must be the one the source recorded (same HMAC). Validated like any
+ * entry (case number, reason, permissions, the request form valid on the query's day). The entry,
+ * the link and the explanation are written in one transaction.
+ */
+export async function recordLate(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>, actor: Actor, checkId: number, sourceRecordId: number, input: LateRecordInput) {
+  const c = Number.isInteger(checkId) ? await db('checks').where({ id: checkId }).first() : undefined;
+  const item = c ? await itemByKey(db, Number(c.id), { sourceRecordId }) : undefined;
+  const record = item ? (await sourceRecordsByIds(db, [sourceRecordId])).get(sourceRecordId) : undefined;
+  // Only the clerk asked to explain their own unlogged query; anyone else is told it does not exist.
+  if (!item || !record || Number(record.user_id) !== actor.id || item.verdict !== 'explanation-needed') throw notFound('找不到要求您說明的此筆查詢。');
+  openOnly(c);
+  if (record.late_entry_id != null) throw conflict('already-recorded', `此筆查詢已補登為查詢日誌第 ${record.late_entry_id} 筆。`);
+  if (!input.explanation?.trim()) throw fieldError('explanation', '請說明未即時登錄的原因');
+  const subject = { type: record.subject_type as SubjectType, value: input.subjectValue };
+  if (subjectProblem(subject) || subjectHmac(cfg.SUBJECT_HMAC_KEY, subject) !== record.subject_hmac) throw fieldError('subjectValue', '與來源紀錄之被查詢者不符，請輸入當時查詢之被查詢者身分證號（或條件）');
+  const rows = await prepareEntries(db, cfg, { kind: 'session', person: actor as any, ip: actor.ip ?? null }, [{
+    caseNo: input.caseNo, reason: input.reason, opCode: input.opCode, scope: input.scope, queryRequestId: input.queryRequestId ?? null, subject,
+  }], { batch: false, queriedAt: Number(record.occurred_at) });
+  return db.transaction(async (trx) => {
+    // Again under the transaction: two submissions at once record one entry.
+    if (await trx('late_records').where({ source_record_id: sourceRecordId }).first('id')) throw conflict('already-recorded', '此筆查詢已補登。');
+    const [entry] = await appendEntries(trx, rows);
+    const t = now();
+    await trx('late_records').insert({ source_record_id: sourceRecordId, entry_id: entry.id, check_item_id: item.id, recorded_by: actor.id, recorded_at: t });
+    await trx('check_items').where({ id: item.id }).update({ explanation: `${input.explanation.trim()}（已補登查詢日誌第 ${entry.id} 筆）`.slice(0, 2000), explained_by: actor.id, explained_at: t });
+    await recordEvent(trx, ev(actor), { action: 'late-record', targetType: 'query_log', targetId: entry.id, unitId: Number(c.unit_id), detail: { checkId, sourceRecordId, queriedAt: iso(Number(record.occurred_at)) } });
+    return { entryId: entry.id, hash: entry.hash, sourceRecordId, queriedAt: iso(Number(record.occurred_at)), recordedAt: iso(t) };
+  });
+}
+
+/** What a late record's form offers its clerk: their permissions (scope × operation code) and open request forms. */
+export async function lateRecordChoices(conn: Conn, userId: number) {
+  const perms: any[] = await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as o', 'o.id', 'p.op_code_id')
+    .where('p.user_id', userId).orderBy(['s.sort', 'o.code']).select('s.code as scope', 's.title as scope_title', 'o.code as op', 'o.name as op_name');
+  const forms: any[] = await conn('query_requests as r').join('scopes as s', 's.id', 'r.scope_id').where({ 'r.requester_id': userId, 'r.status': 'approved' })
+    .orderBy('r.id', 'desc').limit(50).select('r.id', 'r.case_no', 's.code as scope', 'r.valid_from', 'r.valid_to');
+  const uniq = <T,>(xs: T[], k: (x: T) => string) => [...new Map(xs.map((x) => [k(x), x])).values()];
+  return {
+    scopes: uniq(perms, (p) => p.scope).map((p) => ({ code: p.scope, title: p.scope_title })),
+    opCodes: uniq(perms, (p) => p.op).map((p) => ({ code: p.op, name: p.op_name })),
+    forms: forms.map((f) => ({ id: Number(f.id), caseNo: f.case_no, scope: f.scope, validFrom: f.valid_from, validTo: f.valid_to })),
+  };
 }
 
 /** The checker completes and signs off the check; refused while any item is open. */
@@ -164,9 +235,10 @@ export async function signOff(db: Db, actor: Actor, checkId: number) {
     if (Number(c.checker_id) !== actor.id) throw forbidden('只有本查核的查核人員可以簽核。');
     openOnly(c);
     const items = await repo.itemsOf(trx, checkId);
-    const open = items.filter((i: any) => !isSettled(i.verdict));
+    // Unlogged queries first in the message: they are the ones without an entry to look up.
+    const open = items.filter((i: any) => !isSettled(i.verdict)).sort((a: any, b: any) => Number(a.entry_id != null) - Number(b.entry_id != null));
     if (open.length) {
-      throw conflict('items-open', `尚有 ${open.length} 個項目未完成判定（含待說明），不得簽核：查詢日誌 ${open.slice(0, 10).map((i: any) => i.entry_id).join('、')}`);
+      throw conflict('items-open', `尚有 ${open.length} 個項目未完成判定（含待說明），不得簽核：${open.slice(0, 10).map((i: any) => (i.entry_id != null ? `查詢日誌 ${i.entry_id}` : `來源紀錄 ${i.source_record_id}（未登錄）`)).join('、')}`);
     }
     const t = now();
     await trx('checks').where({ id: checkId, status: 'open' }).update({ status: 'signed-off', signed_off_by: actor.id, signed_off_at: t });
@@ -186,10 +258,11 @@ export async function assignChecker(db: Db, actor: Actor, checkId: number, accou
     const chosen = eligible.find((u) => u.account === account);
     if (!chosen) throw fieldError('checker', '此帳號不是本機關符合資格的查核人員（股長以上；無股別者為科長以上）');
     const items = await repo.itemsOf(trx, checkId);
-    const entries = await repo.entriesByIds(trx, items.map((i: any) => Number(i.entry_id)));
-    const a = assign([chosen, ...eligible.filter((u) => u.id !== chosen.id)], heads, new Map(eligible.map((u) => [u.id, u.id === chosen.id ? -1 : 0])), items.map((i: any) => Number(entries.get(Number(i.entry_id))?.user_id)));
+    const recorders = await itemRecorders(trx, items);
+    const a = assign([chosen, ...eligible.filter((u) => u.id !== chosen.id)], heads, new Map(eligible.map((u) => [u.id, u.id === chosen.id ? -1 : 0])), recorders.map((r) => r ?? -1));
     await trx('checks').where({ id: checkId }).update({ checker_id: chosen.id, assignment_problem: a.problem });
-    for (let k = 0; k < items.length; k++) if (!items[k].verdict) await trx('check_items').where({ id: items[k].id }).update({ checker_id: a.itemCheckers[k] });
+    // Items nobody has decided yet (an unlogged query's explanation is asked by the system, not a checker).
+    for (let k = 0; k < items.length; k++) if (!items[k].decided_by) await trx('check_items').where({ id: items[k].id }).update({ checker_id: a.itemCheckers[k] });
     await recordEvent(trx, ev(actor), { action: 'check-assign', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { checker: account } });
     return { id: checkId, checker: account };
   });
@@ -213,11 +286,18 @@ export async function correctCheck(db: Db, actor: Actor, checkId: number, input:
 
 /** Items asking this person to explain a query they made. */
 export async function explanationsFor(conn: Conn, userId: number) {
-  return conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('query_logs as q', 'q.id', 'i.entry_id').join('units as u', 'u.id', 'c.unit_id')
+  const logged: any[] = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('query_logs as q', 'q.id', 'i.entry_id').join('units as u', 'u.id', 'c.unit_id')
     .where('q.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
-    .orderBy('i.explanation_requested_at')
-    .select('i.id', 'i.check_id', 'i.entry_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
+    .select('i.id', 'i.check_id', 'i.entry_id', 'i.source_record_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
       'q.queried_at', 'q.case_no', 'q.reason', 'q.op_code', 'q.subject_mask');
+  // Unlogged queries (issue 16): the source record's person explains; there is no entry, and a
+  // late record (補登) may be made from here.
+  const unlogged: any[] = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('source_records as s', 's.id', 'i.source_record_id').join('units as u', 'u.id', 'c.unit_id')
+    .leftJoin('late_records as l', 'l.source_record_id', 's.id')
+    .whereNull('i.entry_id').where('s.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
+    .select('i.id', 'i.check_id', 'i.entry_id', 'i.source_record_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
+      's.occurred_at as queried_at', 's.op_code', 's.subject_mask', 's.subject_type', 'l.entry_id as late_entry_id');
+  return [...logged, ...unlogged.map((x) => ({ ...x, unlogged: true }))].sort((a, b) => Number(a.explanation_requested_at) - Number(b.explanation_requested_at) || Number(a.id) - Number(b.id));
 }
 
 // ── Investigations ────────────────────────────────────────────────────────────────────────────
@@ -247,7 +327,8 @@ async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, not
   if (existing) return Number(existing.id);
   const t = now();
   const [raw] = await trx('investigations').insert({
-    unit_id: c.unit_id, check_id: c.id, check_item_id: item.id, entry_id: item.entry_id, title: `${c.period} 查核不當：查詢日誌第 ${item.entry_id} 筆`,
+    unit_id: c.unit_id, check_id: c.id, check_item_id: item.id, entry_id: item.entry_id ?? null,
+    title: item.entry_id != null ? `${c.period} 查核不當：查詢日誌第 ${item.entry_id} 筆` : `${c.period} 查核不當：未登錄查詢（來源紀錄第 ${item.source_record_id} 筆）`,
     status: 'open', opened_by: actor.id, opened_at: t,
   });
   const id = Number(raw);
@@ -255,7 +336,7 @@ async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, not
   for (const uid of await staffWithRole(trx, Number(c.unit_id), 'ethics')) parts.push({ user_id: uid, side: 'ethics' });
   for (const uid of await staffWithRole(trx, Number(c.unit_id), 'it')) parts.push({ user_id: uid, side: 'it' });
   await trx('investigation_participants').insert(parts.map((p) => ({ investigation_id: id, ...p, added_by: actor.id, added_at: t })));
-  await trx('investigation_notes').insert({ investigation_id: id, kind: 'note', body: `查核判定不當：${note}`, evidence_ref: `query_logs#${item.entry_id}`, author_id: actor.id, created_at: t });
+  await trx('investigation_notes').insert({ investigation_id: id, kind: 'note', body: `查核判定不當：${note}`, evidence_ref: item.entry_id != null ? `query_logs#${item.entry_id}` : `source_records#${item.source_record_id}`, author_id: actor.id, created_at: t });
   return id;
 }
 
@@ -431,9 +512,11 @@ export const entriesCoveredForEthics = investigationEntryIds;
  * context). Registered with the queries capability's `setEthicsScope`.
  */
 export async function ethicsRanges(conn: Conn, userId: number): Promise<Array<{ unitIds: number[]; from?: number; to?: number; userIds?: number[] }>> {
+  // An unlogged query's investigation has no entry: its clerk is the source record's person.
   const rows = await conn('investigations as v').join('investigation_participants as p', 'p.investigation_id', 'v.id')
     .leftJoin('checks as c', 'c.id', 'v.check_id').leftJoin('query_logs as q', 'q.id', 'v.entry_id')
-    .where({ 'p.user_id': userId, 'p.side': 'ethics' }).distinct('v.id', 'v.unit_id', 'c.period', 'q.user_id', 'q.queried_at');
+    .leftJoin('check_items as ci', 'ci.id', 'v.check_item_id').leftJoin('source_records as sr', 'sr.id', 'ci.source_record_id')
+    .where({ 'p.user_id': userId, 'p.side': 'ethics' }).distinct('v.id', 'v.unit_id', 'c.period', conn.raw('coalesce(q.user_id, sr.user_id) as user_id'), 'q.queried_at');
   if (!rows.length) return [];
   const units = await allUnits(conn);
   return rows.map((r: any) => {

@@ -76,3 +76,17 @@ export async function filingsOf(conn: Conn, year: number, unitIds: number[] | nu
   }
   return out;
 }
+
+export interface ReconcileCount { unitId: number; period: string; records: number; unknownRecords: number; matched: number; unlogged: number; unconfirmed: number; unknownAccounts: number }
+
+/** The current reconciliation run of each agency and period asked for (issue 16): its figures only. */
+export async function reconciliationsIn(conn: Conn, periods: string[], unitIds: number[] | null): Promise<ReconcileCount[]> {
+  if (!(await hasTable(conn, 'reconcile_runs'))) return [];
+  const q = conn('reconcile_runs').whereIn('period', periods).where('status', 'current')
+    .select('unit_id', 'period', 'source_records', 'unknown_records', 'matched', 'unlogged', 'unconfirmed', 'unknown_accounts');
+  if (unitIds) q.whereIn('unit_id', unitIds);
+  return ((await q) as any[]).map((r) => ({
+    unitId: Number(r.unit_id), period: r.period, records: Number(r.source_records), unknownRecords: Number(r.unknown_records), matched: Number(r.matched),
+    unlogged: Number(r.unlogged), unconfirmed: Number(r.unconfirmed), unknownAccounts: Number(r.unknown_accounts),
+  }));
+}

@@ -37,6 +37,7 @@ function toJson(d: Dashboard) {
     checks: d.checks,
     review: { ...d.review, latest: d.review.latest && { ...d.review.latest, startedAt: iso(d.review.latest.startedAt), finishedAt: iso(d.review.latest.finishedAt) } },
     filings: { ...d.filings, rows: d.filings.rows.map((r) => ({ ...r, submittedAt: iso(r.submittedAt), acknowledgedAt: iso(r.acknowledgedAt) })) },
+    reconciliation: d.reconciliation,
   };
 }
 
@@ -53,6 +54,7 @@ const summaryPanel: HomePanel = async (c, actor) => {
       { label: '逾期或未產生之月查核', value: d.checks.totals.overdue + d.checks.totals.missing, href: '/dashboard#h-checks' },
       { label: '帳號清查待處理', value: d.review.totals.open, href: '/dashboard#h-review' },
       { label: `${rocYear(d.filings.year)} 年度已報府機關`, value: `${d.filings.filed} / ${d.filings.rows.length}`, href: '/dashboard#h-filings' },
+      { label: '對帳未登錄查詢', value: d.reconciliation.totals.unlogged, href: '/dashboard#h-reconcile' },
     ],
   };
 };

@@ -59,3 +59,9 @@ export function filingStanding(year: number, filing: { submittedAt: number; ackn
   if (!filedOnTime(filing.submittedAt, year)) return 'filed-late';
   return filing.acknowledgedAt != null ? 'acknowledged' : 'filed';
 }
+
+/** Reconciliation coverage (issue 16): the share of known-account source records found in the log, one decimal; null without records. */
+export function reconcileCoverage(matched: number, records: number): number | null {
+  if (records <= 0) return null;
+  return Math.round((matched / records) * 1000) / 10;
+}

@@ -7,7 +7,7 @@ import { allUnits, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { reachOf as reachByOffice } from '../accounts/reach.ts';
 import { forbidden, notFound } from '../web/problem.ts';
 import * as repo from './repo.ts';
-import { checkStanding, flaggedShare, filingStanding, lastMonths, rocMonthShort, type CheckStanding, type FilingStanding } from './rules.ts';
+import { checkStanding, flaggedShare, filingStanding, lastMonths, reconcileCoverage, rocMonthShort, type CheckStanding, type FilingStanding } from './rules.ts';
 
 export interface DashboardOptions { months?: number; year?: number; unit?: string }
 
@@ -26,6 +26,8 @@ export interface Dashboard {
   checks: { rows: Array<{ unit: AgencyRef } & Record<CheckStanding, number>>; totals: Record<CheckStanding, number> };
   review: { latest: repo.ReviewSummary | null; rows: Array<{ unit: AgencyRef; open: number; kept: number; disabled: number }>; totals: { open: number; kept: number; disabled: number } };
   filings: { year: number; rows: Array<{ unit: AgencyRef; standing: FilingStanding; submittedAt: number | null; acknowledgedAt: number | null }>; filed: number };
+  /** Reconciliation with the source systems over the months shown (issue 16): coverage and unlogged queries per agency. */
+  reconciliation: { rows: Array<{ unit: AgencyRef; months: number; records: number; matched: number; unlogged: number; unconfirmed: number; unknownAccounts: number; coverage: number | null }>; totals: { months: number; records: number; matched: number; unlogged: number; unconfirmed: number; unknownAccounts: number; coverage: number | null } };
 }
 
 const ref = (u: UnitRow): AgencyRef => ({ id: u.id, code: u.code, name: u.name });
@@ -115,6 +117,19 @@ export async function buildDashboard(conn: Conn, actor: { unitId: number; roles:
     return { unit: ref(a), standing: filingStanding(year, f, at), submittedAt: f?.submittedAt ?? null, acknowledgedAt: f?.acknowledgedAt ?? null };
   });
 
+  // Reconciliation (issue 16): each agency's current runs of the months shown.
+  const runs = await repo.reconciliationsIn(conn, months, agencyIds);
+  const reconcileRows = agencies.map((a) => {
+    const mine = runs.filter((r) => r.unitId === a.id);
+    const records = mine.reduce((s, r) => s + r.records - r.unknownRecords, 0);
+    const matched = mine.reduce((s, r) => s + r.matched, 0);
+    return {
+      unit: ref(a), months: mine.length, records, matched, unlogged: mine.reduce((s, r) => s + r.unlogged, 0), unconfirmed: mine.reduce((s, r) => s + r.unconfirmed, 0),
+      unknownAccounts: mine.reduce((s, r) => s + r.unknownAccounts, 0), coverage: reconcileCoverage(matched, records),
+    };
+  });
+  const rsum = (k: 'months' | 'records' | 'matched' | 'unlogged' | 'unconfirmed' | 'unknownAccounts') => reconcileRows.reduce((s, r) => s + r[k], 0);
+
   const population = flagRows.reduce((s, r) => s + r.population, 0);
   const flagged = flagRows.reduce((s, r) => s + r.flagged, 0);
   return {
@@ -130,6 +145,10 @@ export async function buildDashboard(conn: Conn, actor: { unitId: number; roles:
     checks: { rows: checkRows, totals: checkTotals },
     review: { latest: review, rows: reviewRows, totals: { open: sum('open'), kept: sum('kept'), disabled: sum('disabled') } },
     filings: { year, rows: filingRows, filed: filingRows.filter((r) => r.standing !== 'not-filed' && r.standing !== 'overdue').length },
+    reconciliation: {
+      rows: reconcileRows,
+      totals: { months: rsum('months'), records: rsum('records'), matched: rsum('matched'), unlogged: rsum('unlogged'), unconfirmed: rsum('unconfirmed'), unknownAccounts: rsum('unknownAccounts'), coverage: reconcileCoverage(rsum('matched'), rsum('records')) },
+    },
   };
 }
 

@@ -108,9 +108,18 @@ export interface ChainBreak { id: number | null; seq: number | null; reason: str
 /** A head the chain must pass through: a signed checkpoint, a witness line, a printed head. */
 export interface Anchor { seq: number; hash: string; label: string }
 
+/**
+ * The entries one destruction blanked, as the walk found them: how many, where, and the segment
+ * hash over them (segmentLine), which must equal the signed destruction statement's.
+ */
+export interface DestroyedSegment { destructionId: number; count: number; firstSeq: number; lastSeq: number; segmentHash: string }
+
+/** One entry's line in a destruction's segment hash: its place and its link, never its content. */
+export const segmentLine = (seq: number, prevHash: string, hash: string): string => `${seq}:${prevHash}:${hash}\n`;
+
 export type VerifyResult =
-  | { ok: true; count: number; headSeq: number; headHash: string; fromCheckpoint: { seq: number; hash: string } | null; breaks: ChainBreak[] }
-  | { ok: false; count: number; badId: number | null; badSeq: number; reason: string; breaks: ChainBreak[] };
+  | { ok: true; count: number; headSeq: number; headHash: string; fromCheckpoint: { seq: number; hash: string } | null; breaks: ChainBreak[]; destroyed: DestroyedSegment[] }
+  | { ok: false; count: number; badId: number | null; badSeq: number; reason: string; breaks: ChainBreak[]; destroyed: DestroyedSegment[] };
 
 /** Breaks beyond this many are counted, not listed: a rewritten log must not exhaust memory. */
 export const MAX_BREAKS = 1000;
@@ -121,7 +130,14 @@ export const MAX_BREAKS = 1000;
  * inserted or reordered entry, ids out of seq order (two whole rows swapped between ids), and any
  * anchor (a signed or printed head) the chain does not pass through.
  */
-export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void; anchors?: Anchor[] } = {}): Promise<VerifyResult> {
+/**
+ * Another check that reads the same rows as the walk (verify-log's ciphertext check): the walk also
+ * reads `columns` and hands it each page, `cols` naming the row arrays' positions; a promise it
+ * returns is awaited after the page is hashed (it holds the walk while its own work is behind).
+ */
+export interface PageHook { columns: readonly string[]; onPage: (rows: readonly unknown[][], cols: readonly string[]) => Promise<void> | undefined }
+
+export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onProgress?: (checked: number) => void; anchors?: Anchor[]; pages?: PageHook } = {}): Promise<VerifyResult> {
   const page = opts.pageSize ?? 10000;
   const breaks: ChainBreak[] = [];
   const report = (id: number | null, seq: number | null, reason: string) => void (breaks.length < MAX_BREAKS && breaks.push({ id, seq, reason }));
@@ -143,19 +159,33 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
     const a = anchors[ai];
     if (a.seq === startSeq && a.hash !== prev) report(null, a.seq, `the chain does not pass through ${a.label}: the chain starts at seq ${startSeq} with another hash`);
   }
-  // Rows are read as arrays [id, prev_hash, hash, ...canonical fields]: this walk reads every entry.
-  const COLS = ['id', 'prev_hash', 'hash', ...FIELD_NAMES];
+  // Rows are read as arrays [id, prev_hash, hash, ...canonical fields, destruction_id]: this walk reads every entry.
+  const OWN = ['id', 'prev_hash', 'hash', ...FIELD_NAMES, 'destruction_id'];
   const SEQ = 3; // the position of seq (the first canonical field)
+  const DESTROYED = OWN.length - 1;
+  const COLS = [...OWN, ...(opts.pages?.columns ?? []).filter((c) => !OWN.includes(c))];
+  // A destroyed entry's content is blanked, so its hash cannot be recomputed: its link still is,
+  // and its (seq, prev_hash, hash) goes into its destruction's segment hash, which verifyLog
+  // compares with the signed destruction statement.
+  const segments = new Map<number, { count: number; firstSeq: number; lastSeq: number; hash: crypto.Hash }>();
   const fetchAfter = async (after: number): Promise<unknown[][]> =>
     (after >= headSeq ? [] : selectArrays(db('query_logs').where('seq', '>', after).andWhere('seq', '<=', headSeq).orderBy('seq').limit(page), COLS));
   // The next page is read while this one is hashed.
   for await (const rows of pagesAhead(fetchAfter, (r) => Number(r[SEQ]), expectSeq - 1, page)) {
+    const handed = opts.pages?.onPage(rows, COLS);
     for (const r of rows) {
       const seq = Number(r[SEQ]);
       const id = Number(r[0]);
       if (seq !== expectSeq) report(id, seq, `entry seq ${seq} follows seq ${expectSeq - 1}: entries are missing before it`);
       else if (r[1] !== prev) report(id, seq, 'its prev_hash does not match the previous entry: an entry before it was changed, removed or moved');
-      if (sha256hex(`${r[1]}\n${canonicalValues(r, SEQ)}`) !== r[2]) report(id, seq, 'its content does not match its hash: the entry was changed');
+      if (r[DESTROYED] != null) {
+        const d = Number(r[DESTROYED]);
+        let g = segments.get(d);
+        if (!g) segments.set(d, (g = { count: 0, firstSeq: seq, lastSeq: seq, hash: crypto.createHash('sha256') }));
+        g.count++;
+        g.lastSeq = seq;
+        g.hash.update(segmentLine(seq, String(r[1]), String(r[2])));
+      } else if (sha256hex(`${r[1]}\n${canonicalValues(r, SEQ)}`) !== r[2]) report(id, seq, 'its content does not match its hash: the entry was changed');
       // Checks and investigations point at ids: an id out of seq order points them at another query.
       if (id <= lastId) report(id, seq, `its id comes after id ${lastId} in seq order: entries were reordered or swapped between ids`);
       for (; ai < anchors.length && anchors[ai].seq <= seq; ai++) {
@@ -171,6 +201,7 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
       count++;
     }
     opts.onProgress?.(count);
+    if (handed) await handed;
   }
   for (; ai < anchors.length; ai++) {
     const a = anchors[ai];
@@ -197,12 +228,13 @@ export async function verifyChain(db: Db | Conn, opts: { pageSize?: number; onPr
     const below = await db('query_logs').where('seq', '<=', Number(cp.seq)).orderBy('seq').first('id', 'seq');
     if (below) report(Number(below.id), Number(below.seq), `entry seq ${below.seq} lies at or before the retention checkpoint (seq ${cp.seq}): it was inserted after the purge`);
   }
+  const destroyed = [...segments].map(([destructionId, g]) => ({ destructionId, count: g.count, firstSeq: g.firstSeq, lastSeq: g.lastSeq, segmentHash: g.hash.digest('hex') }));
   if (breaks.length) {
     const sorted = sortBreaks(breaks);
     const first = sorted[0];
-    return { ok: false, count, badId: first.id, badSeq: first.seq ?? lastSeq + 1, reason: first.reason, breaks: sorted };
+    return { ok: false, count, badId: first.id, badSeq: first.seq ?? lastSeq + 1, reason: first.reason, breaks: sorted, destroyed };
   }
-  return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null, breaks };
+  return { ok: true, count, headSeq: lastSeq, headHash: prev, fromCheckpoint: cp ? { seq: Number(cp.seq), hash: cp.hash } : null, breaks, destroyed };
 }
 
 /** Breaks in chain order (by seq, those without a seq last); the walk's own order within a seq. */

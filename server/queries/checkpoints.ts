@@ -12,13 +12,14 @@ import path from 'node:path';
 import { ConfigError, type Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { localMonth, now } from '../time.ts';
-import { chainHead, sortBreaks, verifyChain, MAX_BREAKS, type Anchor, type ChainBreak, type VerifyResult } from './chain.ts';
+import { chainHead, sortBreaks, verifyChain, MAX_BREAKS, type Anchor, type ChainBreak, type DestroyedSegment, type PageHook, type VerifyResult } from './chain.ts';
 
 export type CheckpointSettings = Partial<Pick<Config, 'CHECKPOINT_KEY_FILE' | 'WITNESS_DIR'>>;
-export type CheckpointKind = 'hourly' | 'retention' | 'print' | 'manual';
+export type CheckpointKind = 'hourly' | 'retention' | 'print' | 'manual' | 'destruction';
 
 const HEAD_TYPE = 'nhi-audit.checkpoint.v1';
 const ROTATION_TYPE = 'nhi-audit.key-rotation.v1';
+const DESTRUCTION_TYPE = 'nhi-audit.destruction.v1';
 const DEFAULT_WITNESS_DIR = './data/witness';
 
 export interface Signer { privateKey: KeyObject; publicKey: KeyObject; keyId: string }
@@ -77,8 +78,14 @@ export function signerFor(cfg: CheckpointSettings): Signer | null {
 }
 
 /** The text signed for a head: fixed key order, JSON. */
-export function headPayload(h: { kind: string; seq: number; hash: string; count: number; at: number }): string {
-  return JSON.stringify({ type: HEAD_TYPE, kind: h.kind, seq: h.seq, hash: h.hash, count: h.count, at: h.at });
+export function headPayload(h: { kind: string; seq: number; hash: string; count: number; at: number; events?: { seq: number; hash: string } }): string {
+  return JSON.stringify({ type: HEAD_TYPE, kind: h.kind, seq: h.seq, hash: h.hash, count: h.count, at: h.at, ...(h.events ? { events: { seq: h.events.seq, hash: h.events.hash } } : {}) });
+}
+
+/** The system events' chain head, signed with every checkpoint so the events cannot be rewritten either. */
+async function eventHead(conn: Conn): Promise<{ seq: number; hash: string } | undefined> {
+  const h = await conn('event_chain_head').where({ id: 1 }).first('seq', 'hash');
+  return h && Number(h.seq) > 0 ? { seq: Number(h.seq), hash: h.hash } : undefined;
 }
 
 const sign = (s: Signer, payload: string): string => crypto.sign(null, Buffer.from(payload, 'utf8'), s.privateKey).toString('base64');
@@ -89,6 +96,37 @@ const verifySig = (pub: KeyObject, payload: string, sig: string): boolean => {
     return false;
   }
 };
+
+/** What identifies one signature check: the same key, payload and signature always give the same verdict. */
+const sigKey = (keyId: string, payload: string, sig: string): string => `${keyId}\n${sig}\n${payload}`;
+
+/**
+ * The verdicts of many signature checks (by sigKey): each distinct check once (a witness line
+ * repeats its checkpoint's row), on the thread pool (crypto.verify's callback form) a window at a
+ * time, so the tens of thousands of hourly checkpoints of five years verify on every core.
+ */
+async function verifySignatures(items: Array<{ keyId: string; key: KeyObject; payload: string; signature: string }>): Promise<Map<string, boolean>> {
+  const verdicts = new Map<string, boolean>();
+  const todo = items.filter((it) => {
+    const k = sigKey(it.keyId, it.payload, it.signature);
+    if (verdicts.has(k)) return false;
+    verdicts.set(k, false);
+    return true;
+  });
+  const one = (it: (typeof todo)[number]) => new Promise<void>((resolve) => {
+    const done = (ok: boolean) => { verdicts.set(sigKey(it.keyId, it.payload, it.signature), ok); resolve(); };
+    try {
+      crypto.verify(null, Buffer.from(it.payload, 'utf8'), it.key, Buffer.from(it.signature, 'base64'), (err, ok) => done(!err && ok));
+    } catch {
+      done(false);
+    }
+  });
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(64, todo.length) }, async () => {
+    while (next < todo.length) await one(todo[next++]);
+  }));
+  return verdicts;
+}
 
 /** One witness line: what was signed, by which key, and the signature(s). */
 interface WitnessLine { payload: string; keyId: string | null; signature: string | null; cosignature?: string | null }
@@ -134,7 +172,7 @@ export async function recordCheckpoint(conn: Conn, cfg: CheckpointSettings, kind
   const signer = signerFor(cfg);
   const at = now();
   const count = h.count ?? Math.max(0, h.seq - (await retentionStart(conn)));
-  const payload = headPayload({ kind, seq: h.seq, hash: h.hash, count, at });
+  const payload = headPayload({ kind, seq: h.seq, hash: h.hash, count, at, events: await eventHead(conn) });
   const signature = signer ? sign(signer, payload) : null;
   const keyId = signer?.keyId ?? null;
   const [id] = await conn('signed_checkpoints').insert({ kind, seq: h.seq, hash: h.hash, entry_count: count, signed_at: at, payload, key_id: keyId, signature });
@@ -185,6 +223,47 @@ export async function rotateCheckpointKey(db: Db, cfg: CheckpointSettings, newKe
   return { oldKeyId: old.keyId, newKeyId: next.keyId, witness };
 }
 
+/** What a destruction statement signs: the approved list, exactly the entries it blanked, and who approved. */
+export interface DestructionFacts {
+  destruction: number;
+  agency: string;
+  cutoff: string;
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  segment: string;
+  approvals: Array<{ duty: string; account: string; at: number }>;
+}
+
+const destructionPayload = (d: DestructionFacts, at: number): string =>
+  JSON.stringify({ type: DESTRUCTION_TYPE, destruction: d.destruction, agency: d.agency, cutoff: d.cutoff, firstSeq: d.firstSeq, lastSeq: d.lastSeq, count: d.count, segment: d.segment,
+    approvals: d.approvals.map((a) => ({ duty: a.duty, account: a.account, at: a.at })), at });
+
+/**
+ * Records the signed statement of an executed destruction (in the caller's transaction) and
+ * witnesses it: verify-log accepts blanked entries only when such a statement covers exactly them.
+ */
+export async function recordDestruction(conn: Conn, cfg: CheckpointSettings, d: DestructionFacts): Promise<{ id: number; signed: boolean }> {
+  const signer = signerFor(cfg);
+  const at = now();
+  const payload = destructionPayload(d, at);
+  const signature = signer ? sign(signer, payload) : null;
+  const [id] = await conn('signed_checkpoints').insert({ kind: 'destruction', seq: null, hash: null, entry_count: d.count, signed_at: at, payload, key_id: signer?.keyId ?? null, signature });
+  if (signer) appendWitness(cfg.WITNESS_DIR ?? DEFAULT_WITNESS_DIR, { payload, keyId: signer.keyId, signature }, at);
+  return { id: Number(id), signed: !!signer };
+}
+
+function parseDestruction(payload: string): (DestructionFacts & { at: number }) | null {
+  try {
+    const o = JSON.parse(payload);
+    const ints = [o?.destruction, o?.firstSeq, o?.lastSeq, o?.count, o?.at];
+    if (o?.type !== DESTRUCTION_TYPE || !ints.every(Number.isSafeInteger) || typeof o.segment !== 'string' || typeof o.agency !== 'string' || typeof o.cutoff !== 'string' || !Array.isArray(o.approvals)) return null;
+    return { destruction: o.destruction, agency: o.agency, cutoff: o.cutoff, firstSeq: o.firstSeq, lastSeq: o.lastSeq, count: o.count, segment: o.segment, approvals: o.approvals, at: o.at };
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Verification
 
@@ -205,7 +284,7 @@ export interface LogVerifyResult {
 }
 
 interface Statement { source: string; payload: string; keyId: string | null; signature: string | null; cosignature: string | null; columns?: { kind: string; seq: unknown; hash: unknown; count: unknown } }
-interface Head { kind: string; seq: number; hash: string; count: number; at: number }
+interface Head { kind: string; seq: number; hash: string; count: number; at: number; events?: { seq: number; hash: string } }
 
 /** Parses a printed head `SEQ:HASH`; null when malformed. */
 export function parseHead(text: string): { seq: number; hash: string } | null {
@@ -229,7 +308,9 @@ function parseHeadPayload(payload: string): Head | null {
   try {
     const o = JSON.parse(payload);
     if (o?.type !== HEAD_TYPE || !Number.isSafeInteger(o.seq) || o.seq < 0 || typeof o.hash !== 'string' || !/^[0-9a-f]{64}$/.test(o.hash) || !Number.isSafeInteger(o.count) || !Number.isSafeInteger(o.at) || typeof o.kind !== 'string') return null;
-    return { kind: o.kind, seq: o.seq, hash: o.hash, count: o.count, at: o.at };
+    const ev = o.events;
+    if (ev !== undefined && (!Number.isSafeInteger(ev?.seq) || ev.seq < 1 || typeof ev.hash !== 'string' || !/^[0-9a-f]{64}$/.test(ev.hash))) return null;
+    return { kind: o.kind, seq: o.seq, hash: o.hash, count: o.count, at: o.at, ...(ev ? { events: { seq: ev.seq, hash: ev.hash } } : {}) };
   } catch {
     return null;
   }
@@ -246,12 +327,72 @@ function parseRotation(payload: string): { oldKey: KeyObject; newKey: KeyObject;
 }
 
 /**
+ * The system events' chain must pass through every event head a checkpoint signed (the event
+ * chain's own links are walked by verifyEvents): a rewrite of the events with recomputed hashes
+ * changes the hash at a signed seq, or removes it.
+ */
+async function checkEventAnchors(db: Db, anchors: Anchor[], report: (b: LogBreak) => void): Promise<void> {
+  const bySeq = new Map<number, Anchor[]>();
+  for (const a of anchors) bySeq.set(a.seq, [...(bySeq.get(a.seq) ?? []), a]);
+  const seqs = [...bySeq.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < seqs.length; i += 500) {
+    const part = seqs.slice(i, i + 500);
+    const rows = new Map((await db('system_events').whereIn('seq', part).select('seq', 'hash')).map((r: any) => [Number(r.seq), r.hash as string]));
+    for (const seq of part) {
+      for (const a of bySeq.get(seq)!) {
+        const hash = rows.get(seq);
+        if (hash !== a.hash) report({ id: null, seq: null, reason: `system events: the event chain does not pass through ${a.label}: ${hash ? 'the event there has another hash (the events were rewritten)' : 'there is no event at that seq (events were removed)'}` });
+      }
+    }
+  }
+}
+
+/** Why a statement's signature is not good under the trusted keys, or null when it is. */
+function signatureProblem(st: Statement, trusted: Map<string, KeyObject>, retiredAt: Map<string, number>, at?: number, verdicts?: Map<string, boolean>): string | null {
+  const key = st.keyId ? trusted.get(st.keyId) : undefined;
+  if (!st.signature) return 'is unsigned: a checkpoint must be signed';
+  if (!key) return 'is signed by a key that is not trusted: it was forged';
+  if (!(verdicts?.get(sigKey(st.keyId!, st.payload, st.signature)) ?? verifySig(key, st.payload, st.signature))) return 'has a bad signature: it was forged or altered';
+  if (at != null && at > (retiredAt.get(st.keyId!) ?? Infinity)) return 'is signed by a key after that key was rotated out';
+  return null;
+}
+
+/**
+ * Blanked entries against destruction statements: every destroyed segment the walk found must be
+ * exactly what a well-signed statement approved (count, first and last seq, segment hash), and
+ * every such statement must find its entries destroyed in the log.
+ */
+type SignedDestruction = { st: Statement; d: DestructionFacts & { at: number } };
+function checkDestructions(statements: SignedDestruction[], found: DestroyedSegment[], problem: (s: SignedDestruction) => string | null, report: (b: LogBreak) => void): void {
+  const good = new Map<number, DestructionFacts>();
+  for (const s of statements) {
+    const { st, d } = s;
+    const why = problem(s);
+    if (why) report({ id: null, seq: d.firstSeq, reason: `${st.source} (destruction #${d.destruction}) ${why}` });
+    else good.set(d.destruction, d);
+  }
+  const seen = new Set<number>();
+  for (const g of found) {
+    seen.add(g.destructionId);
+    const d = good.get(g.destructionId);
+    const span = `entries seq ${g.firstSeq}–${g.lastSeq} (${g.count})`;
+    if (!d) report({ id: null, seq: g.firstSeq, reason: `${span} are blanked as destruction #${g.destructionId}, which has no signed destruction statement: they were destroyed without an approved destruction` });
+    else if (d.segment !== g.segmentHash || d.count !== g.count || d.firstSeq !== g.firstSeq || d.lastSeq !== g.lastSeq) {
+      report({ id: null, seq: g.firstSeq, reason: `${span} blanked as destruction #${g.destructionId} are not the ${d.count} entries (seq ${d.firstSeq}–${d.lastSeq}) its signed list approved: entries were blanked outside the approved destruction` });
+    }
+  }
+  for (const d of good.values()) {
+    if (!seen.has(d.destruction)) report({ id: null, seq: d.firstSeq, reason: `destruction #${d.destruction} (seq ${d.firstSeq}–${d.lastSeq}, ${d.count} entries) was signed but its entries are not in the log as destroyed: they were removed or restored` });
+  }
+}
+
+/**
  * verify-log: the chain, every checkpoint's signature, that the chain passes through every signed
  * head, every witness line, every printed head, and id order against seq order. Every break is
  * reported. With no key configured or given, signatures are not verified (development) but the
  * heads still are.
  */
-export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicKeyFile?: string; witness?: string[]; heads?: Array<{ seq: number; hash: string }>; pageSize?: number } = {}): Promise<LogVerifyResult> {
+export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicKeyFile?: string; witness?: string[]; heads?: Array<{ seq: number; hash: string }>; pageSize?: number; pages?: PageHook } = {}): Promise<LogVerifyResult> {
   const breaks: LogBreak[] = [];
   const report = (b: LogBreak) => void (breaks.length < MAX_BREAKS && breaks.push(b));
   const root = opts.publicKeyFile ? readPublicKey(opts.publicKeyFile) : (signerFor(cfg)?.publicKey ?? null);
@@ -284,6 +425,7 @@ export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicK
   const retiredAt = new Map<string, number>();
   const heads: Array<{ st: Statement; h: Head }> = [];
   const rotations: Array<{ st: Statement; oldId: string; newId: string; oldKey: KeyObject; newKey: KeyObject; at: number }> = [];
+  const destructions: Array<{ st: Statement; d: DestructionFacts & { at: number } }> = [];
   for (const st of statements) {
     const h = parseHeadPayload(st.payload);
     if (h) {
@@ -291,6 +433,12 @@ export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicK
       if (st.columns && (st.columns.kind !== h.kind || Number(st.columns.seq) !== h.seq || st.columns.hash !== h.hash || Number(st.columns.count) !== h.count)) {
         report({ id: null, seq: h.seq, reason: `${st.source}: its columns differ from what was signed: the row was altered` });
       }
+      continue;
+    }
+    const des = parseDestruction(st.payload);
+    if (des) {
+      if (st.columns && Number(st.columns.count) !== des.count) report({ id: null, seq: des.firstSeq, reason: `${st.source}: its columns differ from what was signed: the row was altered` });
+      destructions.push({ st, d: des });
       continue;
     }
     const rot = parseRotation(st.payload);
@@ -328,23 +476,24 @@ export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicK
   let signed = 0;
   let total = 0;
   const anchors: Anchor[] = [];
+  const eventAnchors: Anchor[] = [];
   const starts = new Set<number>([0]);
   // Without a key every recorded purge is taken as a start; with one, only signed purges are.
   if (!root) for (const c of await db('log_checkpoints').select('seq')) starts.add(Number(c.seq));
   const retentionSigned = new Map<number, Set<string>>();
+  // Every head's signature checked up front, all cores at once (verifySignatures).
+  const verdicts = root ? await verifySignatures(heads.flatMap(({ st }) => {
+    const key = st.keyId ? trusted.get(st.keyId) : undefined;
+    return key && st.signature ? [{ keyId: st.keyId!, key, payload: st.payload, signature: st.signature }] : [];
+  })) : undefined;
   for (const { st, h } of heads) {
     if (st.columns) total++;
     if (st.columns && st.signature) signed++;
-    let good = !root;
-    if (root) {
-      const key = st.keyId ? trusted.get(st.keyId) : undefined;
-      if (!st.signature) report({ id: null, seq: h.seq, reason: `${st.source} (seq ${h.seq}) is unsigned: a checkpoint must be signed` });
-      else if (!key) report({ id: null, seq: h.seq, reason: `${st.source} (seq ${h.seq}) is signed by a key that is not trusted: it was forged` });
-      else if (!verifySig(key, st.payload, st.signature)) report({ id: null, seq: h.seq, reason: `${st.source} (seq ${h.seq}) has a bad signature: it was forged or altered` });
-      else if (h.at > (retiredAt.get(st.keyId!) ?? Infinity)) report({ id: null, seq: h.seq, reason: `${st.source} (seq ${h.seq}) is signed by a key after that key was rotated out` });
-      else good = true;
-    }
+    const why = root ? signatureProblem(st, trusted, retiredAt, h.at, verdicts) : null;
+    if (why) report({ id: null, seq: h.seq, reason: `${st.source} (seq ${h.seq}) ${why}` });
+    const good = !why;
     anchors.push({ seq: h.seq, hash: h.hash, label: `${st.source} (seq ${h.seq})` });
+    if (h.events) eventAnchors.push({ seq: h.events.seq, hash: h.events.hash, label: `${st.source} (event seq ${h.events.seq})` });
     if (good && h.kind === 'retention') {
       starts.add(h.seq);
       retentionSigned.set(h.seq, (retentionSigned.get(h.seq) ?? new Set()).add(h.hash));
@@ -356,8 +505,10 @@ export async function verifyLog(db: Db, cfg: CheckpointSettings, opts: { publicK
   }
   for (const p of opts.heads ?? []) anchors.push({ seq: p.seq, hash: p.hash, label: `the printed head ${p.seq}:${p.hash.slice(0, 12)}…` });
 
-  const chain = await verifyChain(db, { pageSize: opts.pageSize, anchors });
+  const chain = await verifyChain(db, { pageSize: opts.pageSize, anchors, pages: opts.pages });
   breaks.push(...chain.breaks.slice(0, Math.max(0, MAX_BREAKS - breaks.length)));
+  await checkEventAnchors(db, eventAnchors, report);
+  checkDestructions(destructions, chain.destroyed, root ? ({ st, d }) => signatureProblem(st, trusted, retiredAt, d.at) : () => null, report);
   // The chain's start after a purge must itself be signed: else rows were deleted and a
   // retention checkpoint slipped in by hand.
   const cp = await db('log_checkpoints').orderBy('id', 'desc').first('seq', 'hash');

@@ -11,8 +11,8 @@ import { withAdminDb } from '../db.ts';
 import { recordEvent, SYSTEM_ACTOR, verifyEvents, type EventBreak } from '../events/service.ts';
 import { MAX_BREAKS } from './chain.ts';
 import { hourlyCheckpoint, parseHead, publicKeyPem, recordCheckpoint, rotateCheckpointKey, signerFor, verifyLog, type CheckpointSettings } from './checkpoints.ts';
-import { purgeExpired, rotateSubjectKey } from './service.ts';
-import { verifyCiphertexts } from './ciphertexts.ts';
+import { rotateSubjectKey } from './service.ts';
+import { CipherPool } from './ciphertexts.ts';
 import { access } from './access.ts';
 import { register } from './routes.ts';
 import { seedDemoQueries } from './demo.ts';
@@ -23,15 +23,35 @@ const ownWitness = (cfg: CheckpointSettings): string[] => (cfg.CHECKPOINT_KEY_FI
 /** How an event-chain break reads beside the query log's. */
 const eventBreakText = (b: EventBreak): string => `system event ${b.id != null ? `id ${b.id}` : '(missing)'}: ${b.reason}`;
 
+const VERIFY_PAGE = 2000;
+
 /**
  * Everything verify-log checks, for the command and the daily job alike: the chain with its
  * checkpoints, witnesses and printed heads; every ciphertext under its own entry; the event
  * chain. Breaks come in that order, each with the line that names it first and the one that lists it.
+ * `cipherWorkers` sets the ciphertext check's worker threads (default: the cores beside this one);
+ * `timings` receives the seconds of each part (the benchmark).
  */
-async function verifyEverything(db: Db, cfg: Config, opts: Parameters<typeof verifyLog>[2] = {}) {
-  const log = await verifyLog(db, cfg, opts);
-  const ciphers = await verifyCiphertexts(db, cfg, { maxReported: MAX_BREAKS });
+export async function verifyEverything(db: Db, cfg: Config, opts: Parameters<typeof verifyLog>[2] & { cipherWorkers?: number; timings?: Record<string, number> } = {}) {
+  const { cipherWorkers, timings, ...logOpts } = opts;
+  const t0 = performance.now();
+  // The ciphertexts are opened from the chain walk's own pages (the log is read once), in worker
+  // threads while the walk hashes; pages of 2,000 rows die young (larger ones cost more in garbage collection).
+  const pool = new CipherPool(cfg, { workers: cipherWorkers, maxReported: MAX_BREAKS });
+  let log, ciphers;
+  try {
+    // With `timings` (the benchmark), the time to the walk's first page is what came before it: the signatures.
+    const pages = timings ? { columns: pool.columns, onPage: (rows: readonly unknown[][], cols: readonly string[]) => ((timings.signatures ??= (performance.now() - t0) / 1000), pool.onPage(rows, cols)) } : pool;
+    log = await verifyLog(db, cfg, { pageSize: VERIFY_PAGE, ...logOpts, pages });
+    if (timings) timings.chain = (performance.now() - t0) / 1000;
+    ciphers = await pool.finish(db, { pageSize: logOpts.pageSize ?? VERIFY_PAGE });
+    if (timings) timings.ciphertextsAfterChain = (performance.now() - t0) / 1000 - timings.chain;
+  } finally {
+    pool.close();
+  }
+  const t1 = performance.now();
   const events = await verifyEvents(db);
+  if (timings) timings.events = (performance.now() - t1) / 1000;
   const breaks = [
     ...log.breaks.map((b) => ({ id: b.id, first: `query log BROKEN: first bad entry id ${b.id ?? '(missing)'} (seq ${b.seq ?? '?'}): ${b.reason}`, text: `${b.id != null ? `entry id ${b.id} ` : ''}${b.seq != null ? `(seq ${b.seq})` : ''}: ${b.reason}` })),
     ...ciphers.bad.map((b) => ({ id: b.id as number | null, first: `query log BROKEN: first bad entry id ${b.id} (seq ${b.seq}): ${b.reason}`, text: `entry id ${b.id} (seq ${b.seq}): ${b.reason}` })),
@@ -55,14 +75,6 @@ export const verifyLogJob: JobDef = {
     if (!v.ok || !c.ok) throw new Error(`${v.breaks[0]?.first ?? 'query log broken'}${v.total > 1 ? ` (and ${v.total - 1} more)` : ''}`);
     return { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count };
   },
-};
-
-export const retentionJob: JobDef = {
-  name: 'retention',
-  cron: '45 2 * * *',
-  ...dayPeriod,
-  // Deletes from query_logs: under DATABASE_ADMIN_URL when set (the app's own account may not).
-  run: (ctx) => withAdminDb(ctx, (db) => purgeExpired(db, ctx.cfg)),
 };
 
 /** Every hour that has new entries, the head is signed (and witnessed). */
@@ -200,7 +212,7 @@ export const queries: Capability = {
   name: 'queries',
   access,
   register,
-  jobs: [verifyLogJob, retentionJob, checkpointJob],
+  jobs: [verifyLogJob, checkpointJob],
   commands: [verifyCommand, rotateCommand, checkpointKeyCommand, checkpointNowCommand, checkpointRotateCommand],
   seedDemo: seedDemoQueries,
 };

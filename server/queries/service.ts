@@ -10,12 +10,11 @@ import type { Role } from '../accounts/roles.ts';
 import { isDisabledNow } from '../accounts/active.ts';
 import { countEvents, recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
 import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
-import { lockChainHead } from '../hashchain.ts';
-import { appendEntries, verifyChain, type Appended, type EntryFields } from './chain.ts';
-import { recordCheckpoint, type CheckpointSettings } from './checkpoints.ts';
+import { appendEntries, type Appended, type EntryFields } from './chain.ts';
 import { cipherKeyId, decryptSubject, encryptSubject, entryAad, guessSubjectType, isUnbound, keyId, maskSubject, matchesHmac, normalise, openEntrySubject, protectSubject, requestAad, SubjectCipherError, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
 import * as rules from './rules.ts';
 import * as repo from './repo.ts';
+import { sourceRecordAad } from '../reconcile/rules.ts';
 
 export type Keys = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious'>;
 type Cfg = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>;
@@ -87,6 +86,15 @@ const today = (): string => localDate(now());
  * Answers only after the transaction committed.
  */
 export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: EntryInput[], opts: { batch: boolean }): Promise<Appended[]> {
+  return appendCommitted(db, await prepareEntries(db, cfg, who, inputs, opts));
+}
+
+/**
+ * Validates entries and builds their rows, not yet appended (recordQueries appends them). A late
+ * record (補登, checks/service.ts recordLate) passes the real query time as `queriedAt`: the request
+ * form must then have been valid that day; when it was recorded is kept beside it, not here.
+ */
+export async function prepareEntries(db: Db, cfg: Cfg, who: Recorder, inputs: EntryInput[], opts: { batch: boolean; queriedAt?: number }): Promise<EntryFields[]> {
   const prefix = (i: number) => (opts.batch ? `entries.${i}.` : '');
   const errors: FieldError[] = [];
   const named = who.kind === 'token' ? [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))] : [];
@@ -119,7 +127,7 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   }
   const agencyOfUser = new Map<number, UnitRow | undefined>();
   for (const u of userFor) if (u && !agencyOfUser.has(u.id)) agencyOfUser.set(u.id, agencyIn(units, u.unit_id));
-  const day = today();
+  const day = opts.queriedAt != null ? localDate(opts.queriedAt) : today();
 
   inputs.forEach((e, i) => {
     const p = prefix(i);
@@ -159,14 +167,14 @@ export async function recordQueries(db: Db, cfg: Cfg, who: Recorder, inputs: Ent
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
   const rows: EntryFields[] = inputs.map((e, i) => {
     const u = userFor[i]!;
-    const queried_at = now();
+    const queried_at = opts.queriedAt ?? now();
     return {
       user_id: u.id, account: u.account, unit_id: u.unit_id, queried_at, op_code: e.opCode, scope_code: e.scope,
       query_request_id: e.queryRequestId ?? null, case_no: e.caseNo.trim(), reason: e.reason.trim(), ...protectSubject(keys, e.subject, { user_id: u.id, queried_at }),
       client_ip: who.ip ? who.ip.slice(0, 64) : null, source: who.kind === 'token' ? 'api' : 'web', token_id: who.kind === 'token' ? who.token.id : null,
     };
   });
-  return appendCommitted(db, rows);
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,38 +615,7 @@ export async function revokeToken(db: Db, person: Person, id: number): Promise<v
 }
 
 // ---------------------------------------------------------------------------------------------
-// Retention (clause 4(一)4: kept 5 years) and key rotation
-
-/**
- * Purges entries queried before the retention cut-off, in one transaction, and writes a checkpoint
- * (the last purged seq and hash) so the remaining chain still verifies. Only a prefix of the chain
- * is purged, and only when the chain verifies: a broken chain is evidence and is kept.
- */
-export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'> & CheckpointSettings): Promise<{ purged: number; cutoff: string; checkpointSeq: number | null }> {
-  const years = Math.max(5, cfg.RETENTION_YEARS);
-  const cutoffDay = rules.retentionCutoffDate(today(), years);
-  const cutoff = startOfLocalDay(cutoffDay);
-  const v = await verifyChain(db);
-  if (!v.ok) throw new Error(`the query log chain does not verify (entry ${v.badId ?? 'seq ' + v.badSeq}): nothing purged`);
-  return db.transaction(async (trx) => {
-    const head = (await lockChainHead(trx, 'log_chain_head'))!; // serialise with appenders
-    const cp = await trx('log_checkpoints').orderBy('id', 'desc').first('seq');
-    const fromSeq = cp ? Number(cp.seq) : 0;
-    const firstKept = await trx('query_logs').where('queried_at', '>=', cutoff).min({ s: 'seq' }).first();
-    const lastPurged = firstKept?.s != null ? Number(firstKept.s) - 1 : Number(head.seq);
-    if (lastPurged <= fromSeq) return { purged: 0, cutoff: cutoffDay, checkpointSeq: null };
-    const last = await trx('query_logs').where({ seq: lastPurged }).first('hash');
-    let purged = 0;
-    for (let s = fromSeq; s < lastPurged; s += 5000) {
-      purged += await trx('query_logs').where('seq', '>', s).andWhere('seq', '<=', Math.min(lastPurged, s + 5000)).del();
-    }
-    await trx('log_checkpoints').insert({ seq: lastPurged, hash: last.hash, purged_before: cutoff, purged_count: purged, created_at: now() });
-    // Signed too (and witnessed): verify-log accepts a purge's start only with its signed checkpoint.
-    await recordCheckpoint(trx, cfg, 'retention', { seq: lastPurged, hash: last.hash, count: lastPurged - fromSeq });
-    await recordEvent(trx, SYSTEM_ACTOR, { action: 'query-log.retention-purge', targetType: 'query_log', detail: { cutoff: cutoffDay, years, purged, checkpointSeq: lastPurged } });
-    return { purged, cutoff: cutoffDay, checkpointSeq: lastPurged };
-  });
-}
+// Key rotation (retention and destruction: server/destruction/)
 
 /**
  * Re-encrypts every subject ciphertext made with SUBJECT_ENC_KEY_PREVIOUS under SUBJECT_ENC_KEY,
@@ -648,18 +625,21 @@ export async function purgeExpired(db: Db, cfg: Pick<Config, 'RETENTION_YEARS'> 
  * HMAC names, is left as it is (evidence; verify-log reports it), never re-bound to a stranger.
  * Idempotent: values already bound under the new key are skipped.
  */
-export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number; onProgress?: (n: number) => void } = {}): Promise<{ queryLogs: number; queryRequests: number }> {
+export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number; onProgress?: (n: number) => void } = {}): Promise<{ queryLogs: number; queryRequests: number; sourceRecords: number }> {
   const prev = cfg.subjectEncKeyPrevious;
   if (!prev) throw new Error('SUBJECT_ENC_KEY_PREVIOUS is not set: nothing to rotate from');
   const oldKid = keyId(prev);
   if (oldKid === keyId(cfg.subjectEncKey)) throw new Error('SUBJECT_ENC_KEY_PREVIOUS equals SUBJECT_ENC_KEY');
   const ring = [cfg.subjectEncKey, prev];
   const batch = opts.batch ?? 1000;
-  const result = { queryLogs: 0, queryRequests: 0 };
+  const result = { queryLogs: 0, queryRequests: 0, sourceRecords: 0 };
   let left = 0;
+  // Source records (issue 16) carry the same kind of ciphertext, bound to their import and row
+  // (reconcile/rules.ts sourceRecordAad); those without one (count-only sources) are not selected.
   const tables = [
     ['query_logs', 'subject_cipher', 'queryLogs', ['user_id', 'queried_at', 'subject_type', 'subject_hmac']],
     ['query_requests', 'expected_subjects_cipher', 'queryRequests', ['requester_id', 'created_at']],
+    ['source_records', 'subject_cipher', 'sourceRecords', ['import_id', 'row_no', 'subject_type', 'subject_hmac']],
   ] as const;
   for (const [table, col, counter, identity] of tables) {
     let lastId = 0;
@@ -670,7 +650,7 @@ export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number
       await db.transaction(async (trx) => {
         for (const r of rows) {
           if (!isUnbound(r[col]) && cipherKeyId(r[col]) !== oldKid) continue;
-          const aad = table === 'query_logs' ? entryAad(r) : requestAad(r);
+          const aad = table === 'query_logs' ? entryAad(r) : table === 'source_records' ? sourceRecordAad(r) : requestAad(r);
           let plain: string;
           try {
             plain = decryptSubject(ring, r[col], aad);
@@ -679,7 +659,7 @@ export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number
             left++;
             continue;
           }
-          if (table === 'query_logs' && !matchesHmac(cfg.SUBJECT_HMAC_KEY, r, plain)) {
+          if (table !== 'query_requests' && !matchesHmac(cfg.SUBJECT_HMAC_KEY, r, plain)) {
             left++;
             continue;
           }
@@ -688,7 +668,7 @@ export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number
         }
       });
       lastId = Number(rows[rows.length - 1].id);
-      opts.onProgress?.(result.queryLogs + result.queryRequests);
+      opts.onProgress?.(result.queryLogs + result.queryRequests + result.sourceRecords);
     }
   }
   await recordEvent(db, SYSTEM_ACTOR, { action: 'subject-key.rotate', detail: { from: oldKid, to: keyId(cfg.subjectEncKey), ...result, left } });

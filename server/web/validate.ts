@@ -1,7 +1,7 @@
 // zod → field errors. One place turns a schema failure into a problem naming each field; and the
 // checks every request body and query string passes at the boundary, before any route reads it.
 import type { z } from 'zod';
-import { validation, type FieldError } from './problem.ts';
+import { notFound, validation, type FieldError } from './problem.ts';
 import { textProblem } from '../text.ts';
 
 export function fieldErrors(error: z.ZodError): FieldError[] {
@@ -119,3 +119,10 @@ export function formChecksOwnText(path: string): void {
   OWN_TEXT_RULES.add(path);
 }
 export const checksOwnText = (method: string, path: string): boolean => method === 'POST' && OWN_TEXT_RULES.has(path);
+
+/** A row id from the path: a positive whole number, else the row is simply not found (404). */
+export function idParam(v: unknown): number {
+  const n = typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw notFound();
+  return n;
+}

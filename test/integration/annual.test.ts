@@ -110,7 +110,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     const file = path.join(dir, 'ag1-2025.xlsx');
     const r = await writeAnnualWorkbook(t.db, { year: 2025, unitId: tree.AG1, out: file, countyName: '南投縣政府' });
     const wb = await readBook(file);
-    expect(wb.worksheets.map((w) => w.name)).to.deep.equal([COVER, SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits]);
+    expect(wb.worksheets.map((w) => w.name)).to.deep.equal([COVER, SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits, SHEETS.reconcile]);
     const n = Number((await ag1Entries())!.n);
     expect(n).to.equal(26);
     expect(dataRows(wb.getWorksheet(SHEETS.entries)!)).to.equal(n);
@@ -203,7 +203,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     const file = path.join(dir, 'ag1-2025.xlsx');
     const v = await verifyWorkbook(file);
     expect(v.ok).to.equal(true);
-    expect(v.sheets.map((s) => s.name)).to.deep.equal([SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits]);
+    expect(v.sheets.map((s) => s.name)).to.deep.equal([SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits, SHEETS.reconcile]);
     expect(v.sheets.find((s) => s.name === SHEETS.entries)!.rows).to.equal(26);
     const wb = await readBook(file);
     wb.getWorksheet(SHEETS.entries)!.getRow(3).getCell(9).value = '改過的事由';

@@ -58,7 +58,7 @@ mariadbPass('the app cannot edit its own history: narrow MariaDB grants (mysql)'
     const tree = await seedTree(t.db);
     const clerk = await makeUser(t.db, { account: 'clerk.a', unitId: tree.AG1, roles: ['clerk'], permissions: [['2-1', 'IN01']] });
     ids = { clerk, unit: tree.AG1, form: await makeApprovedRequest(t.db, { userId: clerk, unitId: tree.AG1, scope: '2-1' }) };
-    // Entries past retention, first in the chain (the purge takes a prefix).
+    // Entries past retention.
     await recordTestEntries(t.db, t.cfg, Array.from({ length: old }, (_, i) => ({ userId: clerk, account: 'clerk.a', unitId: tree.AG1, queriedAt: Date.now() - 6 * YEAR + i * 86_400_000 })));
     rootEnv = { ...t.env, ...keys.env };
     await t.db.raw(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
@@ -131,16 +131,26 @@ mariadbPass('the app cannot edit its own history: narrow MariaDB grants (mysql)'
     expect(noAdmin.stdout).to.match(/^WARNING: DATABASE_ADMIN_URL is not set/m);
   });
 
-  it('the retention purge fails under the narrow account alone and purges under DATABASE_ADMIN_URL; the chain still verifies', async () => {
-    const before = Number((await t.db('query_logs').count({ n: '*' }).first())!.n);
-    const refused = await cli(['job', 'run', 'retention'], narrowEnv);
+  it('retention prepares a destruction list under the narrow account; the approved destruction fails under it alone and is carried out under DATABASE_ADMIN_URL; the log still verifies', async () => {
+    const prepared = await cli(['job', 'run', 'retention'], narrowEnv);
+    expect(prepared.code, prepared.stdout + prepared.stderr).to.equal(0);
+    const list = await t.db('destructions').first();
+    expect(Number(list.entry_count)).to.equal(old);
+    // Two different people approve (recorded as the approval route would).
+    const planner = await makeUser(t.db, { account: 'plan.admin', unitId: (await t.db('units').where({ kind: 'planning' }).first()).id, roles: ['planning_admin'] });
+    const ethics = await makeUser(t.db, { account: 'ethics.county', unitId: (await t.db('units').where({ kind: 'planning' }).first()).id, roles: ['ethics'] });
+    await t.db('destruction_approvals').insert([
+      { destruction_id: list.id, duty: 'planning', user_id: planner, account: 'plan.admin', approved_at: Date.now() },
+      { destruction_id: list.id, duty: 'ethics', user_id: ethics, account: 'ethics.county', approved_at: Date.now() },
+    ]);
+    const refused = await cli(['job', 'run', 'retention', '--force'], narrowEnv);
     expect(refused.code, refused.stdout + refused.stderr).to.equal(1);
-    expect(refused.stderr).to.match(/DELETE command denied/);
-    expect(Number((await t.db('query_logs').count({ n: '*' }).first())!.n)).to.equal(before);
-    const done = await cli(['job', 'run', 'retention'], { ...narrowEnv, DATABASE_ADMIN_URL: t.env.DATABASE_URL });
+    expect(refused.stderr).to.match(/UPDATE command denied/);
+    expect(Number((await t.db('query_logs').whereNotNull('destruction_id').count({ n: '*' }).first())!.n)).to.equal(0);
+    const done = await cli(['job', 'run', 'retention', '--force'], { ...narrowEnv, DATABASE_ADMIN_URL: t.env.DATABASE_URL });
     expect(done.code, done.stdout + done.stderr).to.equal(0);
-    expect(JSON.parse(done.stdout.trim().split('\n').pop()!).purged).to.equal(old);
-    expect(Number((await t.db('query_logs').count({ n: '*' }).first())!.n)).to.equal(before - old);
+    expect(JSON.parse(done.stdout.trim().split('\n').pop()!).executed[0]).to.include({ executed: true, count: old });
+    expect(Number((await t.db('query_logs').whereNotNull('destruction_id').count({ n: '*' }).first())!.n)).to.equal(old);
     const r = await cli(['verify-log', '--witness', keys.env.WITNESS_DIR], narrowEnv);
     expect(r.code, r.stdout + r.stderr).to.equal(0);
   });

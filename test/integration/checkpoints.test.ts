@@ -14,9 +14,11 @@ import { cli } from '../support/cli.ts';
 import { appFor, signIn } from '../support/app.ts';
 import ExcelJS from 'exceljs';
 import { makeUser, recordTestEntries, seedTree } from '../support/fixtures.ts';
+import { makeKeys, type Keys } from '../support/keys.ts';
 import { chainHash, chainHead, GENESIS } from '../../server/queries/chain.ts';
+import { EVENT_GENESIS, eventHash, verifyEvents } from '../../server/events/chain.ts';
+import { recordEvent } from '../../server/events/service.ts';
 import { headPayload, keyIdOf, recordCheckpoint, signHead, verifyLog, type CheckpointSettings, type LogVerifyResult } from '../../server/queries/checkpoints.ts';
-import { purgeExpired } from '../../server/queries/service.ts';
 import { checkpointJob } from '../../server/queries/index.ts';
 import { sheetHeader } from '../../reports/monthly-sheet.ts';
 import { runJob } from '../../jobs/runner.ts';
@@ -25,19 +27,6 @@ import { parseConfig } from '../../server/config.ts';
 import { localMonth } from '../../server/time.ts';
 
 const YEAR = 365 * 86_400_000;
-
-interface Keys { dir: string; privateFile: string; publicFile: string; witness: string; publicPem: string }
-
-function makeKeys(name = 'checkpoint'): Keys {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-cp-'));
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
-  const privateFile = path.join(dir, `${name}.pem`);
-  const publicFile = path.join(dir, `${name}.pub.pem`);
-  fs.writeFileSync(privateFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  const publicPem = String(publicKey.export({ type: 'spki', format: 'pem' }));
-  fs.writeFileSync(publicFile, publicPem);
-  return { dir, privateFile, publicFile, witness: path.join(dir, 'witness'), publicPem };
-}
 
 interface SignedLog { t: TestDb; k: Keys; cfg: CheckpointSettings; env: Record<string, string>; ids: number[]; uid: number; unitId: number }
 
@@ -270,7 +259,7 @@ describe(`signed checkpoints and witnesses (${ENGINE})`, function () {
     await s.t.drop();
   });
 
-  it('a purge signs its checkpoint and verifies; a retention checkpoint slipped in by hand with the rows below it deleted does not', async () => {
+  it('a retention checkpoint slipped in by hand with the rows below it deleted does not verify (destruction by approval: destruction.test.ts)', async () => {
     const k = keys();
     const t = await migratedDb();
     const tree = await seedTree(t.db);
@@ -280,10 +269,6 @@ describe(`signed checkpoints and witnesses (${ENGINE})`, function () {
     const keep = await recordTestEntries(t.db, t.cfg, Array.from({ length: 6 }, (_, i) => ({ userId: uid, account: 'clerk.a', unitId: tree.AG1, queriedAt: now - YEAR + i * 86_400_000 })));
     const cfg = { CHECKPOINT_KEY_FILE: k.privateFile, WITNESS_DIR: k.witness };
     await recordCheckpoint(t.db, cfg, 'manual');
-    expect((await purgeExpired(t.db, { ...t.cfg, ...cfg })).purged).to.equal(6);
-    const cp = await t.db('signed_checkpoints').where({ kind: 'retention' }).first();
-    expect(Number(cp.seq)).to.equal(6);
-    expect(cp.signature).to.be.a('string');
     const good = await verifyLog(t.db, {}, { publicKeyFile: k.publicFile, witness: [k.witness] });
     expect(good.ok, JSON.stringify(good.breaks)).to.equal(true);
     // The review's attack: a retention checkpoint inserted by hand, everything below it deleted.
@@ -336,6 +321,29 @@ describe(`signed checkpoints and witnesses (${ENGINE})`, function () {
     expect(err?.message).to.match(/CHECKPOINT_KEY_FILE.*Ed25519/);
     expect(fs.existsSync(path.join(dir, 'prod.sqlite')), 'no database was touched').to.equal(false);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the system events are signed with every checkpoint: a rewrite of the events with recomputed hashes fails verify-log', async () => {
+    const k = keys();
+    const t = await migratedDb();
+    const cfg = { CHECKPOINT_KEY_FILE: k.privateFile, WITNESS_DIR: k.witness };
+    for (let i = 0; i < 4; i++) await recordEvent(t.db, { id: null, account: 'admin.a' }, { action: 'role.grant', detail: { role: 'clerk', n: i } });
+    const cp = await recordCheckpoint(t.db, cfg, 'manual');
+    expect(JSON.parse((await t.db('signed_checkpoints').where({ id: cp.id }).first()).payload).events.seq).to.equal(4);
+    const ok = await verifyLog(t.db, {}, { publicKeyFile: k.publicFile, witness: [k.witness] });
+    expect(ok.ok, JSON.stringify(ok.breaks)).to.equal(true);
+    // The attacker edits an event and recomputes every event hash and the head: the event chain alone verifies.
+    await t.db('system_events').where({ seq: 2 }).update({ detail: JSON.stringify({ role: 'planning_admin', n: 1 }) });
+    let prev = EVENT_GENESIS;
+    for (const r of await t.db('system_events').orderBy('seq').select()) {
+      const hash = eventHash(prev, { ...r, seq: Number(r.seq) });
+      await t.db('system_events').where({ id: r.id }).update({ prev_hash: prev, hash });
+      prev = hash;
+    }
+    await t.db('event_chain_head').where({ id: 1 }).update({ hash: prev });
+    expect((await verifyEvents(t.db)).ok).to.equal(true);
+    expectBroken(await verifyLog(t.db, {}, { publicKeyFile: k.publicFile, witness: [k.witness] }), /event chain does not pass through checkpoint #1 \(event seq 4\): the event there has another hash/);
+    await t.drop();
   });
 
   it('signHead records a printed historic head once and it verifies', async () => {

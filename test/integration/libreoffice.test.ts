@@ -121,8 +121,8 @@ describe(`workbooks opened by LibreOffice Calc (${ENGINE})`, function () {
 
   /** The app's tab order of each workbook's sheets. */
   const ORDER = {
-    agency: [COVER, SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits],
-    county: [COVER, SHEETS.summary, SHEETS.admins, SHEETS.users, SHEETS.checks, SHEETS.audits],
+    agency: [COVER, SHEETS.admins, SHEETS.users, SHEETS.entries, SHEETS.checks, SHEETS.audits, SHEETS.reconcile],
+    county: [COVER, SHEETS.summary, SHEETS.admins, SHEETS.users, SHEETS.checks, SHEETS.audits, SHEETS.reconcile],
     monthly: ['查詢紀錄單', '說明'],
     package: [COVER, '使用者清冊', '稽核紀錄', '內部稽核查核項目', '資料銷毀紀錄'],
   };
@@ -330,7 +330,7 @@ describe(`workbooks opened by LibreOffice Calc (${ENGINE})`, function () {
     const info = sheet('monthly', '說明');
     expect(info.find((r) => r[0] === '機關')?.[1]).to.equal('社會處（AG1）');
     expect(info.find((r) => r[0] === '查詢筆數')?.[1]).to.equal(String(monthly.rows));
-    expect(info.find((r) => r[0] === '標記說明')?.[1]).to.equal('抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）');
+    expect(info.find((r) => r[0] === '標記說明')?.[1]).to.equal('抽＝隨機抽樣；風＝風險註記加抽（不取代隨機抽樣）；未登錄查詢另列於「未登錄查詢」工作表');
 
     const cover = sheet('package', COVER);
     expect(cover[0][0]).to.equal(`${COUNTY} 健保資料稽核資料（提供資料提供機關稽核用）`);

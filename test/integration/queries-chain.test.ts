@@ -1,17 +1,16 @@
 // Tamper evidence of the query log on this database: every kind of change (edit, delete, insert,
 // swap) is detected and the first bad entry named, by verifyChain, the verify-log command and the
-// verify-log job, every break reported, ids out of seq order too; retention purges with a
-// checkpoint (also recorded among the signed checkpoints) so the rest still verifies; key rotation
-// re-encrypts only subject_cipher; seed-demo leaves a verifying chain and an open form per clerk.
+// verify-log job, every break reported, ids out of seq order too (destruction by approval:
+// destruction.test.ts); key rotation re-encrypts only subject_cipher; seed-demo leaves a verifying chain and an open form per clerk.
 import { expect } from 'chai';
 import { ENGINE, migratedDb, testConfig, type TestDb } from '../support/db.ts';
 import { cli } from '../support/cli.ts';
 import { legacySubjectCipher, makeUser, recordTestEntries, seedTree } from '../support/fixtures.ts';
 import { verifyChain, chainHead, appendEntries } from '../../server/queries/chain.ts';
 import { openEntrySubject, keyId, cipherKeyId, generateNationalId } from '../../server/queries/subject.ts';
-import { purgeExpired, rotateSubjectKey } from '../../server/queries/service.ts';
+import { rotateSubjectKey } from '../../server/queries/service.ts';
 import { runJob } from '../../jobs/runner.ts';
-import { verifyLogJob, retentionJob } from '../../server/queries/index.ts';
+import { verifyLogJob } from '../../server/queries/index.ts';
 import { setClock, localDate } from '../../server/time.ts';
 
 const YEAR = 365 * 86_400_000;
@@ -187,78 +186,6 @@ describe(`query log tamper evidence (${ENGINE})`, function () {
   });
 });
 
-describe(`query log retention (${ENGINE})`, function () {
-  // Generous under a loaded machine: each case creates a database and runs the command line.
-  this.timeout(180_000);
-  it('purges entries older than the retention period in one go, writes a checkpoint, and the rest still verifies', async () => {
-    const now = Date.now();
-    const { t, ids } = await withEntries(0);
-    const [u] = await t.db('users').select('id', 'unit_id');
-    const old = await recordTestEntries(t.db, t.cfg, Array.from({ length: 12 }, (_, i) => ({ userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: now - 6 * YEAR + i * 86_400_000 })));
-    const keep = await recordTestEntries(t.db, t.cfg, Array.from({ length: 8 }, (_, i) => ({ userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: now - 4 * YEAR + i * 86_400_000 })));
-    void ids;
-    const r = await runJob({ cfg: t.cfg, db: t.db }, retentionJob, {});
-    expect(r.status, JSON.stringify(r)).to.equal('ran');
-    if (r.status === 'ran') expect((r.result as any).purged).to.equal(12);
-    expect(await t.db('query_logs').whereIn('id', old.map((o) => o.id)).first()).to.equal(undefined);
-    expect(Number((await t.db('query_logs').count({ n: '*' }))[0].n)).to.equal(8);
-    const cp = await t.db('log_checkpoints').first();
-    expect(Number(cp.seq)).to.equal(12);
-    expect(cp.hash).to.equal(old[11].hash);
-    // The purge's checkpoint is recorded among the signed checkpoints too (unsigned here: no key).
-    const signed = await t.db('signed_checkpoints').where({ kind: 'retention' }).first();
-    expect([Number(signed.seq), signed.hash, Number(signed.entry_count)]).to.deep.equal([12, old[11].hash, 12]);
-    const v = await verifyChain(t.db);
-    expect(v.ok, JSON.stringify(v)).to.equal(true);
-    if (v.ok) expect(v.count).to.equal(8);
-    const ev = await t.db('system_events').where({ action: 'query-log.retention-purge' }).first();
-    expect(JSON.parse(ev.detail).purged).to.equal(12);
-    // After the purge, tampering is still detected, and a row slipped in before the checkpoint too.
-    await t.db('query_logs').where({ id: keep[0].id }).update({ reason: '改寫' });
-    const bad = await verifyChain(t.db);
-    expect(bad.ok).to.equal(false);
-    if (!bad.ok) expect(bad.badId).to.equal(keep[0].id);
-    await t.drop();
-  });
-
-  it('a second purge with nothing old is a no-op; a broken chain is never purged', async () => {
-    const now = Date.now();
-    const { t } = await withEntries(0);
-    const [u] = await t.db('users').select('id', 'unit_id');
-    const old = await recordTestEntries(t.db, t.cfg, Array.from({ length: 3 }, (_, i) => ({ userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: now - 7 * YEAR + i })));
-    await recordTestEntries(t.db, t.cfg, [{ userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: now }]);
-    await t.db('query_logs').where({ id: old[1].id }).update({ case_no: 'EDITED' });
-    let err: Error | null = null;
-    try { await purgeExpired(t.db, t.cfg); } catch (e) { err = e as Error; }
-    expect(err?.message).to.contain('does not verify');
-    expect(Number((await t.db('query_logs').count({ n: '*' }))[0].n)).to.equal(4);
-    await t.drop();
-    const { t: t2 } = await withEntries(3);
-    expect((await purgeExpired(t2.db, t2.cfg)).purged).to.equal(0);
-    expect(await t2.db('log_checkpoints').first()).to.equal(undefined);
-    await t2.drop();
-  });
-
-  it('retention follows the configured years, measured on the server clock', async () => {
-    const { t } = await withEntries(0);
-    const [u] = await t.db('users').select('id', 'unit_id');
-    const base = Date.parse('2026-06-15T04:00:00Z');
-    await recordTestEntries(t.db, t.cfg, [
-      { userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: Date.parse('2020-06-14T04:00:00Z') },
-      { userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: Date.parse('2020-06-16T04:00:00Z') },
-      { userId: u.id, account: 'clerk.a', unitId: u.unit_id, queriedAt: Date.parse('2021-06-16T04:00:00Z') },
-    ]);
-    setClock(() => base);
-    const r = await purgeExpired(t.db, { RETENTION_YEARS: 6 });
-    expect(r.cutoff).to.equal('2020-06-15');
-    expect(r.purged).to.equal(1);
-    expect((await verifyChain(t.db)).ok).to.equal(true);
-    setClock(null);
-    expect(() => testConfig(t.env, { RETENTION_YEARS: '4' })).to.throw(/RETENTION_YEARS/);
-    await t.drop();
-  });
-});
-
 describe(`subject key rotation (${ENGINE})`, function () {
   // Generous under a loaded machine: each case creates a database and runs the command line.
   this.timeout(180_000);
@@ -282,7 +209,7 @@ describe(`subject key rotation (${ENGINE})`, function () {
     expect(after.map((a: any) => openEntrySubject([cfg2.subjectEncKey], a))).to.deep.equal(plain);
     expect((await verifyChain(t.db)).ok).to.equal(true);
     const again = await rotateSubjectKey(t.db, cfg2);
-    expect(again).to.deep.equal({ queryLogs: 0, queryRequests: 0 });
+    expect(again).to.deep.equal({ queryLogs: 0, queryRequests: 0, sourceRecords: 0 });
     expect(await t.db('system_events').where({ action: 'subject-key.rotate' }).first()).to.not.equal(undefined);
     // Without a previous key the command explains itself.
     const none = await cli(['rotate-subject-key'], { ...t.env, SUBJECT_ENC_KEY: newKeyB64 });

@@ -185,7 +185,7 @@ describe(`subject key rotation with bound ciphertexts (${ENGINE})`, function () 
       expect(early.bad.every((x) => /key that is not configured/.test(x.reason))).to.equal(true);
 
       const r = await rotateSubjectKey(t.db, cfg2, { batch: 5 });
-      expect(r).to.deep.equal({ queryLogs: 10, queryRequests: 0 });
+      expect(r).to.deep.equal({ queryLogs: 10, queryRequests: 0, sourceRecords: 0 });
       const rows = await t.db('query_logs').orderBy('id').select(IDENTITY);
       for (const [i, row] of rows.entries()) {
         if (tampered.includes(Number(row.id))) continue;
@@ -207,7 +207,7 @@ describe(`subject key rotation with bound ciphertexts (${ENGINE})`, function () 
       expect((await reveal(done[11].id)).body.value).to.equal(people[11]);
       expect((await reveal(done[1].id)).status).to.equal(409);
       expect((await verifyChain(t.db)).ok).to.equal(true);
-      expect(await rotateSubjectKey(t.db, cfg2)).to.deep.equal({ queryLogs: 0, queryRequests: 0 });
+      expect(await rotateSubjectKey(t.db, cfg2)).to.deep.equal({ queryLogs: 0, queryRequests: 0, sourceRecords: 0 });
     } finally {
       await t.drop();
     }
