@@ -14,7 +14,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../server/config.ts';
 import { createDb, pagesAhead, selectArrays, type Db } from '../server/db.ts';
@@ -24,7 +23,8 @@ import { MAX_BREAKS } from '../server/queries/chain.ts';
 import { verifyEverything } from '../server/queries/index.ts';
 import { verifyEvents } from '../server/events/service.ts';
 import { adminDb, configFor, sizeServer } from './mariadb.ts';
-import { fixture, keptFixture, runClient, seed, type Fixture, type LoadPhase } from './queries.bench.ts';
+import { fixture, keptFixture, seed } from './queries.bench.ts';
+import { runClient, startServer, type Fixture, type LoadPhase, type Server } from './load.ts';
 import { writeSection } from './results.ts';
 
 const log = (s: string) => process.stderr.write(`[integrity bench] ${s}\n`);
@@ -86,38 +86,6 @@ async function hourlyCheckpoints(db: Db, keyFile: string, witnessDir: string): P
   return made;
 }
 
-/** An app server of the code at `root` in a child process, on database `dbName`. */
-interface Server { port: number; cpu(): Promise<number>; stop(): void }
-function startServer(root: string, dbName: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--serve', root, dbName], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`server of ${root} exited ${code}`)));
-    child.once('message', (m: { port: number }) => resolve({
-      port: m.port,
-      cpu: () => new Promise((r) => { child.once('message', (c: { cpu: number }) => r(c.cpu)); child.send('cpu'); }),
-      stop: () => { child.removeAllListeners('exit'); child.kill(); },
-    }));
-  });
-}
-
-/** The child: serves the app of `root` (its own modules, the same database), answers 'cpu' with its CPU seconds. */
-async function serve(root: string, dbName: string): Promise<void> {
-  const { createDb: create } = await import(path.join(root, 'server/db.ts'));
-  const { createApp } = await import(path.join(root, 'server/app.ts'));
-  const { DbSessionStore } = await import(path.join(root, 'server/web/session-store.ts'));
-  const { configureLocale } = await import(path.join(root, 'server/web/locale.ts'));
-  configureLocale();
-  const cfg = configFor(dbName, { DB_POOL_MAX: '16' });
-  const db = create(cfg);
-  const sessions = new DbSessionStore(db, 15 * 60_000);
-  sessions.close();
-  const server = createApp({ cfg, db, sessions }).listen(0, '127.0.0.1');
-  server.once('listening', () => process.send!({ port: (server.address() as { port: number }).port }));
-  process.on('message', () => process.send!({ cpu: cpuSeconds(process.cpuUsage()) }));
-  process.on('disconnect', () => process.exit(0));
-}
-
 interface Recorded { perSec: number[]; cpuUsPerEntry: number[] }
 
 export default async function bench(): Promise<void> {
@@ -125,6 +93,8 @@ export default async function bench(): Promise<void> {
   const dbName = `nhi_bench_queries_keep_${n}`;
   const baseline = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : null;
   const sequential = process.env.BENCH_INTEGRITY_SEQUENTIAL !== '0';
+  const record = process.env.BENCH_INTEGRITY_RECORD !== '0';
+  const verify = process.env.BENCH_INTEGRITY_VERIFY !== '0';
   const admin = adminDb();
   const size = await sizeServer(admin);
   const kept = (await admin.raw('SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [dbName, 'log_chain_head']))[0].length > 0;
@@ -155,12 +125,12 @@ export default async function bench(): Promise<void> {
       current: { batch: { perSec: [], cpuUsPerEntry: [] }, single: { perSec: [], cpuUsPerEntry: [] } },
       baseline: { batch: { perSec: [], cpuUsPerEntry: [] }, single: { perSec: [], cpuUsPerEntry: [] } },
     };
-    const rounds = Number(process.env.BENCH_INTEGRITY_ROUNDS ?? 3);
+    const rounds = record ? Number(process.env.BENCH_INTEGRITY_ROUNDS ?? 3) : 0;
     const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
     const sides: Array<['current' | 'baseline', string]> = [['current', here], ...(baseline ? [['baseline', baseline] as ['baseline', string]] : [])];
     const started = new Map<string, Server>();
-    for (const [side, root] of sides) {
-      const s = await startServer(root, dbName);
+    for (const [side, root] of rounds ? sides : []) {
+      const s = await startServer(root, cfg.DATABASE_URL);
       servers.push(s);
       started.set(side, s);
       await runClient({ port: s.port, fixture: fx, kind: 'single', total: 50, concurrency: 1, start: 0 }); // warm-up
@@ -184,6 +154,11 @@ export default async function bench(): Promise<void> {
     for (const s of servers.splice(0)) s.stop();
 
     // 1. verify-log with signatures and ciphertexts.
+    if (!verify) {
+      f.loadAfter = os.loadavg()[0];
+      writeResults(n, f, rec, baseline, await db.raw('select version() as v').then((r: any) => r[0][0].v), size.note);
+      return;
+    }
     log('signing a checkpoint for every hour along the chain…');
     const t0 = performance.now();
     f.checkpoints = await hourlyCheckpoints(db, keyFile, witnessDir);
@@ -240,7 +215,8 @@ export default async function bench(): Promise<void> {
 function writeResults(n: number, f: Record<string, number>, rec: Record<'current' | 'baseline', Record<'batch' | 'single', Recorded>>, baseline: string | null, version: string, server: string): void {
   const s = (x: number) => `${fmt(x, 1)} s`;
   const reduced = n < 5_000_000 ? `\n\n**Run at a reduced size (${fmt(n)} entries, not the 5,000,000 of the goal).**` : '';
-  const verify = [
+  const measured = !Number.isNaN(f.verifySeconds ?? NaN);
+  const verify = !measured ? ['Not measured in this run (BENCH_INTEGRITY_VERIFY=0).'] : [
     '| part | time | |',
     '| --- | --- | --- |',
     `| signatures: ${fmt(f.checkpoints)} signed hourly checkpoints and ${fmt(f.witnessLines)} witness lines (Ed25519), before the walk | ${s(f.signatures)} | |`,
@@ -250,7 +226,7 @@ function writeResults(n: number, f: Record<string, number>, rec: Record<'current
     `| **verify-log in all** (\`verifyEverything\`, what the command and the daily job run) | **${s(f.verifySeconds)}** | < 60 s ${f.verifySeconds < 60 ? '✅' : '❌'} |`,
     `| CPU: this process (walk + workers) ${s(f.verifyCpu)}; MariaDB ${Number.isNaN(f.verifyMariadbCpu) ? 'not measured' : s(f.verifyMariadbCpu)} | | |`,
   ];
-  if (!Number.isNaN(f.seqSeconds ?? NaN)) {
+  if (measured && !Number.isNaN(f.seqSeconds ?? NaN)) {
     verify.push(
       `| baseline, same run: the same checks one after another in one thread (verifyLog ${s(f.seqLogSeconds)}, then verifyCiphertexts reading the log again ${s(f.seqCipherSeconds)}, then the events) | ${s(f.seqSeconds)} | |`,
       `| ratio verify-log / baseline | ${fmt((f.verifySeconds / f.seqSeconds) * 100, 1)} % (CPU: this process ${s(f.seqCpu)}, MariaDB ${Number.isNaN(f.seqMariadbCpu) ? 'not measured' : s(f.seqMariadbCpu)}) | |`,
@@ -280,26 +256,29 @@ function writeResults(n: number, f: Record<string, number>, rec: Record<'current
     '',
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on MariaDB ${version}; ${os.cpus().length} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.cpus()[0]?.model ?? ''}; Node ${process.version}; ${server}; 1-minute load average ${fmt(f.loadBefore, 1)} at the start and ${fmt(f.loadAfter, 1)} at the end; \`npm run bench -- integrity\`.${reduced}`,
     '',
-    `### verify-log over ${fmt(f.entries)} entries, with signatures`,
+    `### verify-log over ${measured ? fmt(f.entries) : fmt(n)} entries, with signatures`,
     '',
-    `CHECKPOINT_KEY_FILE an Ed25519 key; a signed checkpoint for every hour that has entries along the chain (${fmt(f.checkpoints)}, made in ${s(f.checkpointSetupSeconds)}) and its witness file (\`--witness\`); every subject ciphertext decrypted under its entry's associated data and its HMAC checked; the event chain.`,
-    '',
+    ...(measured ? [`CHECKPOINT_KEY_FILE an Ed25519 key; a signed checkpoint for every hour that has entries along the chain (${fmt(f.checkpoints)}, made in ${s(f.checkpointSetupSeconds)}) and its witness file (\`--witness\`); every subject ciphertext decrypted under its entry's associated data and its HMAC checked; the event chain.`, ''] : []),
     ...verify,
+    '',
+    'How it fits: the log is read once. The chain walk reads each page of 2,000 entries with their ciphertexts and hands it to `CipherPool` (`server/queries/ciphertexts.ts`), which posts it to a worker thread (one fewer than the cores, at least one) or, while the workers already hold two pages each, checks it in the walk\'s own thread; page results fold in page order, so breaks come in seq order with the same texts as before. Each distinct signature (key, payload, signature) is checked once — a witness line repeats its checkpoint\'s row — on the libuv thread pool. Before, verifyLog walked the chain and verifyCiphertexts then read the whole log a second time, all in one thread (the baseline row). On a 2-core machine the walk\'s thread, the worker and MariaDB share two cores: the total is bound by their CPU time, which the CPU row gives; other work on the machine (the load average above) adds to the wall time directly.',
     '',
     '### Recording with bound ciphertexts',
     '',
-    recording.length
-      ? `Both servers are child processes on the same database, loaded alternately (${rec.current.batch.perSec.length} rounds, the order swapped each round) by the query-log benchmark's load client; the baseline is ${baseline} (the code before bound ciphertexts). CPU per entry is the server process's.`
-      : 'Not measured against a baseline: set BENCH_BASELINE_ROOT to a checkout of the code before bound ciphertexts.',
+    !rec.current.batch.perSec.length
+      ? 'Not measured in this run (BENCH_INTEGRITY_RECORD=0).'
+      : baseline
+        ? `Both servers are child processes on the same database, loaded alternately (${rec.current.batch.perSec.length} rounds, the order swapped each round) by the query-log benchmark's load client (\`bench/load.ts\`); the baseline is ${baseline} (the code before bound ciphertexts). CPU per entry is the server process's.`
+        : 'This code only (a child process, loaded by `bench/load.ts`): set BENCH_BASELINE_ROOT to a checkout of the code before bound ciphertexts for the ratio.',
     '',
     ...recording,
+    '',
+    'Why batches were slower, and the fix (profiled with `--cpu-prof` in the server, batches of 500 over HTTP, this code and bac3f24 alternately): binding adds about 1.5 µs an entry (the entry\'s associated data and `setAAD`); the batch path\'s other additions since — text checks at the boundary and in the rules, the JSON depth scan, the Unicode check in `appendEntries` — a few µs more. The largest cost on that path was older than both: one `crypto.randomBytes(12)` call per IV, 5–15 µs each here, more than the encryption itself. IVs now come from a pooled CSPRNG buffer (`freshIv`, `server/queries/subject.ts`: 12 bytes each, never handed out twice) and the associated data is built without an intermediate object; nothing stored or hashed changes (`test/unit/subject-iv.test.ts` checks each ciphertext against a reference encryption with its IV). Single-entry requests are dominated by HTTP, the token check and the commit; there the whole app since bac3f24 is compared, not only the binding.',
   ].join('\n');
   writeSection('integrity', body);
 }
 
 const self = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (self && process.argv[2] === '--serve') {
-  serve(process.argv[3], process.argv[4]).catch((e) => { console.error(e); process.exit(1); });
-} else if (self) {
+if (self) {
   bench().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
 }

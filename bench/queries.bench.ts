@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
@@ -26,10 +25,13 @@ import { encryptSubject, entryAad, generateNationalId, protectSubject } from '..
 import { hashToken } from '../server/queries/service.ts';
 import { adminDb, configFor as benchConfig, sizeServer } from './mariadb.ts';
 import { writeSection } from './results.ts';
+import { agent, call, closedLoop, runClient, TOKEN, type Fixture, type LoadPhase } from './load.ts';
+
+export type { Fixture, LoadPhase } from './load.ts';
+export { runClient } from './load.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'Bench-Passw0rd-2026';
-const TOKEN = 'nhiq_bench_token_for_queries_benchmark_only';
 const COLS = ['seq', 'user_id', 'account', 'unit_id', 'queried_at', 'op_code', 'scope_code', 'query_request_id', 'case_no', 'reason', 'subject_type', 'subject_hmac', 'subject_cipher', 'subject_mask', 'client_ip', 'source', 'token_id', 'prev_hash', 'hash'] as const;
 
 const log = (s: string) => process.stderr.write(`[queries bench] ${s}\n`);
@@ -37,7 +39,6 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 const fmt = (n: number, d = 0) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 
-export interface Fixture { clerkId: number; unitId: number; requestId: number; tokenId: number; target: string }
 
 export async function fixture(db: Db): Promise<Fixture> {
   const t = Date.now();
@@ -110,87 +111,6 @@ export async function seed(cfg: Config, f: Fixture, n: number): Promise<void> {
   await conn.query('UPDATE log_chain_head SET seq = ?, hash = ?, updated_at = ? WHERE id = 1', [n, prev, Date.now()]);
   await conn.end();
   log(`seeded ${fmt(n)} entries in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-}
-
-function entry(f: Fixture, i: number) {
-  return { caseNo: `BEN-${2000000 + i}`, reason: '效能測試：個案訪視前確認投保狀態', opCode: 'IN01', scope: '2-1', queryRequestId: f.requestId, subject: { type: 'national-id', value: i % 50 === 0 ? f.target : generateNationalId() } };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function call(port: number, method: string, pathName: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request({ host: '127.0.0.1', port, method, path: pathName, agent, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
-/** Runs `total` jobs with `concurrency` workers; returns the wall time and each job's latency. */
-async function closedLoop(total: number, concurrency: number, job: (i: number) => Promise<void>): Promise<{ ms: number; lat: number[] }> {
-  const lat: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      const i = next++;
-      const s = performance.now();
-      await job(i);
-      lat.push(performance.now() - s);
-    }
-  }));
-  return { ms: performance.now() - t0, lat };
-}
-
-/** Starts `total` jobs at a fixed rate (open loop), so latency is measured at that rate. */
-async function paced(total: number, perSecond: number, job: (i: number) => Promise<void>): Promise<{ ms: number; lat: number[] }> {
-  const lat: number[] = [];
-  const t0 = performance.now();
-  const all: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / perSecond;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const s = performance.now();
-    all.push(job(i).then(() => void lat.push(performance.now() - s)));
-  }
-  await Promise.all(all);
-  return { ms: performance.now() - t0, lat };
-}
-
-export interface LoadPhase { kind: 'single' | 'batch' | 'paced'; total: number; concurrency?: number; rate?: number; start: number }
-
-/** The load client (a child process): runs one phase against the server, prints {ms, lat}. */
-async function client(job: LoadPhase & { port: number; fixture: Fixture }): Promise<void> {
-  const { port, fixture: f } = job;
-  const bearerOf = (i: number) => ({ authorization: `Bearer ${TOKEN}_${i % 16}` });
-  let k = job.start;
-  const one = async (i: number) => {
-    const r = await call(port, 'POST', '/api/v1/query-logs', entry(f, k++), bearerOf(i));
-    if (r.status !== 201) throw new Error(`${job.kind}: ${r.status} ${r.body.slice(0, 300)}`);
-  };
-  const batch = async (i: number) => {
-    const r = await call(port, 'POST', '/api/v1/query-logs', { entries: Array.from({ length: 500 }, () => entry(f, k++)) }, bearerOf(i % 2));
-    if (r.status !== 201) throw new Error(`batch: ${r.status} ${r.body.slice(0, 300)}`);
-  };
-  const out = job.kind === 'paced' ? await paced(job.total, job.rate!, one) : await closedLoop(job.total, job.concurrency ?? 1, job.kind === 'batch' ? batch : one);
-  agent.destroy();
-  process.stdout.write(JSON.stringify(out) + '\n');
-}
-
-export function runClient(job: LoadPhase & { port: number; fixture: Fixture }): Promise<{ ms: number; lat: number[] }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load client (${job.kind}) exited ${code}`))));
-  });
 }
 
 export interface QueriesBenchResult { name: string; n: number; figures: Record<string, number> }
@@ -359,8 +279,6 @@ function writeResults(n: number, f: Record<string, number>, version: string, ser
 }
 
 const self = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (self && process.argv[2] === '--client') {
-  client(JSON.parse(process.argv[3])).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
-} else if (self) {
+if (self) {
   bench().then((r) => { console.log(JSON.stringify(r)); process.exit(0); }, (e) => { console.error(e); process.exit(1); });
 }

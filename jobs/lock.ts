@@ -1,7 +1,8 @@
 // The run lock: a job runs once per (job, period), even with several instances. A unique
 // (job, period, generation) row inserted in a transaction decides; the loser is told the period
 // is already running or done. A finished period re-runs only when forced, as a new generation,
-// so the earlier run stays as history.
+// so the earlier run stays as history. A per-agency job's top-up (agencies still owed the work,
+// jobs/coverage.ts) is also a new generation, taken the same way: one at a time per period.
 import os from 'node:os';
 import type { Db } from '../server/db.ts';
 import { isUniqueViolation } from '../server/db.ts';
@@ -18,7 +19,7 @@ export type LockOutcome =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isBusy = (e: unknown) => /SQLITE_BUSY/.test(String((e as { code?: string })?.code ?? ''));
 
-export async function acquire(db: Db, job: string, period: string, opts: { force?: boolean; trigger?: string } = {}): Promise<LockOutcome> {
+export async function acquire(db: Db, job: string, period: string, opts: { force?: boolean; trigger?: string; topUp?: boolean; scope?: string } = {}): Promise<LockOutcome> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await db.transaction(async (trx) => {
@@ -28,11 +29,11 @@ export async function acquire(db: Db, job: string, period: string, opts: { force
           if (t - Number(last.started_at) < STALE_MS) return { kind: 'running', since: Number(last.started_at) } as const;
           await trx('job_runs').where({ id: last.id }).update({ status: 'failed', finished_at: t, error: 'abandoned: no finish recorded' });
         }
-        if (last?.status === 'done' && !opts.force) return { kind: 'done', finishedAt: Number(last.finished_at) } as const;
+        if (last?.status === 'done' && !opts.force && !opts.topUp) return { kind: 'done', finishedAt: Number(last.finished_at) } as const;
         const generation = (last?.generation ?? 0) + 1;
         const [id] = await trx('job_runs').insert({
           job, period, generation, status: 'running', forced: !!opts.force && last?.status === 'done',
-          trigger: opts.trigger ?? 'manual', host: os.hostname().slice(0, 100), pid: process.pid, started_at: t,
+          trigger: opts.trigger ?? 'manual', scope: opts.scope ?? 'all', host: os.hostname().slice(0, 100), pid: process.pid, started_at: t,
         });
         return { kind: 'acquired', runId: Number(id), generation } as const;
       });
@@ -51,8 +52,9 @@ export async function acquire(db: Db, job: string, period: string, opts: { force
   }
 }
 
-export async function finish(db: Db, runId: number, result: unknown): Promise<void> {
-  await db('job_runs').where({ id: runId }).update({ status: 'done', finished_at: now(), result: JSON.stringify(result ?? null) });
+/** `covered`: agencies the run did work for (per-agency jobs; 0 is an empty run), else null. */
+export async function finish(db: Db, runId: number, result: unknown, covered: number | null = null): Promise<void> {
+  await db('job_runs').where({ id: runId }).update({ status: 'done', finished_at: now(), result: JSON.stringify(result ?? null), covered });
 }
 
 export async function fail(db: Db, runId: number, error: unknown): Promise<void> {

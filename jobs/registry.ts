@@ -19,5 +19,19 @@ export interface JobDef {
   periodFor(at: number): string;
   /** null when valid, else a message naming the problem. */
   validatePeriod(period: string, at: number): string | null;
-  run(ctx: JobContext, period: string): Promise<unknown>;
+  run(ctx: JobContext, period: string, scope: RunScope): Promise<unknown>;
+  /**
+   * Per-agency jobs (issue 17): the agencies still owed this period's work (jobs/coverage.ts).
+   * A period that is done re-runs without --force for just these, as a top-up generation.
+   */
+  pending?(ctx: JobContext, period: string): Promise<number[]>;
+}
+
+/** What one run is to do: its lock row, and for a per-agency job the agencies it covers. */
+export interface RunScope {
+  runId: number;
+  /** Agencies to cover; null: every agency (a forced run, or a job that is not per agency). */
+  only: number[] | null;
+  /** all: the period's first or a forced run; missing: a top-up for owed agencies; agency: one, from the web. */
+  kind: 'all' | 'missing' | 'agency';
 }

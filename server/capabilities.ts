@@ -15,6 +15,9 @@ import { alerts } from './alerts/index.ts';
 import { reconcile } from './reconcile/index.ts';
 import { destruction } from './destruction/index.ts';
 import { integrity } from './integrity/index.ts';
+import { todos } from './todos/index.ts';
+import { mail } from './mail/index.ts';
+import { watchlist } from './watchlist/index.ts';
 
 export interface CliArgs {
   positional: string[];
@@ -65,6 +68,9 @@ export const CAPABILITIES: Capability[] = [
   reconcile,
   destruction,
   integrity,
+  todos,
+  mail,
+  watchlist,
 ];
 
 export const allJobs = (): JobDef[] => CAPABILITIES.flatMap((c) => c.jobs ?? []);

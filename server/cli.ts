@@ -179,7 +179,7 @@ async function dispatch(cfg: Config, db: Db, args: CliArgs, cmd: string, sub: st
       const outcome = await runJob(ctx, job, { period: args.flags.period as string | undefined, force: !!args.flags.force });
       switch (outcome.status) {
         case 'ran':
-          out(`${name}: done (run ${outcome.runId}, generation ${outcome.generation})`);
+          out(`${name}: done (run ${outcome.runId}, generation ${outcome.generation})${outcome.covered == null ? '' : outcome.covered ? `: ${outcome.covered} agencies` : ': empty run, no agency had work'}`);
           if (outcome.result !== undefined) out(JSON.stringify(outcome.result));
           return EXIT.OK;
         case 'bad-period':

@@ -103,6 +103,13 @@ const schema = z.object({
   // from the database's storage.
   CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
   WITNESS_DIR: z.string().min(1).default('./data/witness'),
+  // Mail (issue 18): the county's SMTP relay (smtp:// or smtps://; none: in-app only), the sender,
+  // the link base in mails, days of warning before a due date, and the outbox's delivery attempts.
+  SMTP_URL: z.string().optional(),
+  MAIL_FROM: z.string().default('nhi-audit@localhost'),
+  PUBLIC_URL: z.string().optional(),
+  MAIL_REMINDER_DAYS: int(0, 60).default(3),
+  MAIL_MAX_ATTEMPTS: int(1, 100).default(12),
   LDAP_URL: z.string().optional(),
   LDAP_BIND_DN: z.string().optional(),
   LDAP_BIND_PASSWORD: z.string().optional(),
@@ -180,6 +187,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   } catch {
     throw new ConfigError('TZ_DISPLAY', 'is not a known IANA time zone');
   }
+  mailProblems(raw);
   const encKey = need('SUBJECT_ENC_KEY', DEV_ENC_KEY);
   return {
     ...raw,
@@ -192,6 +200,24 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       ? decodeKey('SUBJECT_ENC_KEY_PREVIOUS', raw.SUBJECT_ENC_KEY_PREVIOUS)
       : undefined,
   };
+}
+
+/** Mail settings (issue 18): a malformed value stops the start naming its key. */
+function mailProblems(raw: RawConfig): void {
+  if (raw.SMTP_URL) {
+    let u: URL | null = null;
+    try { u = new URL(raw.SMTP_URL); } catch { /* reported below */ }
+    if (!u || !['smtp:', 'smtps:'].includes(u.protocol) || !u.hostname || /[\r\n]/.test(raw.SMTP_URL)) {
+      throw new ConfigError('SMTP_URL', 'must look like smtp://[user:pass@]host[:port] or smtps://…');
+    }
+  }
+  // One plain address (an optional display name is set in the mail code): no header can ride in on it.
+  if (!/^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/.test(raw.MAIL_FROM)) throw new ConfigError('MAIL_FROM', 'must be one e-mail address, like nhi-audit@county.gov.tw');
+  if (raw.PUBLIC_URL) {
+    let u: URL | null = null;
+    try { u = new URL(raw.PUBLIC_URL); } catch { /* reported below */ }
+    if (!u || !['http:', 'https:'].includes(u.protocol)) throw new ConfigError('PUBLIC_URL', 'must be the address people open, like https://nhi-audit.county.gov.tw');
+  }
 }
 
 let loaded: Config | undefined;

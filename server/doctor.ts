@@ -9,8 +9,12 @@ import type { Config } from './config.ts';
 import { parseMysqlUrl, type Db } from './db.ts';
 import { signerFor } from './queries/checkpoints.ts';
 
-/** Tables the app's own account only reads and appends to; their purge and key rotation run under DATABASE_ADMIN_URL. */
-export const APPEND_ONLY: Record<string, string[]> = { query_logs: ['SELECT', 'INSERT'] };
+/**
+ * Tables the app's own account only reads and appends to: the log, and a batch entry's subjects
+ * and descriptor (chained through its digest). An approved destruction and the key rotation run
+ * under DATABASE_ADMIN_URL.
+ */
+export const APPEND_ONLY: Record<string, string[]> = { query_logs: ['SELECT', 'INSERT'], batch_queries: ['SELECT', 'INSERT'], batch_subjects: ['SELECT', 'INSERT'] };
 /**
  * knex's own tables: changed only by `migrate` under the admin account, but every command's schema
  * check (migrate.latest with nothing to do) reads them and takes and frees knex's lock row.

@@ -9,6 +9,7 @@ import { log } from './log.ts';
 import { allJobs } from './capabilities.ts';
 import { startSchedule, type Schedule } from '../jobs/schedule.ts';
 import { configureLocale } from './web/locale.ts';
+import { startOutboxWorker } from './mail/service.ts';
 
 export interface Running {
   server: Server;
@@ -53,10 +54,14 @@ export async function startServer(cfg: Config = loadConfig(), opts: { port?: num
     void schedule.catchUp().catch((e) => log.error({ err: e }, 'catch-up failed'));
   }
 
+  // Mail (issue 18): the outbox's delivery loop; without SMTP_URL it says once that mail is off.
+  const outbox = cfg.JOBS_ENABLED ? startOutboxWorker(db, cfg) : null;
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       schedule?.stop();
+      await outbox?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

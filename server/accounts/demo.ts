@@ -73,7 +73,12 @@ export async function seedDemoUnitsAndUsers(ctx: JobContext, opts: DemoOptions):
   const addPeople = async (unitId: number, unitCode: string, people: PersonSeed[], perms: Array<[number, number]>) => {
     for (const p of people) {
       const account = `${unitCode.toLowerCase()}.${p.suffix}`;
-      if (await db('users').where({ account }).first('id')) continue;
+      // Idempotent (issue 17): an existing demo account is not added again, but is still listed, so
+      // `seed-demo --json` lists every demo account however often it runs.
+      if (await db('users').where({ account }).first('id')) {
+        out.push({ account, roles: p.roles, unit: unitCode });
+        continue;
+      }
       const surname = SURNAMES[Math.floor(opts.random() * SURNAMES.length)];
       const personHmac = subjectHmac(cfg.SUBJECT_HMAC_KEY, { type: 'national-id', value: generateNationalId(streamFor(account)) });
       const [id] = await db('users').insert({

@@ -196,3 +196,10 @@ export async function reviewItems(conn: Conn, f: { reviewId?: number; unitIds?: 
   return rows.map((r: any) => ({ ...r, detail: parseJson(r.detail, {}) }));
 }
 export const moveReviewItem = (conn: Conn, id: number, patch: Record<string, unknown>) => conn('review_items').where({ id, status: 'open' }).update(patch);
+
+// --- the to-do list (server/todos, issue 18) ----------------------------------------------------
+
+/** Active accounts in these units whose scheduled disable (3(二)1(6)(7)) falls on or before `by`. */
+export const disablesDue = (conn: Conn, unitIds: number[], by: string): Promise<Array<{ id: number; unit_id: number; disable_on: string }>> =>
+  conn('users').whereIn('unit_id', unitIds.length ? unitIds : [-1]).andWhere('status', 'active').whereNotNull('disable_on').andWhere('disable_on', '<=', by)
+    .select('id', 'unit_id', 'disable_on').orderBy('disable_on');

@@ -12,6 +12,36 @@ import { directoryFor, type Directory } from '../auth/ldap.ts';
 import { canManageUser, isAdmin, subtree } from './delegation.ts';
 import * as repo from './repo.ts';
 import { disableNow, type Who } from './service.ts';
+import { allUnits, type UnitRow } from './units.ts';
+import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
+
+export const ACCOUNT_REVIEW_JOB = 'account-review';
+
+/**
+ * The review is done per agency (issue 17): each account counts towards its agency, or the
+ * planning department for the county's own accounts. Returns unit id → its group (agency or planning).
+ */
+function reviewGroups(units: UnitRow[]): Map<number, number> {
+  const byId = new Map(units.map((u) => [u.id, u]));
+  const out = new Map<number, number>();
+  for (const u of units) {
+    let g: UnitRow | undefined = u;
+    while (g && g.kind === 'unit') g = g.parent_id != null ? byId.get(g.parent_id) : undefined;
+    if (g) out.set(u.id, g.id);
+  }
+  return out;
+}
+
+/** Agencies (and the planning department) owed the month's review: not reviewed yet, or reviewed with no accounts and holding some now. */
+export async function pendingReviewUnits(db: Db, period: string): Promise<number[]> {
+  const units = await allUnits(db);
+  const groups = reviewGroups(units);
+  const ids = units.filter((u) => u.kind !== 'unit').map((u) => u.id);
+  return pendingUnits(db, ACCOUNT_REVIEW_JOB, period, ids, async (emptyIds) => {
+    const live = await db('users').whereNot('status', 'disabled').distinct('unit_id').pluck('unit_id');
+    return new Set(live.map((id: unknown) => groups.get(Number(id))).filter((g): g is number => g != null && emptyIds.includes(g)));
+  });
+}
 
 const DAY = 86_400_000;
 /** Sign-ins of the last 30 days are looked at for after-hours use and shared addresses. */
@@ -121,16 +151,32 @@ async function directoryMissing(directory: Directory | null, users: ReviewUser[]
   return { missing, unreachable: false, checked: ldap.length };
 }
 
-export async function runAccountReview(db: Db, cfg: Config, period: string, opts: { trigger?: string; startedBy?: Who; directory?: Directory | null } = {}) {
+/**
+ * `only`: the agencies (or planning department) to review — a top-up for those owed the month's
+ * review; every account when absent. Under a job run (`jobRunId`) what it covered is recorded.
+ */
+export async function runAccountReview(db: Db, cfg: Config, period: string, opts: { trigger?: string; startedBy?: Who; directory?: Directory | null; jobRunId?: number; only?: number[] | null; topUp?: boolean } = {}) {
   const at = now();
   const snap = await snapshot(db, at);
-  const dir = await directoryMissing(opts.directory === undefined ? directoryFor(cfg) : opts.directory, snap.users);
-  const findings = reviewFindings({ ...snap, directoryMissing: dir.missing, at, cfg });
+  const units = await allUnits(db);
+  const groups = reviewGroups(units);
+  const inScope = (unitId: number) => !opts.only || opts.only.includes(groups.get(unitId) ?? -1);
+  // Findings over every account (one person, one account spans agencies), kept for those in scope.
+  const dir = await directoryMissing(opts.directory === undefined ? directoryFor(cfg) : opts.directory, snap.users.filter((u) => inScope(u.unitId)));
+  const findings = reviewFindings({ ...snap, directoryMissing: dir.missing, at, cfg }).filter((f) => inScope(f.unitId));
   const counts: Record<string, number> = {};
   for (const f of findings) counts[f.finding] = (counts[f.finding] ?? 0) + 1;
-  const summary = { counts, directoryUnreachable: dir.unreachable, directoryChecked: dir.checked, loginWindowDays: LOGIN_WINDOW_DAYS };
+  const live = snap.users.filter((u) => u.status !== 'disabled' && inScope(u.unitId));
+  const scopeIds = opts.only ?? units.filter((u) => u.kind !== 'unit').map((u) => u.id);
+  const units0 = units.filter((u) => opts.only?.includes(u.id)).map((u) => u.code);
+  // No account to review: recorded as an empty review, not as a review done (issue 17).
+  const summary = { counts, directoryUnreachable: dir.unreachable, directoryChecked: dir.checked, loginWindowDays: LOGIN_WINDOW_DAYS, ...(live.length ? {} : { empty: true }), ...(opts.topUp ? { topUp: true, units: units0 } : {}) };
   const reviewId = await db.transaction(async (trx) => {
-    const id = await repo.insertReview(trx, { period, trigger: opts.trigger ?? 'schedule', started_by: opts.startedBy?.id ?? null, started_at: at, finished_at: now(), users_checked: snap.users.filter((u) => u.status !== 'disabled').length, findings: findings.length, summary: JSON.stringify(summary) });
+    if (opts.jobRunId != null) {
+      const withAccounts = new Set(live.map((u) => groups.get(u.unitId)));
+      for (const g of scopeIds) await recordCovered(trx, { runId: opts.jobRunId, job: ACCOUNT_REVIEW_JOB, period }, g, withAccounts.has(g) ? 'done' : 'empty');
+    }
+    const id = await repo.insertReview(trx, { period, trigger: opts.trigger ?? 'schedule', started_by: opts.startedBy?.id ?? null, started_at: at, finished_at: now(), users_checked: live.length, findings: findings.length, summary: JSON.stringify(summary) });
     await repo.insertReviewItems(trx, findings.map((f) => ({ review_id: id, user_id: f.userId, unit_id: f.unitId, finding: f.finding, detail: JSON.stringify(f.detail), status: 'open' })));
     const actor = opts.startedBy ? { id: opts.startedBy.id, account: opts.startedBy.account, ip: opts.startedBy.ip } : SYSTEM_ACTOR;
     await recordEvent(trx, actor, { action: 'account-review', targetType: 'account-review', targetId: id, detail: summary });
@@ -207,11 +253,14 @@ export async function forceExpiredPasswords(db: Db, cfg: Config): Promise<{ forc
 export interface ReviewJobContext extends JobContext { startedBy?: Who; directory?: Directory | null }
 
 export const accountReviewJob: JobDef = {
-  name: 'account-review',
+  name: ACCOUNT_REVIEW_JOB,
   cron: '0 6 1 * *',
   ...monthPeriod,
-  async run(ctx: ReviewJobContext, period) {
-    return runAccountReview(ctx.db, ctx.cfg, period, { trigger: ctx.startedBy ? 'manual' : 'schedule', startedBy: ctx.startedBy, directory: ctx.directory });
+  // Done per agency (issue 17): agencies created, or given accounts, after the month's review are
+  // reviewed at the next run or catch-up.
+  pending: (ctx, period) => pendingReviewUnits(ctx.db, period),
+  async run(ctx: ReviewJobContext, period, scope) {
+    return runAccountReview(ctx.db, ctx.cfg, period, { trigger: ctx.startedBy ? 'manual' : 'schedule', startedBy: ctx.startedBy, directory: ctx.directory, jobRunId: scope.runId, only: scope.only, topUp: scope.kind !== 'all' });
   },
 };
 

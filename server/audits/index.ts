@@ -2,20 +2,45 @@
 // link reviews (4(二)3), the audit package (5(四)) and the annual filing workbook (5(五)).
 import path from 'node:path';
 import type { Capability, CliArgs, Command } from '../capabilities.ts';
-import type { JobContext, JobDef } from '../../jobs/registry.ts';
+import type { JobContext, JobDef, RunScope } from '../../jobs/registry.ts';
+import type { Conn } from '../db.ts';
+import { parseJson } from '../db.ts';
+import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
 import { dayPeriod, previousYearPeriod } from '../../jobs/periods.ts';
-import { agencies, unitByCode } from '../accounts/units.ts';
+import { agencies, allUnits, subtreeOf, unitByCode } from '../accounts/units.ts';
 import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
 import { writeAnnualWorkbook } from '../../reports/annual.ts';
-import { now } from '../time.ts';
+import { now, yearRange } from '../time.ts';
 import { access, register } from './routes.ts';
 import { awaitExport, pruneExports, startExport } from './exports.ts';
 import { yearProblemOf } from './service.ts';
 import { seedAuditsDemo } from './demo.ts';
 
-/** Builds every agency's workbook and the county-wide one for the year, one after another. */
-export async function runAnnualReport(ctx: JobContext, year: number): Promise<unknown> {
-  const list = await agencies(ctx.db);
+export const ANNUAL_REPORT_JOB = 'annual-report';
+
+/**
+ * Agencies owed the year's workbook (issue 17): none built for them by a run of the year, or one
+ * built with no data while the agency has entries for the year now.
+ */
+export async function pendingAnnualAgencies(conn: Conn, year: number): Promise<number[]> {
+  const units = await allUnits(conn);
+  const ids = units.filter((u) => u.kind === 'agency').map((u) => u.id);
+  const [start, end] = yearRange(year);
+  return pendingUnits(conn, ANNUAL_REPORT_JOB, String(year), ids, async (emptyIds) => {
+    const busy = new Set<number>();
+    for (const id of emptyIds) if (await conn('query_logs').whereIn('unit_id', subtreeOf(units, id)).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).first('id')) busy.add(id);
+    return busy;
+  });
+}
+
+/**
+ * Builds the agencies' workbooks (every agency, or `scope.only`) one after another, then the
+ * county-wide one again so it includes them. With no agency to build for, nothing is built: an
+ * empty run, not an empty county workbook listed as done.
+ */
+export async function runAnnualReport(ctx: JobContext, year: number, scope?: RunScope): Promise<unknown> {
+  const list = (await agencies(ctx.db)).filter((a) => !scope?.only || scope.only.includes(a.id));
+  if (!list.length) return { year, workbooks: [], empty: true };
   const out: Array<{ unit: string; status: string; sha256: string | null }> = [];
   const targets: Array<{ id: number | null; code: string }> = [...list.map((a) => ({ id: a.id, code: a.code })), { id: null, code: 'county' }];
   for (let i = 0; i < targets.length; i++) {
@@ -23,6 +48,10 @@ export async function runAnnualReport(ctx: JobContext, year: number): Promise<un
     const started = await startExport(ctx, SYSTEM_ACTOR, { kind: 'annual', year, unitId: t.id });
     const row = await awaitExport(ctx.db, started.id);
     out.push({ unit: t.code, status: row?.status ?? 'missing', sha256: row?.sha256 ?? null });
+    if (scope && t.id != null && row?.status === 'done') {
+      const noData = Boolean(parseJson<{ noData?: boolean }>(row.result, {}).noData);
+      await recordCovered(ctx.db, { runId: scope.runId, job: ANNUAL_REPORT_JOB, period: String(year) }, t.id, noData ? 'empty' : 'done');
+    }
     ctx.progress?.((i + 1) / targets.length, t.code);
   }
   const failed = out.filter((o) => o.status !== 'done');
@@ -30,12 +59,13 @@ export async function runAnnualReport(ctx: JobContext, year: number): Promise<un
   return { year, workbooks: out };
 }
 
-const annualReportJob: JobDef = {
-  name: 'annual-report',
+export const annualReportJob: JobDef = {
+  name: ANNUAL_REPORT_JOB,
   // 2 January, 02:30 Taipei: the previous year's workbooks, ready for filing before February.
   cron: '30 2 2 1 *',
   ...previousYearPeriod,
-  run: (ctx, period) => runAnnualReport(ctx, Number(period)),
+  pending: (ctx, period) => pendingAnnualAgencies(ctx.db, Number(period)),
+  run: (ctx, period, scope) => runAnnualReport(ctx, Number(period), scope),
 };
 
 const pruneExportsJob: JobDef = {

@@ -69,3 +69,15 @@ export const listAudits = (conn: Conn, unitIds: number[]) =>
 
 export const exportById = (conn: Conn, id: number) => conn('export_jobs').where({ id }).first();
 export const filingsOfYear = (conn: Conn, year: number) => conn('annual_filings').where({ year });
+
+// --- the to-do list (server/todos, issue 18) ----------------------------------------------------
+
+/** Internal audits (5(三)) of these agencies and half-years, with their status. */
+export const auditsOfPeriods = (conn: Conn, agencyIds: number[], periods: string[]): Promise<Array<{ unit_id: number; period: string; status: string }>> =>
+  conn('internal_audits').whereIn('unit_id', agencyIds.length ? agencyIds : [-1]).whereIn('period', periods).select('unit_id', 'period', 'status');
+
+/** Active links (4(二)3) of these agencies with no review for the year: counted per agency. */
+export const unreviewedLinks = (conn: Conn, agencyIds: number[], year: number): Promise<Array<{ unit_id: number; n: number }>> =>
+  conn('unit_scopes as us').whereIn('us.unit_id', agencyIds.length ? agencyIds : [-1]).andWhere('us.status', 'active')
+    .whereNotExists((q) => q.select(conn.raw('1')).from('link_reviews as r').whereRaw('r.unit_scope_id = us.id').andWhere('r.year', year))
+    .groupBy('us.unit_id').select('us.unit_id').count({ n: '*' });

@@ -8,27 +8,20 @@ import { runJob } from '../../jobs/runner.ts';
 import { unitByCode, agencyOf } from '../accounts/units.ts';
 import { localMonth, monthRange, now, previousMonth, setClock } from '../time.ts';
 import { access, register } from './routes.ts';
-import { runMonthlySampling, verifyCheck } from './sampling.ts';
+import { MONTHLY_SAMPLING_JOB, verifyCheck } from './sampling.ts';
+import { monthlySamplingJob } from './job.ts';
+import { registerDraw, drawAccess } from './draw-routes.ts';
 import * as svc from './service.ts';
 import { sheetHeader, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
 
 import { setEthicsScope } from '../queries/service.ts';
 
-export const MONTHLY_SAMPLING = 'monthly-sampling';
+export const MONTHLY_SAMPLING = MONTHLY_SAMPLING_JOB;
 
 // Ethics staff see the query-log entries their investigations cover (clause 4(一)2–3, 5(二)).
 setEthicsScope((conn, person) => svc.ethicsRanges(conn, person.id));
 
-/** 02:00 Asia/Taipei on the 1st, for the previous month. */
-export const monthlySamplingJob: JobDef = {
-  name: MONTHLY_SAMPLING,
-  cron: '0 2 1 * *',
-  ...previousMonthPeriod,
-  async run(ctx, period) {
-    const run = await ctx.db('job_runs').where({ job: MONTHLY_SAMPLING, period, status: 'running' }).orderBy('generation', 'desc').first('id');
-    return runMonthlySampling(ctx.db, ctx.cfg, period, { jobRunId: run ? Number(run.id) : undefined });
-  },
-};
+export { monthlySamplingJob } from './job.ts';
 
 const flag = (args: CliArgs, name: string): string | null => (typeof args.flags[name] === 'string' ? (args.flags[name] as string) : null);
 
@@ -160,8 +153,12 @@ async function seedDemo(ctx: JobContext, opts: { random: () => number }) {
 
 export const checks: Capability = {
   name: 'checks',
-  access,
-  register,
+  access: [...access, ...drawAccess],
+  // The draw first: its /checks/draw would otherwise be taken for a check id by /checks/:id.
+  register: (r, ctx) => {
+    registerDraw(r, ctx);
+    register(r, ctx);
+  },
   jobs: [monthlySamplingJob],
   commands: [verifyCommand, sheetCommand],
   seedDemo,

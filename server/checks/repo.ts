@@ -114,6 +114,14 @@ export async function insertCheck(conn: Conn, row: Record<string, unknown>): Pro
 export const insertItems = (conn: Conn, rows: Record<string, unknown>[]): Promise<void> => insertChunked(conn, 'check_items', rows);
 
 export const checkById = (conn: Conn, id: number) => conn('checks').where({ id }).first();
+/**
+ * The checker's undecided items of a check that the "remaining items are proper" act may cover:
+ * logged entries only, never an unlogged query's item (basis `unlogged`: its clerk explains first).
+ */
+export async function undecidedLoggedItems(conn: Conn, checkId: number, checkerId: number): Promise<any[]> {
+  return conn('check_items').where({ check_id: checkId, checker_id: checkerId }).whereNull('verdict').whereNotNull('entry_id')
+    .whereNot('basis', 'unlogged').orderBy('id').select('id', 'entry_id', 'source_record_id', 'basis');
+}
 /** Who checks some of the check's items (besides the check's own checker). */
 export async function itemCheckerIds(conn: Conn, checkId: number): Promise<number[]> {
   return (await conn('check_items').where({ check_id: checkId }).whereNotNull('checker_id').distinct('checker_id').pluck('checker_id')).map(Number);
@@ -156,3 +164,33 @@ export async function insertAuditRecord(conn: Conn, row: Record<string, unknown>
   const [id] = await conn('audit_records').insert(row);
   return Number(id);
 }
+
+// --- the to-do list (server/todos, issue 18) ----------------------------------------------------
+
+/**
+ * Open checks' items this checker still has to judge (undecided, or explained and awaiting the
+ * verdict), one row per check. Uses the items' checker index; no entry is read.
+ */
+export async function itemsToJudge(conn: Conn, checkerId: number): Promise<Array<{ check_id: number; period: string; n: number }>> {
+  // Two queries, no join: the items through the (checker, verdict) index, then which of their checks
+  // are open. Two plain conditions rather than one OR of ANDs, so the index is read as a range.
+  const counts = await conn('check_items').where('checker_id', checkerId)
+    .andWhere((w) => w.whereNull('verdict').orWhere('verdict', 'explanation-needed'))
+    .andWhere((w) => w.whereNull('verdict').orWhereNotNull('explained_at'))
+    .groupBy('check_id').select('check_id').count({ n: '*' });
+  if (!counts.length) return [];
+  const open = new Map<number, string>((await conn('checks').whereIn('id', counts.map((c: any) => Number(c.check_id))).andWhere('status', 'open').select('id', 'period')).map((c: any) => [Number(c.id), c.period]));
+  return counts.filter((c: any) => open.has(Number(c.check_id))).map((c: any) => ({ check_id: Number(c.check_id), period: open.get(Number(c.check_id))!, n: Number(c.n) }));
+}
+
+/** The checker's open checks with how many of their items are not yet settled (sign-off waits for none). */
+export const openChecksOf = (conn: Conn, checkerId: number): Promise<Array<{ id: number; period: string; unsettled: number }>> =>
+  conn('checks as c').leftJoin('check_items as i', 'i.check_id', 'c.id')
+    .where('c.checker_id', checkerId).andWhere('c.status', 'open')
+    .groupBy('c.id', 'c.period').select('c.id', 'c.period')
+    .select(conn.raw("sum(case when i.id is not null and (i.verdict is null or i.verdict not in ('proper', 'improper')) then 1 else 0 end) as unsettled"));
+
+/** Open investigations this person takes part in. */
+export const openInvestigationsOf = (conn: Conn, userId: number): Promise<Array<{ id: number; opened_at: number }>> =>
+  conn('investigation_participants as p').join('investigations as v', 'v.id', 'p.investigation_id')
+    .where('p.user_id', userId).andWhere('v.status', 'open').distinct('v.id', 'v.opened_at').orderBy('v.id');

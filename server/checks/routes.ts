@@ -6,7 +6,8 @@ import type { AccessEntry, Routes } from '../web/access.ts';
 import { addNav, renderPage } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { parseForm, parseOr400 } from '../web/validate.ts';
-import { Problem } from '../web/problem.ts';
+import { Problem, validation } from '../web/problem.ts';
+import { wantsJson } from '../web/errors.ts';
 import { localMonth, now, previousMonth, rocDateTime } from '../time.ts';
 import * as svc from './service.ts';
 import { itemKeyOf, parseItemKey, type ItemKey } from './unlogged.ts';
@@ -29,6 +30,7 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict on an item (item = query log entry id); only the item\'s assigned checker, never on their own entry' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item/explanation', who: 'signed-in', units: 'self', note: 'the clerk who recorded the entry (item `r<id>`: whose query the source recorded) answers an explanation request' },
   { method: 'POST', path: '/api/v1/checks/:id/items/:item/late-record', who: 'signed-in', units: 'self', note: 'late record (補登) of an unlogged query (item `r<source record id>`) by its clerk: the entry at the real query time, linked to the source record; not backdated (recorded time kept)' },
+  { method: 'POST', path: '/api/v1/checks/:id/remaining-proper', who: ['checker'], units: 'self', note: 'the check\'s checker gives 適當 to all their undecided items at once with {count} (the number shown; 409 when it differs); never an unlogged query\'s item; one event naming the items' },
   { method: 'POST', path: '/api/v1/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'the check\'s checker signs it off with {confirm: true}; refused while items are open' },
   { method: 'POST', path: '/api/v1/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign an eligible checker of the agency' },
   { method: 'POST', path: '/api/v1/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'a correction after sign-off, as a new linked audit record' },
@@ -41,7 +43,8 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/audit-records/:id/corrections', who: RECORD_CORRECTORS, units: 'subtree', note: 'a correction as a new record that supersedes the original; only its signer, or an auditor or ethics officer with reach' },
   { method: 'GET', path: '/checks', who: CHECK_VIEWERS, units: 'subtree', note: 'monthly checks page' },
   { method: 'GET', path: '/checks/:id', who: 'signed-in', units: 'subtree', note: 'one check: sample, verdicts, sign-off, to its readers; its assigner (admin) sees the header only' },
-  { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form' },
+  { method: 'POST', path: '/checks/:id/items/:item', who: 'signed-in', units: 'self', note: 'verdict form; answers JSON when asked (Accept: application/json) for the in-place verdict' },
+  { method: 'POST', path: '/checks/:id/remaining-proper', who: ['checker'], units: 'self', note: 'form: the remaining items are 適當 (one act naming how many); JSON when asked' },
   { method: 'POST', path: '/checks/:id/sign-off', who: ['checker'], units: 'self', note: 'sign-off form' },
   { method: 'POST', path: '/checks/:id/corrections', who: ['checker', 'supervisor', 'auditor', 'planning_admin'], units: 'subtree', note: 'correction form after sign-off (a new linked audit record)' },
   { method: 'POST', path: '/checks/:id/assign', who: ['admin', 'planning_admin'], units: 'subtree', note: 'assign checker form' },
@@ -62,6 +65,7 @@ const verdictBody = z.object({
   verdict: z.enum(VERDICTS, { message: '請選擇查核結果：proper（適當）、improper（不當）或 explanation-needed（請說明）' }),
   note: z.string().trim().max(2000, '備註最多 2000 字').optional().nullable(),
 }).strict();
+const remainingBody = z.object({ count: z.coerce.number({ message: '請確認涵蓋的項目數' }).int('項目數須為整數').min(1, '沒有尚未判定的項目').max(100000) }).strict();
 const signOffBody = z.object({ confirm: z.union([z.literal(true), z.literal('1'), z.literal('on'), z.literal('true')], { message: '請勾選確認已逐筆完成查核' }) });
 const explanationBody = z.object({ explanation: z.string().trim().min(1, '請填寫說明').max(2000, '說明最多 2000 字') });
 const assignBody = z.object({ checker: z.string().trim().min(1, '請輸入查核人員帳號').max(64) });
@@ -118,6 +122,11 @@ export function register(r: Routes, ctx: AppContext): void {
     const body = parseOr400(lateRecordBody, req.body);
     const key = itemParam(req.params.item);
     res.status(201).json(await svc.recordLate(db, ctx.cfg, req.actor!, idParam(req.params.id), key.sourceRecordId ?? -1, body));
+  });
+  r.post('/api/v1/checks/:id/remaining-proper', async (req, res) => {
+    const body = parseOr400(remainingBody, req.body);
+    const out = await svc.setRemainingProper(db, req.actor!, idParam(req.params.id), body.count);
+    res.json({ id: out.id, verdict: out.verdict, count: out.count, entryIds: out.entryIds });
   });
   r.post('/api/v1/checks/:id/sign-off', async (req, res) => {
     parseOr400(signOffBody, req.body);
@@ -176,23 +185,55 @@ export function register(r: Routes, ctx: AppContext): void {
     const correctable = d.full && req.actor!.roles.some((x) => ['checker', 'supervisor', 'auditor', 'planning_admin'].includes(x));
     const corrections = !d.full ? [] : await db('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'check', 'a.source_id': d.check.id }).orderBy('a.id')
       .select('a.id', 'a.summary', 'a.findings', 'a.signed_at', 'u.name as signer');
-    renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, correctable, corrections, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
+    const remaining = d.full ? await svc.remainingProperKeys(db, req.actor!, d.check) : [];
+    renderPage(res, 'checks/detail', { title: `查核：${d.check.unit_name} ${d.check.period}`, d, me: req.actor!, correctable, corrections, remaining, errors: extra.errors ?? {}, values: extra.values ?? {}, message: extra.message ?? null, assignable, dueAt: dueAt(d.check.period), ...viewData }, status);
   };
   r.get('/checks/:id', async (req, res) => showCheck(req, res));
+  // The verdict form. A script posts it with Accept: application/json and updates the row in
+  // place (no reload); errors then come as problem+json naming the field. Without script: the
+  // page is re-shown with messages, or a redirect back to the item.
   r.post('/checks/:id/items/:item', async (req, res) => {
     const key = itemParam(req.params.item);
     const item = key.entryId != null ? String(key.entryId) : `r${key.sourceRecordId}`;
-    const parsed = parseForm(verdictBody, { verdict: req.body?.verdict || undefined, note: req.body?.note ?? null });
-    const values = { [item]: { verdict: String(req.body?.verdict ?? ''), note: String(req.body?.note ?? '') } };
-    if (!parsed.ok) return showCheck(req, res, { errors: { [item]: parsed.errors }, values }, 400);
+    // The row's 「適當」 button (quick=proper) gives the verdict in one press; the select is for 不當/請說明.
+    const chosen = req.body?.quick === 'proper' ? 'proper' : req.body?.verdict;
+    const parsed = parseForm(verdictBody, { verdict: chosen || undefined, note: req.body?.note ?? null });
+    const json = wantsJson(req);
+    const values = { [item]: { verdict: String(chosen ?? ''), note: String(req.body?.note ?? '') } };
+    if (!parsed.ok) {
+      if (json) throw validation(Object.entries(parsed.errors).map(([field, message]) => ({ field, message })));
+      return showCheck(req, res, { errors: { [item]: parsed.errors }, values }, 400);
+    }
     try {
       const out = await svc.setVerdict(db, req.actor!, idParam(req.params.id), key, parsed.value);
-      back(req, res, `/checks/${req.params.id}#item-${item}`, out.investigationId ? `已記錄判定，並開啟異常調查第 ${out.investigationId} 號。` : '已記錄判定。');
+      const message = out.investigationId ? `已記錄判定，並開啟異常調查第 ${out.investigationId} 號。` : '已記錄判定。';
+      if (json) {
+        const remaining = await svc.remainingProperKeys(db, req.actor!, await svc.loadCheck(db, req.actor!, idParam(req.params.id)));
+        return void res.json({ key: item, verdict: out.verdict, verdictLabel: VERDICT_LABELS[out.verdict], note: parsed.value.note?.trim() || null, investigationId: out.investigationId, message, remaining });
+      }
+      back(req, res, `/checks/${req.params.id}#item-${item}`, message);
     } catch (e) {
-      if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
+      if (!json && e instanceof Problem && (e.status === 400 || e.status === 409)) {
         const errs = e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title };
         return showCheck(req, res, { errors: { [item]: errs }, values }, e.status);
       }
+      throw e;
+    }
+  });
+  r.post('/checks/:id/remaining-proper', async (req, res) => {
+    const json = wantsJson(req);
+    const parsed = parseForm(remainingBody, { count: req.body?.count || undefined });
+    if (!parsed.ok) {
+      if (json) throw validation(Object.entries(parsed.errors).map(([field, message]) => ({ field, message })));
+      return showCheck(req, res, { message: parsed.errors.count ?? Object.values(parsed.errors)[0] }, 400);
+    }
+    try {
+      const out = await svc.setRemainingProper(db, req.actor!, idParam(req.params.id), parsed.value.count);
+      const message = `已將其餘 ${out.count} 個項目判定為「適當」。`;
+      if (json) return void res.json({ count: out.count, keys: out.entryIds.map(String), verdict: out.verdict, verdictLabel: VERDICT_LABELS.proper, message, remaining: [] });
+      back(req, res, `/checks/${req.params.id}#sign-off`, message);
+    } catch (e) {
+      if (!json && e instanceof Problem && e.status === 409) return showCheck(req, res, { message: e.detail }, 409);
       throw e;
     }
   });

@@ -191,7 +191,7 @@ export function selectSample(seed: string, entryIds: number[], n: number): numbe
 
 // ── Risk flags ────────────────────────────────────────────────────────────────────────────────
 
-export const FLAG_RULES = ['after-hours', 'holiday', 'shared-subject', 'volume-spike', 'no-request', 'own-subject'] as const;
+export const FLAG_RULES = ['after-hours', 'holiday', 'shared-subject', 'volume-spike', 'no-request', 'own-subject', 'watch-list'] as const;
 export type FlagRule = (typeof FLAG_RULES)[number];
 export const FLAG_LABELS: Record<FlagRule, string> = {
   'after-hours': '非上班時間查詢',
@@ -200,6 +200,7 @@ export const FLAG_LABELS: Record<FlagRule, string> = {
   'volume-spike': '單日查詢量超過本人每日中位數 3 倍',
   'no-request': '無核准之申請單',
   'own-subject': '查詢本人資料',
+  'watch-list': '被查詢者列於政風關注名單', // issue 18 (server/watchlist)
 };
 export const basisLabel = (basis: string): string =>
   basis === 'random' ? '隨機抽樣' : basis.startsWith('flag:') ? `風險：${FLAG_LABELS[basis.slice(5) as FlagRule] ?? basis.slice(5)}` : basis;

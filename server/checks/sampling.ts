@@ -8,8 +8,13 @@ import type { Conn, Db } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { eligibleCheckerRank } from '../accounts/roles.ts';
 import { monthRange, now } from '../time.ts';
+import { watchedHmacs } from '../watchlist/repo.ts';
 import * as repo from './repo.ts';
 import { insertUnloggedItems, unloggedForSampling } from './unlogged.ts';
+import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
+
+/** The job's name (server/checks/index.ts registers it): coverage rows are kept under it. */
+export const MONTHLY_SAMPLING_JOB = 'monthly-sampling';
 import {
   FLAG_RULES, PopulationDigest, SharedSubjects, taipeiDate, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays, taipeiDayIndex,
   type FlagRule, type FlagSettings,
@@ -69,6 +74,8 @@ export interface ScanOptions {
   settings: FlagSettings;
   /** Only these agencies (verify); all when absent. */
   only?: Array<{ agency: UnitRow; seed: string; maxId: number }>;
+  /** Only these agencies (a top-up or a draw for one agency, issue 17); all when absent. */
+  agencyIds?: number[];
 }
 
 /**
@@ -78,7 +85,7 @@ export interface ScanOptions {
 export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<number, string> }): Promise<{ maxId: number; results: Map<number, PopulationScan & { agency: UnitRow; seed: string }> }> {
   const [start, end] = monthRange(o.period);
   const units = await allUnits(db);
-  const agencies = o.only ? o.only.map((x) => x.agency) : units.filter((u) => u.kind === 'agency');
+  const agencies = o.only ? o.only.map((x) => x.agency) : units.filter((u) => u.kind === 'agency' && (!o.agencyIds || o.agencyIds.includes(u.id)));
   const maxId = o.only ? Math.max(0, ...o.only.map((x) => x.maxId)) : o.maxId ?? (await repo.maxEntryId(db));
   const agencyOfUnit = new Map<number, number>();
   for (const u of units) {
@@ -99,6 +106,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
   }
   const requests = o.settings.enabled['no-request'] ? await repo.requestsById(db) : new Map();
   const persons = o.settings.enabled['own-subject'] ? await repo.personHmacs(db) : new Map<number, string>();
+  const watched = o.settings.enabled['watch-list'] ? await watchedHmacs(db) : new Set<string>(); // issue 18
   const requireRequest = new Map<number, boolean>();
   const unitRows = await db('units').select('id', 'require_query_request');
   for (const u of unitRows as any[]) requireRequest.set(Number(u.id), Boolean(u.require_query_request));
@@ -113,7 +121,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
   }
 
   let lastSeq = -1;
-  const unitFilter = o.only ? [...agencyOfUnit.keys()] : undefined;
+  const unitFilter = o.only || o.agencyIds ? [...agencyOfUnit.keys()] : undefined;
   for await (const rows of repo.scanMonth(db, { start, end, fromId, maxId, unitIds: unitFilter })) {
     for (const r of rows) {
       const a = agencyOfUnit.get(r.unit_id);
@@ -138,6 +146,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
         }
       }
       if (s.enabled['own-subject'] && persons.get(r.user_id) === r.subject_hmac) bits |= FLAG_BIT['own-subject'];
+      if (s.enabled['watch-list'] && watched.has(r.subject_hmac)) bits |= FLAG_BIT['watch-list'];
       const key = sortKey(st.seed, r.id);
       if (bits || st.heap.admits(key, r.id)) {
         const pick: Pick1 = { key, id: r.id, user: r.user_id, bits };
@@ -240,21 +249,41 @@ export async function agencyPeople(conn: Conn, agency: UnitRow, units?: UnitRow[
 
 // ── The job ───────────────────────────────────────────────────────────────────────────────────
 
-export interface SamplingSummary { period: string; agencies: number; population: number; sampled: number; flagged: number; problems: string[]; ms: { scan: number; write: number } }
+export interface SamplingSummary { period: string; agencies: number; population: number; sampled: number; flagged: number; problems: string[]; ms: { scan: number; write: number }; empty?: boolean }
 
 /**
- * Samples every agency for the period and records the checks (the next generation when checks
- * exist already: a forced re-run keeps the earlier ones as history). All in one transaction.
+ * Agencies still owed the period's check (issue 17): those sampled by no run of the period, and
+ * those sampled with no entries that have entries now (recorded late, or imported).
  */
-export async function runMonthlySampling(db: Db, cfg: Config, period: string, opts: { jobRunId?: number } = {}): Promise<SamplingSummary> {
+export async function pendingSamplingAgencies(conn: Conn, period: string): Promise<number[]> {
+  const units = await allUnits(conn);
+  const ids = units.filter((u) => u.kind === 'agency').map((u) => u.id);
+  const [start, end] = monthRange(period);
+  return pendingUnits(conn, MONTHLY_SAMPLING_JOB, period, ids, async (emptyIds) => {
+    const busy = new Set<number>();
+    for (const id of emptyIds) {
+      if (await conn('query_logs').whereIn('unit_id', subtreeOf(units, id)).andWhere('queried_at', '>=', start).andWhere('queried_at', '<', end).first('id')) busy.add(id);
+    }
+    return busy;
+  });
+}
+
+/**
+ * Samples the agencies for the period (every agency, or `only`) and records the checks (the next
+ * generation when checks exist already: a forced re-run keeps the earlier ones as history), and
+ * under a job run what it covered per agency. All in one transaction.
+ */
+export async function runMonthlySampling(db: Db, cfg: Config, period: string, opts: { jobRunId?: number; only?: number[] | null } = {}): Promise<SamplingSummary> {
   const settings = await flagSettings(db, cfg);
   const rate = cfg.SAMPLE_RATE_PERCENT;
   const minimum = cfg.SAMPLE_MINIMUM;
   const t0 = performance.now();
-  const { maxId, results } = await scanPopulation(db, { period, ratePercent: rate, minimum, flagLimit: cfg.CHECK_FLAG_ITEMS_MAX, settings });
+  const summary: SamplingSummary = { period, agencies: 0, population: 0, sampled: 0, flagged: 0, problems: [], ms: { scan: 0, write: 0 } };
+  if (opts.only && !opts.only.length) return { ...summary, empty: true };
+  const { maxId, results } = await scanPopulation(db, { period, ratePercent: rate, minimum, flagLimit: cfg.CHECK_FLAG_ITEMS_MAX, settings, agencyIds: opts.only ?? undefined });
   const t1 = performance.now();
+  summary.ms.scan = Math.round(t1 - t0);
   const units = await allUnits(db);
-  const summary: SamplingSummary = { period, agencies: 0, population: 0, sampled: 0, flagged: 0, problems: [], ms: { scan: Math.round(t1 - t0), write: 0 } };
   const enabledRules = FLAG_RULES.filter((r) => settings.enabled[r]).join(',');
   await db.transaction(async (trx) => {
     const load = await repo.openCheckCounts(trx);
@@ -277,6 +306,7 @@ export async function runMonthlySampling(db: Db, cfg: Config, period: string, op
       })));
       // Unlogged queries found by reconciliation join as mandatory items, after the draw (issue 16).
       await insertUnloggedItems(trx, r.agency, { id: checkId, checker_id: a.checker }, await unloggedForSampling(trx, r.agency.id, period));
+      if (opts.jobRunId != null) await recordCovered(trx, { runId: opts.jobRunId, job: MONTHLY_SAMPLING_JOB, period }, r.agency.id, r.count ? 'done' : 'empty');
       summary.agencies++;
       summary.population += r.count;
       summary.sampled += r.sample.length;
@@ -285,6 +315,8 @@ export async function runMonthlySampling(db: Db, cfg: Config, period: string, op
     }
   });
   summary.ms.write = Math.round(performance.now() - t1);
+  // No agency had an entry: recorded as an empty run, not as checks done (issue 17).
+  if (!summary.population) summary.empty = true;
   return summary;
 }
 

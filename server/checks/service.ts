@@ -228,6 +228,46 @@ export async function lateRecordChoices(conn: Conn, userId: number) {
   };
 }
 
+/**
+ * "The remaining items are 適當" (issue 17): one explicit act of the check's checker giving the
+ * verdict proper to each of their items nobody has decided yet, recorded as one event naming them.
+ * `expected` is the number the checker was shown: when the untouched items are no longer that many
+ * (another tab, a new unlogged item) nothing is written and the checker is asked to look again.
+ * Never covers an unlogged query (its clerk must explain; clause 5(一)) nor the checker's own query;
+ * 不當 and 請說明 are always one item at a time with a note (setVerdict).
+ */
+export async function setRemainingProper(db: Db, actor: Actor, checkId: number, expected: number) {
+  return db.transaction(async (trx) => {
+    const c = await loadCheck(trx, actor, checkId);
+    if (Number(c.checker_id) !== actor.id) throw forbidden('只有本查核的查核人員可以將其餘項目一次判定為適當。');
+    openOnly(c);
+    const items = await remainingItems(trx, actor, checkId);
+    if (!items.length) throw conflict('nothing-remaining', '沒有尚未判定的項目。');
+    if (items.length !== expected) throw conflict('remaining-changed', `尚未判定的項目現為 ${items.length} 項，與您確認的 ${expected} 項不符，未作任何判定；請重新檢視後再送出。`);
+    const t = now();
+    const changed = await trx('check_items').whereIn('id', items.map((i: any) => i.id)).whereNull('verdict')
+      .update({ verdict: 'proper', note: null, decided_by: actor.id, decided_at: t });
+    // Decided meanwhile by another request: the transaction is undone rather than half-written.
+    if (Number(changed) !== items.length) throw conflict('remaining-changed', '部分項目已於其他視窗判定，未作任何判定；請重新檢視後再送出。');
+    const entryIds = items.map((i: any) => Number(i.entry_id));
+    await recordEvent(trx, ev(actor), { action: 'check-verdict-remaining', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { verdict: 'proper', count: entryIds.length, entryIds } });
+    return { id: checkId, verdict: 'proper' as const, count: entryIds.length, entryIds };
+  });
+}
+
+/** The items the act would cover: the checker's undecided logged items, less any query of their own. */
+async function remainingItems(conn: Conn, actor: Actor, checkId: number): Promise<any[]> {
+  const candidates = await repo.undecidedLoggedItems(conn, checkId, actor.id);
+  const recorders = await itemRecorders(conn, candidates);
+  return candidates.filter((_, k) => recorders[k] !== actor.id);
+}
+
+/** The keys of the items the checker's "remaining items are 適當" act would cover now (none when the check is not theirs or not open). */
+export async function remainingProperKeys(conn: Conn, actor: Actor, c: any): Promise<string[]> {
+  if (c.status !== 'open' || Number(c.checker_id) !== actor.id) return [];
+  return (await remainingItems(conn, actor, Number(c.id))).map(itemKeyOf);
+}
+
 /** The checker completes and signs off the check; refused while any item is open. */
 export async function signOff(db: Db, actor: Actor, checkId: number) {
   return db.transaction(async (trx) => {

@@ -52,9 +52,17 @@ export interface ReviewSummary { id: number; period: string; startedAt: number; 
 /** The latest account review and its findings per unit and status. */
 export async function latestReview(conn: Conn, unitIds: number[] | null): Promise<{ review: ReviewSummary | null; items: Array<{ unitId: number; status: string; n: number }> }> {
   if (!(await hasTable(conn, 'account_reviews'))) return { review: null, items: [] };
-  const r: any = await conn('account_reviews').orderBy('started_at', 'desc').orderBy('id', 'desc').first('id', 'period', 'started_at', 'finished_at', 'users_checked', 'findings');
+  // The latest full review and the top-ups after it (issue 17): a top-up reviews only the agencies
+  // added since, so on its own it would hide the others' findings.
+  const recent: any[] = await conn('account_reviews').orderBy('started_at', 'desc').orderBy('id', 'desc').limit(50).select('id', 'period', 'started_at', 'finished_at', 'users_checked', 'findings', 'summary');
+  const chosen: any[] = [];
+  for (const x of recent) {
+    chosen.push(x);
+    if (!(typeof x.summary === 'string' && x.summary.includes('"topUp":true'))) break;
+  }
+  const r: any = chosen[0] && { ...chosen[0], users_checked: chosen.reduce((s, x) => s + Number(x.users_checked), 0), findings: chosen.reduce((s, x) => s + Number(x.findings), 0) };
   if (!r) return { review: null, items: [] };
-  const q = conn('review_items').where({ review_id: r.id }).groupBy('unit_id', 'status').select('unit_id', 'status').count({ n: '*' });
+  const q = conn('review_items').whereIn('review_id', chosen.map((x) => x.id)).groupBy('unit_id', 'status').select('unit_id', 'status').count({ n: '*' });
   if (unitIds) q.whereIn('unit_id', unitIds);
   const items: any[] = await q;
   return {

@@ -64,6 +64,12 @@ export async function blankCoveredEntries(conn: Conn, c: Coverage, destructionId
   return coverageOf(conn('query_logs'), c).update({ destruction_id: destructionId, subject_hmac: '', subject_cipher: '', subject_mask: '', case_no: '', reason: '', client_ip: null });
 }
 
+/** A destroyed batch entry's subjects go with it: their HMACs would otherwise still answer "who queried this person". */
+export async function dropBatchSubjects(conn: Conn, destructionId: number): Promise<number> {
+  const ids = conn('query_logs').where({ destruction_id: destructionId, subject_type: 'batch' }).select('id');
+  return conn('batch_subjects').whereIn('entry_id', ids).del();
+}
+
 export const openListOf = (conn: Conn, unitId: number): Promise<DestructionRow | undefined> => conn('destructions').where({ unit_id: unitId, status: 'prepared' }).first();
 export const listById = (conn: Conn, id: number): Promise<DestructionRow | undefined> => conn('destructions').where({ id }).first();
 export const listsIn = (conn: Conn, unitIds: number[] | null, limit = 200): Promise<DestructionRow[]> =>

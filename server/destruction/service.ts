@@ -121,6 +121,7 @@ export async function executeList(db: Db, cfg: CheckpointSettings, id: number): 
     }
     const n = await repo.blankCoveredEntries(trx, c, id);
     if (n !== s.count) throw new Error(`destruction #${id}: ${n} entries blanked where ${s.count} were approved: rolled back`);
+    await repo.dropBatchSubjects(trx, id);
     const statement = await recordDestruction(trx, cfg, {
       destruction: id, agency: o.unit.code, cutoff: list.cutoff, firstSeq: s.firstSeq, lastSeq: s.lastSeq, count: s.count, segment: s.segment,
       approvals: ready.map((a) => ({ duty: a.duty, account: a.account, at: a.at })),

@@ -16,6 +16,8 @@ import { CipherPool } from './ciphertexts.ts';
 import { access } from './access.ts';
 import { register } from './routes.ts';
 import { seedDemoQueries } from './demo.ts';
+import { batchCollector, verifyBatches } from './batch.ts';
+import { batchAccess, registerBatches } from './batch-routes.ts';
 
 /** The configured witness directory, checked by the daily job when checkpoints are signed. */
 const ownWitness = (cfg: CheckpointSettings): string[] => (cfg.CHECKPOINT_KEY_FILE && cfg.WITNESS_DIR && fs.existsSync(cfg.WITNESS_DIR) ? [cfg.WITNESS_DIR] : []);
@@ -39,9 +41,12 @@ export async function verifyEverything(db: Db, cfg: Config, opts: Parameters<typ
   // threads while the walk hashes; pages of 2,000 rows die young (larger ones cost more in garbage collection).
   const pool = new CipherPool(cfg, { workers: cipherWorkers, maxReported: MAX_BREAKS });
   let log, ciphers;
+  const batchSeen = batchCollector();
   try {
     // With `timings` (the benchmark), the time to the walk's first page is what came before it: the signatures.
-    const pages = timings ? { columns: pool.columns, onPage: (rows: readonly unknown[][], cols: readonly string[]) => ((timings.signatures ??= (performance.now() - t0) / 1000), pool.onPage(rows, cols)) } : pool;
+    const inner = timings ? { columns: pool.columns, onPage: (rows: readonly unknown[][], cols: readonly string[]) => ((timings.signatures ??= (performance.now() - t0) / 1000), pool.onPage(rows, cols)) } : pool;
+    // Batch entries (batch.ts) are noted from the same pages, then checked against their side tables.
+    const pages = { columns: inner.columns, onPage: (rows: readonly unknown[][], cols: readonly string[]) => (batchSeen.onPage(rows, cols), inner.onPage(rows, cols)) };
     log = await verifyLog(db, cfg, { pageSize: VERIFY_PAGE, ...logOpts, pages });
     if (timings) timings.chain = (performance.now() - t0) / 1000;
     ciphers = await pool.finish(db, { pageSize: logOpts.pageSize ?? VERIFY_PAGE });
@@ -49,16 +54,18 @@ export async function verifyEverything(db: Db, cfg: Config, opts: Parameters<typ
   } finally {
     pool.close();
   }
+  const batches = await verifyBatches(db, cfg.SUBJECT_HMAC_KEY, batchSeen.seen, MAX_BREAKS);
   const t1 = performance.now();
   const events = await verifyEvents(db);
   if (timings) timings.events = (performance.now() - t1) / 1000;
   const breaks = [
     ...log.breaks.map((b) => ({ id: b.id, first: `query log BROKEN: first bad entry id ${b.id ?? '(missing)'} (seq ${b.seq ?? '?'}): ${b.reason}`, text: `${b.id != null ? `entry id ${b.id} ` : ''}${b.seq != null ? `(seq ${b.seq})` : ''}: ${b.reason}` })),
     ...ciphers.bad.map((b) => ({ id: b.id as number | null, first: `query log BROKEN: first bad entry id ${b.id} (seq ${b.seq}): ${b.reason}`, text: `entry id ${b.id} (seq ${b.seq}): ${b.reason}` })),
+    ...batches.breaks.map((b) => ({ id: b.id as number | null, first: `query log BROKEN: first bad entry id ${b.id}${b.seq != null ? ` (seq ${b.seq})` : ''}: ${b.reason}`, text: `entry id ${b.id}${b.seq != null ? ` (seq ${b.seq})` : ''}: ${b.reason}` })),
     ...events.breaks.map((b) => ({ id: null, first: `system events BROKEN: first bad ${eventBreakText(b)}`, text: eventBreakText(b) })),
   ];
-  const total = log.breaks.length + ciphers.badCount + events.breaks.length;
-  return { log, ciphers, events, breaks, total, ok: log.ok && log.chain.ok && total === 0 };
+  const total = log.breaks.length + ciphers.badCount + batches.badCount + events.breaks.length;
+  return { log, ciphers, batches, events, breaks, total, ok: log.ok && log.chain.ok && total === 0 };
 }
 
 export const verifyLogJob: JobDef = {
@@ -71,7 +78,7 @@ export const verifyLogJob: JobDef = {
     const c = r.chain;
     const first = r.breaks[0];
     await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'query-log.verify', outcome: v.ok ? 'ok' : 'failed', targetType: 'query_log', targetId: v.breaks[0]?.id ?? null,
-      detail: v.ok && c.ok ? { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count } : { badSeq: first?.seq ?? null, reason: first?.reason ?? '', breaks: r.breaks.length, ciphertexts: ciphers.badCount, events: ev.breaks.length } });
+      detail: v.ok && c.ok ? { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count } : { badSeq: first?.seq ?? null, reason: first?.reason ?? '', breaks: r.breaks.length, ciphertexts: ciphers.badCount, batches: v.batches.badCount, events: ev.breaks.length } });
     if (!v.ok || !c.ok) throw new Error(`${v.breaks[0]?.first ?? 'query log broken'}${v.total > 1 ? ` (and ${v.total - 1} more)` : ''}`);
     return { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count };
   },
@@ -127,6 +134,7 @@ const verifyCommand: Command = {
       if (r.witness.files.length) out(`witness: ${r.witness.lines} lines in ${r.witness.files.length} files verified`);
       if (r.heads) out(`printed heads: ${r.heads} verified`);
       out(`subject ciphertexts: ${ciphers.count} opened under their entries${ciphers.unbound ? ` (${ciphers.unbound} legacy, not yet bound: rotate-subject-key binds them)` : ''}`);
+      if (v.batches.count) out(`batch queries: ${v.batches.count} checked against their subjects`);
       out(`system events intact: ${ev.count} events verified`);
       out(c.headHash);
       return 0;
@@ -203,15 +211,18 @@ const rotateCommand: Command = {
     }
     const batch = typeof args.flags.batch === 'string' ? Math.max(1, Number(args.flags.batch) || 1000) : 1000;
     const r = await withAdminDb(ctx, (db) => rotateSubjectKey(db, ctx.cfg, { batch }));
-    out(`re-encrypted ${r.queryLogs} query log subjects and ${r.queryRequests} request forms under the new key`);
+    out(`re-encrypted ${r.queryLogs} query log subjects and ${r.queryRequests} request forms under the new key${r.sourceRecords ? `, and ${r.sourceRecords} reconciliation source records` : ''}`);
     return 0;
   },
 };
 
 export const queries: Capability = {
   name: 'queries',
-  access,
-  register,
+  access: [...access, ...batchAccess],
+  register(r, ctx) {
+    register(r, ctx);
+    registerBatches(r, ctx);
+  },
   jobs: [verifyLogJob, checkpointJob],
   commands: [verifyCommand, rotateCommand, checkpointKeyCommand, checkpointNowCommand, checkpointRotateCommand],
   seedDemo: seedDemoQueries,

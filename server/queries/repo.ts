@@ -111,6 +111,8 @@ export interface LogFilter {
   opCode?: string;
   caseNo?: string;
   subjectHmac?: string;
+  /** With subjectHmac: the batch entries (queries/batch.ts) that hold the subject; they match too. */
+  batchEntryIds?: number[];
   withoutRequest?: boolean;
 }
 
@@ -141,7 +143,8 @@ export function applyFilter(q: any, f: LogFilter): void {
   if (f.account) q.where('l.account', f.account);
   if (f.opCode) q.where('l.op_code', f.opCode);
   if (f.caseNo) q.where('l.case_no', f.caseNo);
-  if (f.subjectHmac) q.where('l.subject_hmac', f.subjectHmac);
+  if (f.subjectHmac && f.batchEntryIds?.length) q.where((w: any) => w.where('l.subject_hmac', f.subjectHmac).orWhereIn('l.id', f.batchEntryIds));
+  else if (f.subjectHmac) q.where('l.subject_hmac', f.subjectHmac);
   if (f.withoutRequest) q.whereNull('l.query_request_id');
 }
 
@@ -178,6 +181,13 @@ export const tokensIn = (conn: Conn, unitIds: number[] | null): Promise<any[]> =
   if (unitIds) q.whereIn('t.unit_id', unitIds.length ? unitIds : [-1]);
   return q;
 };
+
+/** The batch entries (queries/batch.ts) whose subjects include the one with this HMAC (index on batch_subjects.subject_hmac). */
+export async function batchEntriesWith(conn: Conn, subjectHmac: string): Promise<number[]> {
+  // A destroyed entry (clause 4(二)) no longer names anyone: its batch subjects do not find it.
+  return (await conn('batch_subjects as b').join('query_logs as l', 'l.id', 'b.entry_id').where('b.subject_hmac', subjectHmac).whereNull('l.destruction_id')
+    .orderBy('b.entry_id').pluck('b.entry_id')).map(Number);
+}
 
 /** Serialises one account's reveal-class acts (a row lock on MariaDB; SQLite's writer lock by an update). */
 export async function lockAccount(conn: Conn, userId: number): Promise<void> {

@@ -14,19 +14,14 @@ import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH, REVEALING_ROLES } from './rules.ts';
 import { openApiDocument } from './openapi.ts';
 import * as svc from './service.ts';
+import { entryFields, str } from './schemas.ts';
 import * as repo from './repo.ts';
 
-const SUBJECT_LABELS: Record<string, string> = { 'national-id': '身分證統一編號', 'resident-certificate': '居留證統一證號', 'name-birthdate': '姓名及出生日期', other: '其他條件' };
+const SUBJECT_LABELS: Record<string, string> = { 'national-id': '身分證統一編號', 'resident-certificate': '居留證統一證號', 'name-birthdate': '姓名及出生日期', other: '其他條件', batch: '批次查詢' };
 
-const str = (max: number, msg: string) => z.string({ error: msg }).max(max, `最多 ${max} 字`);
 const entrySchema = z.object({
-  caseNo: str(64, '請輸入案號'),
-  reason: str(500, '請輸入查詢事由'),
-  opCode: str(16, '請輸入查詢作業代號'),
-  scope: str(16, '請輸入業務範圍'),
-  queryRequestId: z.number({ error: '申請單編號須為數字' }).int().positive().nullable().optional(),
+  ...entryFields,
   subject: z.object({ type: z.enum(SUBJECT_TYPES, { error: '查詢條件類型須為 national-id、resident-certificate、name-birthdate 或 other' }), value: str(200, '請輸入被查詢者查詢條件') }, { error: '請提供被查詢者查詢條件 subject: {type, value}' }),
-  account: z.string().max(64).nullable().optional(),
 });
 const batchSchema = z.object({ entries: z.array(entrySchema, { error: 'entries 須為陣列' }).min(1, '至少一筆').max(MAX_BATCH, `一次最多 ${MAX_BATCH} 筆`) });
 

@@ -398,6 +398,8 @@ export async function toFilter(db: Conn, cfg: Keys, q: LogQuery): Promise<repo.L
   if (q.subjectId) {
     const type: SubjectType = q.subjectType ?? guessSubjectType(q.subjectId);
     f.subjectHmac = subjectHmac(cfg.SUBJECT_HMAC_KEY, { type, value: q.subjectId });
+    // A batch query (queries/batch.ts) holding the person counts as a query of them.
+    f.batchEntryIds = await repo.batchEntriesWith(db, f.subjectHmac);
   }
   if (errors.length) throw validation(errors);
   return f;

@@ -102,7 +102,8 @@ export function subjectProblem(s: Subject): string | null {
   }
 }
 
-const kindOf = (t: SubjectType) => (t === 'national-id' || t === 'resident-certificate' ? 'id' : t === 'name-birthdate' ? 'nb' : 'ot');
+// A batch entry's digest (queries/batch.ts) has a key space of its own: no subject's HMAC can equal it.
+const kindOf = (t: SubjectType) => (t === 'national-id' || t === 'resident-certificate' ? 'id' : t === 'name-birthdate' ? 'nb' : (t as string) === 'batch' ? 'bt' : 'ot');
 
 /** Keyed HMAC-SHA256 for exact search. National ID and resident certificate share one key space. */
 export function subjectHmac(key: string | Buffer, s: Subject): string {

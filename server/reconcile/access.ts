@@ -18,6 +18,7 @@ export const importAccess: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/source-account-links/:id/remove', who: MANAGERS, units: 'subtree', note: 'remove an account link' },
   { method: 'GET', path: '/api/v1/reconcile-imports', who: READERS, units: 'subtree', note: 'imports within reach (?unit&period&source)' },
   { method: 'POST', path: '/api/v1/reconcile-imports', who: MANAGERS, units: 'subtree', note: 'multipart/form-data (source, unit, period YYYY-MM, file): import a source file for an agency and period, all or nothing; 400 import-refused naming each row, column and reason; 409 duplicate-import; 413 file-too-large' },
+  { method: 'POST', path: '/api/v1/reconcile-imports/:id/withdraw', who: MANAGERS, units: 'subtree', note: '{reason}: withdraw an import (records kept, out of matching; the month is reconciled again; a corrected file may then be imported); 404 outside reach, 409 already-withdrawn' },
   { method: 'GET', path: '/api/v1/reconcile-imports/:id', who: READERS, units: 'subtree', note: 'one import: file SHA-256, rows, mapping version, who, records and unknown accounts; 404 outside reach' },
   // Pages
   { method: 'GET', path: '/reconcile/sources', who: READERS, units: 'subtree', note: 'sources list and the form to define one' },
@@ -31,5 +32,6 @@ export const importAccess: AccessEntry[] = [
   { method: 'GET', path: '/reconcile/imports', who: READERS, units: 'subtree', note: 'imports list and the upload form' },
   { method: 'POST', path: '/reconcile/imports', who: MANAGERS, units: 'subtree', note: 'upload form (multipart); a refused file re-shows the form with each row, column and reason' },
   { method: 'GET', path: '/reconcile/imports/report.xlsx', who: MANAGERS, units: 'self', note: 'the caller’s last refused import as a workbook (row, column, reason), from the session; no identifier in it' },
+  { method: 'POST', path: '/reconcile/imports/:id/withdraw', who: MANAGERS, units: 'subtree', note: 'withdraw form (reason), as POST /api/v1/reconcile-imports/:id/withdraw' },
   { method: 'GET', path: '/reconcile/imports/:id', who: READERS, units: 'subtree', note: 'one import; 404 outside reach' },
 ];

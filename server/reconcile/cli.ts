@@ -70,4 +70,44 @@ async function importCommand(ctx: JobContext, args: CliArgs, out: (line: string)
   }
 }
 
-export const importCommands: Command[] = [{ name: 'reconcile import', usage: USAGE, run: importCommand }];
+const WITHDRAW_USAGE = 'reconcile withdraw --import ID --reason TEXT [--json]';
+
+/**
+ * `reconcile withdraw`: withdraws an import as the server's operator (its records kept, out of
+ * matching; the month reconciled again). Exit 0 withdrawn, 2 bad arguments or reason, 3 already
+ * withdrawn, 4 no such import.
+ */
+async function withdrawCommand(ctx: JobContext, args: CliArgs, out: (line: string) => void): Promise<number> {
+  const f = args.flags;
+  const json = f.json === true || f.json === 'true';
+  const fail = (p: Problem, code: number): number => {
+    if (json) out(JSON.stringify(p.toJSON()));
+    else {
+      process.stderr.write(`reconcile withdraw: ${p.detail ?? p.title}\n`);
+      for (const e of p.errors) process.stderr.write(`  ${e.field}: ${e.message}\n`);
+    }
+    return code;
+  };
+  const id = typeof f.import === 'string' && /^\d+$/.test(f.import) ? Number(f.import) : null;
+  const reason = typeof f.reason === 'string' ? f.reason : '';
+  const missing = [...(id == null ? [{ field: 'import', message: '--import ID (a number) is required' }] : []), ...(!reason.trim() ? [{ field: 'reason', message: '--reason TEXT is required' }] : [])];
+  if (missing.length) return fail(new Problem(400, 'validation', 'Validation failed', `usage: ${WITHDRAW_USAGE}`, missing), 2);
+  await ctx.db.migrate.latest();
+  try {
+    const r = await svc.withdrawImport(ctx.db, ctx.cfg, svc.OPERATOR, id!, { reason });
+    if (json) out(JSON.stringify(r));
+    else {
+      out(`withdrew import ${r.id} (${r.fileName}): source ${r.source}, unit ${r.unit}, period ${r.period}; its records are kept but no longer matched`);
+      if (r.rerun) out(`reconciled again: run ${r.rerun.runId} (generation ${r.rerun.generation})`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof Problem) return fail(e, e.status === 409 ? 3 : e.status === 404 ? 4 : 2);
+    throw e;
+  }
+}
+
+export const importCommands: Command[] = [
+  { name: 'reconcile import', usage: USAGE, run: importCommand },
+  { name: 'reconcile withdraw', usage: WITHDRAW_USAGE, run: withdrawCommand },
+];

@@ -10,12 +10,14 @@ export interface LinkRow { id: number; source_id: number; user_id: number; sourc
 export interface ImportRow {
   id: number; source_id: number; mapping_id: number; unit_id: number; period: string; file_name: string; file_sha256: string; row_count: number;
   imported_by: number | null; via: string; imported_at: number;
+  /** Withdrawal (0080): when, by whom (null: the command line), why; live_slot 0 while live, null once withdrawn. */
+  withdrawn_at?: number | null; withdrawn_by?: number | null; withdraw_reason?: string | null; live_slot?: number | null; withdrawer?: string | null;
   source_code?: string; source_name?: string; source_kind?: SourceKind; unit_code?: string; unit_name?: string; importer?: string | null; mapping_version?: number;
 }
 
 const toSource = (r: any): SourceRow => ({ ...r, id: Number(r.id), complete: Boolean(r.complete), unit_id: r.unit_id == null ? null : Number(r.unit_id), created_at: Number(r.created_at) });
 const toMapping = (r: any): MappingRow => ({ ...r, id: Number(r.id), source_id: Number(r.source_id), version: Number(r.version), header_row: Number(r.header_row), columns: parseJson<MappingColumns>(r.columns, { account: '', date: '' }), created_at: Number(r.created_at) });
-const toImport = (r: any): ImportRow => ({ ...r, id: Number(r.id), source_id: Number(r.source_id), mapping_id: Number(r.mapping_id), unit_id: Number(r.unit_id), row_count: Number(r.row_count), imported_at: Number(r.imported_at), ...(r.mapping_version != null ? { mapping_version: Number(r.mapping_version) } : {}) });
+const toImport = (r: any): ImportRow => ({ ...r, id: Number(r.id), source_id: Number(r.source_id), mapping_id: Number(r.mapping_id), unit_id: Number(r.unit_id), row_count: Number(r.row_count), imported_at: Number(r.imported_at), withdrawn_at: r.withdrawn_at == null ? null : Number(r.withdrawn_at), ...(r.mapping_version != null ? { mapping_version: Number(r.mapping_version) } : {}) });
 
 // --- sources ------------------------------------------------------------------------------------
 
@@ -86,8 +88,8 @@ export async function linkMap(conn: Conn, sourceId: number): Promise<Map<string,
 
 const importQuery = (conn: Conn) => conn('reconcile_imports as i')
   .join('reconcile_sources as s', 's.id', 'i.source_id').join('units as u', 'u.id', 'i.unit_id')
-  .join('reconcile_mappings as m', 'm.id', 'i.mapping_id').leftJoin('users as p', 'p.id', 'i.imported_by')
-  .select('i.*', 's.code as source_code', 's.name as source_name', 's.kind as source_kind', 'u.code as unit_code', 'u.name as unit_name', 'p.account as importer', 'm.version as mapping_version');
+  .join('reconcile_mappings as m', 'm.id', 'i.mapping_id').leftJoin('users as p', 'p.id', 'i.imported_by').leftJoin('users as w', 'w.id', 'i.withdrawn_by')
+  .select('i.*', 's.code as source_code', 's.name as source_name', 's.kind as source_kind', 'u.code as unit_code', 'u.name as unit_name', 'p.account as importer', 'm.version as mapping_version', 'w.account as withdrawer');
 
 export async function listImports(conn: Conn, agencyIds: number[], f: { period?: string; sourceId?: number; unitId?: number; limit?: number } = {}): Promise<ImportRow[]> {
   const q = importQuery(conn).whereIn('i.unit_id', agencyIds.length ? agencyIds : [-1]).orderBy([{ column: 'i.imported_at', order: 'desc' }, { column: 'i.id', order: 'desc' }]).limit(f.limit ?? 200);
@@ -102,6 +104,14 @@ export const importById = async (conn: Conn, id: number): Promise<ImportRow | un
 };
 export const importBySha = (conn: Conn, sourceId: number, sha256: string): Promise<{ id: number; unit_id: number } | undefined> =>
   conn('reconcile_imports').where({ source_id: sourceId, file_sha256: sha256 }).first('id', 'unit_id');
+/** The live (not withdrawn) import of a source for an agency and month, if any. */
+export const liveImport = (conn: Conn, sourceId: number, unitId: number, period: string): Promise<{ id: number; file_name: string } | undefined> =>
+  conn('reconcile_imports').where({ source_id: sourceId, unit_id: unitId, period }).whereNull('withdrawn_at').orderBy('id').first('id', 'file_name');
+
+/** Marks a live import withdrawn (its records stay); 0 when it was no longer live (a concurrent withdrawal). */
+export const withdrawImportRow = (conn: Conn, id: number, row: { withdrawn_at: number; withdrawn_by: number | null; withdraw_reason: string }): Promise<number> =>
+  conn('reconcile_imports').where({ id }).whereNull('withdrawn_at').update({ ...row, live_slot: null });
+
 export const insertImport = (conn: Conn, row: Omit<ImportRow, 'id'>) => insertId(conn, 'reconcile_imports', row as unknown as Record<string, unknown>);
 
 export interface SourceRecordInsert {

@@ -11,7 +11,8 @@ export interface SourceRow { id: number; code: string; name: string; kind: 'reco
 /** The sources with imports for the units and period, and those imports' ids. */
 export async function sourcesWithImports(conn: Conn, unitIds: number[], period: string): Promise<Array<SourceRow & { importIds: number[] }>> {
   const rows: any[] = await conn('reconcile_imports as i').join('reconcile_sources as s', 's.id', 'i.source_id')
-    .whereIn('i.unit_id', unitIds).andWhere('i.period', period).orderBy(['s.id', 'i.id'])
+    .whereIn('i.unit_id', unitIds).andWhere('i.period', period).whereNull('i.withdrawn_at') // a withdrawn import leaves matching (0080)
+    .orderBy(['s.id', 'i.id'])
     .select('s.id', 's.code', 's.name', 's.kind', 's.complete', 'i.id as import_id');
   const out = new Map<number, SourceRow & { importIds: number[] }>();
   for (const r of rows) {

@@ -36,7 +36,7 @@ const runBody = z.object({
 const idParam = (v: unknown): number => (typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : -1);
 
 export const KIND_LABELS: Record<FindingKind, string> = { unlogged: '未登錄（來源有紀錄、日誌無登錄）', unconfirmed: '未確認（日誌有登錄、完整來源無紀錄）', 'count-difference': '筆數差異', 'unknown-account': '未知帳號' };
-export const TRIGGER_LABELS: Record<string, string> = { import: '匯入後自動', manual: '人工重新對帳', demo: '示範資料' };
+export const TRIGGER_LABELS: Record<string, string> = { import: '匯入後自動', manual: '人工重新對帳', demo: '示範資料', withdrawal: '撤回匯入後' };
 const CHECK_NOTES: Record<string, string> = { 'not-drawn': '本月查核尚未抽樣：抽樣時將一併列入。', 'signed-off': '本月查核已簽核，未登錄紀錄未能列入該查核，請由稽核人員處理。', superseded: '本月查核已重新抽樣。' };
 
 const viewData = { KIND_LABELS, TRIGGER_LABELS, rocDateTime: (ms: number) => rocDateTime(Number(ms)) };

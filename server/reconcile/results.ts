@@ -254,7 +254,7 @@ export function runHash(agencyCode: string, period: string, windowMinutes: numbe
 export interface RunRequest {
   agency: UnitRow;
   period: string;
-  trigger: 'import' | 'manual' | 'demo';
+  trigger: 'import' | 'manual' | 'demo' | 'withdrawal';
   importId?: number | null;
   actor?: { id: number; account: string; ip?: string | null } | null;
 }

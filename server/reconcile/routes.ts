@@ -134,8 +134,11 @@ export function registerImports(r: Routes, ctx: AppContext): void {
       throw e;
     }
   });
+  r.post('/api/v1/reconcile-imports/:id/withdraw', async (req, res) => {
+    res.json(await svc.withdrawImport(db, cfg, who(req), idOf(req), (req.body ?? {}) as Record<string, unknown>));
+  });
   r.get('/api/v1/reconcile-imports/:id', async (req, res) => {
-    const { sample: _sample, ...out } = await svc.importDetail(db, who(req), idOf(req));
+    const { sample: _sample, canWithdraw: _w, ...out } = await svc.importDetail(db, who(req), idOf(req));
     res.json(out);
   });
 
@@ -284,8 +287,21 @@ export function registerImports(r: Routes, ctx: AppContext): void {
     res.setHeader('Cache-Control', 'no-store');
     await writeRefusalReport(res, report);
   });
-  r.get('/reconcile/imports/:id', async (req, res) => {
-    const imp = await svc.importDetail(db, who(req), idOf(req));
-    renderPage(res, 'reconcile/import', { title: `對帳匯入第 ${imp.id} 號`, imp, labels, periodText: rocMonth(imp.period) });
+  const importPage = async (req: Request, res: Response, form: Record<string, unknown> = {}, errors: Record<string, string> = {}, status = 200) => {
+    const w = who(req);
+    const imp = await svc.importDetail(db, w, idOf(req));
+    renderPage(res, 'reconcile/import', { title: `對帳匯入第 ${imp.id} 號`, imp, labels, periodText: rocMonth(imp.period), canWithdraw: imp.canWithdraw, form, errors }, status);
+  };
+  r.get('/reconcile/imports/:id', (req, res) => importPage(req, res));
+  r.post('/reconcile/imports/:id/withdraw', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    try {
+      const out = await svc.withdrawImport(db, cfg, who(req), idOf(req), { reason: text(b.reason) });
+      flash(req, 'ok', `已撤回第 ${out.id} 號匯入「${out.fileName}」，並已重新對帳${out.rerun ? `（第 ${out.rerun.generation} 次）` : ''}；現在可以匯入更正後的檔案。`);
+      res.redirect(303, `/reconcile/imports/${out.id}`);
+    } catch (e) {
+      if (e instanceof Problem && [400, 409].includes(e.status)) return importPage(req, res, { reason: text(b.reason) }, e.errors.length ? fieldMap(e) : { reason: e.detail ?? e.title }, e.status);
+      throw e;
+    }
   });
 }

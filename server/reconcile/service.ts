@@ -2,7 +2,7 @@
 // identifier at each source, a preview of a file as parsed, and the import of a file for an agency
 // and a period — all or nothing, subjects HMAC-ed and encrypted as the log does, every import,
 // mapping change and link change recorded as an event (never an identifier). No Express here.
-import { reconcileAfterImport } from './results.ts';
+import { reconcileAfterImport, runReconciliation } from './results.ts';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.t
 import { recordEvent, type Actor } from '../events/service.ts';
 import { encryptSubject, maskSubject, subjectHmac } from '../queries/subject.ts';
 import { textProblem } from '../text.ts';
+import { reasonProblem } from '../queries/rules.ts';
 import { iso, localDate, now, rocDateTime, rocMonth, rocShort } from '../time.ts';
 import { Problem, conflict, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
 import { parseOr400 } from '../web/validate.ts';
@@ -270,7 +271,7 @@ export async function unlinkedAccounts(conn: Conn, who: Who, sourceId: number): 
   const scope = await scopeOf(conn, who);
   await readableSource(conn, scope, sourceId);
   const rows: any[] = await conn('source_records as r').join('reconcile_imports as i', 'i.id', 'r.import_id')
-    .where('i.source_id', sourceId).whereIn('i.unit_id', scope.reach.read.size ? [...scope.reach.read] : [-1]).whereNull('r.user_id')
+    .where('i.source_id', sourceId).whereIn('i.unit_id', scope.reach.read.size ? [...scope.reach.read] : [-1]).whereNull('i.withdrawn_at').whereNull('r.user_id')
     .whereNotExists(conn('source_account_links as l').where('l.source_id', sourceId).whereRaw('l.source_account = r.source_account').select(conn.raw('1')))
     .groupBy('r.source_account').orderBy('r.source_account').limit(200).select('r.source_account').count({ n: '*' });
   return rows.map((r) => ({ sourceAccount: String(r.source_account), records: Number(r.n) }));
@@ -349,12 +350,15 @@ export interface ImportInput { source: string; unit: string; period: string; fil
 export interface ImportView {
   id: number; source: string; sourceName: string; kind: SourceKind; unit: string; unitName: string; period: string; fileName: string; sha256: string; rows: number;
   mappingVersion: number; importedBy: string | null; via: string; importedAt: string | null;
+  /** Withdrawn imports keep their records but leave matching: when, by whom (null: the command line), why. */
+  withdrawn: boolean; withdrawnAt: string | null; withdrawnBy: string | null; withdrawReason: string | null;
 }
 export interface ImportResult extends ImportView { records: number; unknownAccounts: number; unknownRecords: number; counted: number }
 
 const importView = (i: repo.ImportRow): ImportView => ({
   id: i.id, source: i.source_code!, sourceName: i.source_name!, kind: i.source_kind!, unit: i.unit_code!, unitName: i.unit_name!, period: i.period, fileName: i.file_name,
   sha256: i.file_sha256, rows: i.row_count, mappingVersion: i.mapping_version!, importedBy: i.importer ?? null, via: i.via, importedAt: iso(i.imported_at),
+  withdrawn: i.withdrawn_at != null, withdrawnAt: i.withdrawn_at != null ? iso(i.withdrawn_at) : null, withdrawnBy: i.withdrawn_at != null ? (i.withdrawer ?? null) : null, withdrawReason: i.withdraw_reason ?? null,
 });
 
 /** A file name as kept: its last path part, without control characters, at most 255 characters. */
@@ -409,12 +413,22 @@ export async function importFile(db: Db, cfg: Config, who: Who, input: ImportInp
     const yours = scope.reach.read.has(Number(had.unit_id));
     return conflict('duplicate-import', `此檔案已匯入過${yours ? `（第 ${had.id} 號匯入）` : ''}：同一來源不重複匯入相同內容的檔案（SHA-256 ${sha256.slice(0, 12)}…）。`);
   };
+  // One live import per source, agency and month: a corrected re-export replaces the first only
+  // after it is withdrawn, so no query is counted twice (the unique live_slot key, migration 0080,
+  // closes the race between two imports at once). Checked once the file has been read (below).
+  const liveOne = async () => {
+    const had = await repo.liveImport(db, source!.id, agency!.id, period!);
+    return had ? conflict('live-import', `「${agency!.name}」${rocMonth(period!)}已有此來源的匯入（第 ${had.id} 號，「${had.file_name}」）：同一來源、機關與月份只能有一筆有效匯入；要改用更正後的檔案，請先撤回第 ${had.id} 號匯入（須說明理由），再重新匯入。`) : null;
+  };
   const dup = await duplicate();
   if (dup) throw dup;
 
   const ctx = { fileName, source: source!.code, unit: agency!.code };
   const read = await parsedFile(input.file, mappingOf(mapping!), source!.kind, period, ctx);
   if (read.errorCount) throw new ImportRefused(read.errors, read.errorCount, { ...ctx, period });
+  // After the file is read: a refused file's every row error is told first, then this.
+  const live = await liveOne();
+  if (live) throw live;
 
   const links = await repo.linkMap(db, source!.id);
   const keys = { enc: cfg.subjectEncKey, hmac: cfg.SUBJECT_HMAC_KEY };
@@ -423,7 +437,7 @@ export async function importFile(db: Db, cfg: Config, who: Who, input: ImportInp
     id = await db.transaction(async (trx) => {
       const id = await repo.insertImport(trx, {
         source_id: source!.id, mapping_id: mapping!.id, unit_id: agency!.id, period: period!, file_name: fileName, file_sha256: sha256, row_count: read.rows,
-        imported_by: who.id, via: input.via, imported_at: now(),
+        imported_by: who.id, via: input.via, imported_at: now(), live_slot: 0,
       });
       await repo.insertRecords(trx, read.records.map((r) => recordRow(keys, id, r, links)));
       const unknown = new Set(read.records.filter((r) => !links.has(r.account)).map((r) => r.account)).size;
@@ -434,7 +448,7 @@ export async function importFile(db: Db, cfg: Config, who: Who, input: ImportInp
       return id;
     });
   } catch (e) {
-    if (isUniqueViolation(e)) throw (await duplicate()) ?? e;
+    if (isUniqueViolation(e)) throw (await duplicate()) ?? (await liveOne()) ?? e;
     throw e;
   }
   // Matching runs after each import (results.ts), once the import has committed: a failure there
@@ -466,6 +480,37 @@ function recordRow(keys: { enc: Buffer; hmac: string }, importId: number, r: Par
   return { import_id: importId, row_no: r.row, source_account: r.account, user_id: links.get(r.account) ?? null, occurred_at: r.occurredAt, ...subject, op_code: r.opCode, count: r.count };
 }
 
+/**
+ * Withdraws an import (a wrong or superseded file): who may import for its agency may withdraw
+ * it, with a reason. Its records are kept (evidence) but leave matching, the agency's month is
+ * reconciled again at once, and a corrected file for the same source and month may then be
+ * imported. Outside the person's reach the import answers as none; a second withdrawal is a 409.
+ */
+export async function withdrawImport(db: Db, cfg: Config, who: Who, id: number, input: { reason?: unknown }): Promise<ImportView & { rerun: { runId: number; generation: number } | null }> {
+  const scope = await scopeOf(db, who);
+  const row = await repo.importById(db, id);
+  if (!row || !scope.reach.read.has(row.unit_id)) throw notFound(NO_IMPORT);
+  if (!scope.reach.manage.has(row.unit_id)) throw forbidden('僅能匯入此機關資料的管理者可撤回匯入');
+  const reason = typeof input.reason === 'string' ? input.reason : '';
+  const rp = textProblem(reason) ?? reasonProblem(reason, cfg.REASON_MIN_LENGTH, '撤回理由');
+  if (rp) throw validation([{ field: 'reason', message: rp }]);
+  const already = () => conflict('already-withdrawn', `第 ${id} 號匯入已於先前撤回。`);
+  if (row.withdrawn_at != null) throw already();
+  await db.transaction(async (trx) => {
+    const changed = await repo.withdrawImportRow(trx, id, { withdrawn_at: now(), withdrawn_by: who.id, withdraw_reason: reason.trim() });
+    if (!changed) throw already();
+    await recordEvent(trx, actorOf(who), {
+      action: 'reconcile.import-withdrawn', targetType: 'reconcile_import', targetId: id, unitId: row.unit_id,
+      detail: { source: row.source_code, period: row.period, fileName: row.file_name, sha256: row.file_sha256, reason: reason.trim(), ...(who.operator ? { osUser: osUser() } : {}) },
+    });
+  });
+  // The month is reconciled again without the withdrawn records (after the commit: a failure
+  // there leaves the withdrawal standing, and the run can be repeated).
+  const agency = agencyIn(scope.units, row.unit_id);
+  const run = agency ? await runReconciliation(db, cfg, { agency, period: row.period, trigger: 'withdrawal', importId: id, actor: who.id == null ? undefined : { id: who.id, account: who.account, ip: who.ip ?? null } }) : null;
+  return { ...importView((await repo.importById(db, id))!), rerun: run ? { runId: run.runId, generation: run.generation } : null };
+}
+
 export async function listImportsFor(conn: Conn, who: Who, q: { unit?: string; period?: string; source?: string } = {}): Promise<ImportView[]> {
   const scope = await scopeOf(conn, who);
   const f: { period?: string; sourceId?: number; unitId?: number } = {};
@@ -490,7 +535,7 @@ export async function listImportsFor(conn: Conn, who: Who, q: { unit?: string; p
   return (await repo.listImports(conn, agencies, f)).map(importView);
 }
 
-export async function importDetail(conn: Conn, who: Who, id: number): Promise<ImportResult & { sample: Array<{ row: number; sourceAccount: string; person: string | null; at: string; atText: string; subject: string | null; opCode: string | null; count: number | null }> }> {
+export async function importDetail(conn: Conn, who: Who, id: number): Promise<ImportResult & { sample: Array<{ row: number; sourceAccount: string; person: string | null; at: string; atText: string; subject: string | null; opCode: string | null; count: number | null }>; canWithdraw: boolean }> {
   const scope = await scopeOf(conn, who);
   const row = await repo.importById(conn, id);
   if (!row || !scope.reach.read.has(row.unit_id)) throw notFound(NO_IMPORT);
@@ -498,7 +543,7 @@ export async function importDetail(conn: Conn, who: Who, id: number): Promise<Im
     row: Number(r.row_no), sourceAccount: r.source_account, person: r.account ?? null, at: iso(Number(r.occurred_at))!, atText: r.count == null ? rocDateTime(Number(r.occurred_at)) : rocShort(localDate(Number(r.occurred_at))),
     subject: r.subject_mask ?? null, opCode: r.op_code ?? null, count: r.count == null ? null : Number(r.count),
   }));
-  return { ...importView(row), ...(await repo.importFigures(conn, id)), sample };
+  return { ...importView(row), ...(await repo.importFigures(conn, id)), sample, canWithdraw: row.withdrawn_at == null && scope.reach.manage.has(row.unit_id) };
 }
 
 /** Agencies the person may import for, and the sources each may use, for the import form. */

@@ -466,6 +466,16 @@ describe(`reconciliation import (${ENGINE})`, function () {
       const file = path.join(dir, 'ag1-nov.csv');
       // The same rows as the Big5 fixture, but one more: a different file.
       fs.writeFileSync(file, Buffer.concat([fixture('big5-roc-compact.csv'), Buffer.from('SOC001,1151121,08:00,' + IDS.a + ',IN01\r\n')]));
+      // One live import per source, agency and month: while the page's import stands, this file is refused (exit 3) …
+      const live = await run('--source', 'NHI-VPN', '--unit', 'AG1', '--period', PERIOD, '--file', file);
+      expect(live.code).to.equal(3);
+      expect(live.stderr).to.contain('撤回');
+      // … and taken once it is withdrawn (test/integration/reconcile-withdraw.test.ts tests withdrawal itself).
+      const src = await t.db('reconcile_sources').where({ code: 'NHI-VPN' }).first('id');
+      for (const id of await t.db('reconcile_imports').where({ source_id: src.id, unit_id: tree.AG1, period: PERIOD }).whereNull('withdrawn_at').pluck('id')) {
+        const w = await cli(['reconcile', 'withdraw', '--import', String(id), '--reason', '測試：改以命令列匯入更正後的檔案'], t.env);
+        expect(w.code, w.stderr).to.equal(0);
+      }
       const r = await run('--source', 'NHI-VPN', '--unit', 'AG1', '--period', PERIOD, '--file', file, '--json');
       expect(r.code, r.stderr).to.equal(0);
       const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
