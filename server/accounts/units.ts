@@ -55,3 +55,10 @@ export const agencies = (conn: Conn): Promise<UnitRow[]> => conn('units').where(
 export function isWithin(units: UnitRow[], rootId: number, unitId: number): boolean {
   return subtreeOf(units, rootId).includes(unitId);
 }
+
+/** A unit code (a command's --unit) to its agency, or why not: unknown, or under no agency. */
+export async function agencyByCode(conn: Conn, code: string): Promise<{ agency: UnitRow } | { problem: string }> {
+  const unit = await unitByCode(conn, code);
+  const agency = unit ? await agencyOf(conn, unit.id) : undefined;
+  return agency ? { agency } : { problem: unit ? 'belongs to no agency' : 'unknown unit' };
+}

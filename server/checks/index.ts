@@ -5,7 +5,7 @@ import type { Capability, CliArgs, Command } from '../capabilities.ts';
 import type { JobContext, JobDef } from '../../jobs/registry.ts';
 import { previousMonthPeriod } from '../../jobs/periods.ts';
 import { runJob } from '../../jobs/runner.ts';
-import { unitByCode, agencyOf } from '../accounts/units.ts';
+import { agencyByCode } from '../accounts/units.ts';
 import { localMonth, monthRange, now, previousMonth, setClock } from '../time.ts';
 import { access, register } from './routes.ts';
 import { MONTHLY_SAMPLING_JOB, verifyCheck } from './sampling.ts';
@@ -41,12 +41,12 @@ const verifyCommand: Command = {
       return 2;
     }
     await ctx.db.migrate.latest();
-    const unit = await unitByCode(ctx.db, code);
-    const agency = unit ? await agencyOf(ctx.db, unit.id) : undefined;
-    if (!agency) {
-      out(`--unit ${code}: ${unit ? 'belongs to no agency' : 'unknown unit'}`);
+    const found = await agencyByCode(ctx.db, code);
+    if ('problem' in found) {
+      out(`--unit ${code}: ${found.problem}`);
       return 2;
     }
+    const { agency } = found;
     const check = await ctx.db('checks').where({ unit_id: agency.id, period }).orderBy('generation', 'desc').first();
     if (!check) {
       out(`no check recorded for ${agency.code} ${period}: run "job run ${MONTHLY_SAMPLING} --period ${period}" first`);

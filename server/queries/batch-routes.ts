@@ -6,13 +6,14 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { Problem, notFound, validation } from '../web/problem.ts';
+import { Problem, validation } from '../web/problem.ts';
 import { formChecksOwnText, parseOr400 } from '../web/validate.ts';
 import { renderPage } from '../web/views.ts';
 import { declareUpload } from '../web/upload.ts';
 import { MAX_BATCH_SUBJECTS, getBatch, recordBatch, type BatchInput } from './batch.ts';
-import { openRequestsOf, type Person, type Recorder } from './service.ts';
+import { openRequestsOf, type Recorder } from './service.ts';
 import { entryFields, str } from './schemas.ts';
+import { idParam, person } from './routes.ts';
 import type { Subject } from './subject.ts';
 
 /** A subject list file is at most this large (10,000 lines of an identifier and a little more). */
@@ -35,15 +36,6 @@ const batchSchema = z.object({
     .max(MAX_BATCH_SUBJECTS, `一個批次最多 ${MAX_BATCH_SUBJECTS} 人`),
 });
 
-const person = (req: Request): Person => {
-  const a = req.actor!;
-  return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
-};
-const idParam = (req: Request): number => {
-  const id = Number(req.params.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw notFound();
-  return id;
-};
 
 /**
  * The subjects of a list file: UTF-8 (BOM or not), one identifier a line (the first cell of a CSV

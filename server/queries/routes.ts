@@ -4,8 +4,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
-import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
-import { formChecksOwnText, parseOr400 } from '../web/validate.ts';
+import { Problem, forbidden, validation, type FieldError } from '../web/problem.ts';
+import { formChecksOwnText, idParam as pathId, parseOr400 } from '../web/validate.ts';
 import { renderPage, addNav } from '../web/views.ts';
 import { addHomePanel } from '../web/home.ts';
 import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
@@ -57,15 +57,11 @@ const subjectSearchOf = (q: z.infer<typeof subjectSearchSchema>): svc.SubjectSea
   subjectType: q.subjectType, subjectId: q.subjectId, purpose: q.purpose,
 });
 
-const person = (req: Request): svc.Person => {
+export const person = (req: Request): svc.Person => {
   const a = req.actor!;
   return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
 };
-const idParam = (req: Request): number => {
-  const id = Number(req.params.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw notFound();
-  return id;
-};
+export const idParam = (req: Request): number => pathId(req.params.id);
 /** Blank query-string values mean "no filter". */
 const cleanQuery = (q: Record<string, unknown>): Record<string, string> => {
   const out: Record<string, string> = {};

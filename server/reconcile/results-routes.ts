@@ -10,7 +10,7 @@ import { addNav, renderPage } from '../web/views.ts';
 import { parseForm, parseOr400 } from '../web/validate.ts';
 import { Problem } from '../web/problem.ts';
 import { localMonth, now, previousMonth, rocDateTime } from '../time.ts';
-import { agencyOf, unitByCode } from '../accounts/units.ts';
+import { agencyByCode } from '../accounts/units.ts';
 import { FINDING_KINDS, RESULT_READERS, RESULT_RUNNERS, listRuns, rerun, runDetail, runReconciliation, type FindingKind } from './results.ts';
 
 export const resultsAccess: AccessEntry[] = [
@@ -109,12 +109,12 @@ export const runCommand: Command = {
       return 2;
     }
     await ctx.db.migrate.latest();
-    const unit = await unitByCode(ctx.db, code);
-    const agency = unit ? await agencyOf(ctx.db, unit.id) : undefined;
-    if (!agency) {
-      out(`--unit ${code}: ${unit ? 'belongs to no agency' : 'unknown unit'}`);
+    const found = await agencyByCode(ctx.db, code);
+    if ('problem' in found) {
+      out(`--unit ${code}: ${found.problem}`);
       return 2;
     }
+    const { agency } = found;
     const r = await runReconciliation(ctx.db, ctx.cfg, { agency, period, trigger: 'manual' });
     const f = r.figures;
     out(`reconciliation ${agency.code} ${period} generation ${r.generation}: ${f.sources} sources, ${f.sourceRecords} source records, ${f.entries} entries; matched ${f.matched}, unlogged ${f.unlogged}, unconfirmed ${f.unconfirmed}, count differences ${f.countDifferences}, unknown accounts ${f.unknownAccounts}; ${r.checkItemsAdded} added to the check${r.checkNote ? ` (${r.checkNote})` : ''}`);
