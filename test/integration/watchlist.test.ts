@@ -8,7 +8,7 @@ import { makeUser, nationalId, recordTestEntries, seedTree, type Tree } from '..
 import { startSmtp, type SmtpSink } from '../support/smtp.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { monthlySamplingJob } from '../../server/checks/index.ts';
-import { subjectHmac } from '../../server/queries/subject.ts';
+import { maskSubject, subjectHmac } from '../../server/queries/subject.ts';
 import { deliverOutbox, queueEntryAlerts, transportFor } from '../../server/mail/service.ts';
 import type { Config } from '../../server/config.ts';
 
@@ -60,7 +60,9 @@ describe(`watch list (${ENGINE})`, function () {
     const row = await t.db('watch_list').where({ id: ok.body.id }).first();
     expect(row.subject_hmac).to.equal(subjectHmac(t.cfg.SUBJECT_HMAC_KEY, { type: 'national-id', value: WATCHED }));
     const everything = JSON.stringify([await t.db('watch_list'), await t.db('system_events')]);
-    expect(everything).to.not.include(WATCHED).and.not.include(WATCHED.slice(-4));
+    // The identifier and its mask: a bare run of its digits is no test, since hashes and tokens are
+    // random hex and would sooner or later hold them by chance.
+    expect(everything).to.not.include(WATCHED).and.not.include(maskSubject({ type: 'national-id', value: WATCHED }));
     const list = await e.agent.get('/api/v1/watch-list');
     expect(list.body.items[0]).to.include({ subjectType: 'national-id', status: 'active', addedBy: 'wl.ethics', reason: '新聞關注人物' });
     expect(JSON.stringify(list.body)).to.not.include(row.subject_hmac);
@@ -84,7 +86,15 @@ describe(`watch list (${ENGINE})`, function () {
       ['wl.ethics@county.example', '【健保查詢稽核】安全警示：查詢人員查詢本人資料'],
       ['wl.ethics@county.example', '【健保查詢稽核】安全警示：查詢政風關注名單所列對象'],
     ]);
-    for (const m of got) expect(m.raw).to.not.include(WATCHED).and.not.include(OWN).and.not.include(WATCHED.slice(-4));
+    // Read as a person reads it (decoded subject and body), and raw for anything left undecoded.
+    for (const m of got) {
+      const read = [m.subject, m.text, m.html || ''].join('\n');
+      for (const id of [WATCHED, OWN]) {
+        const mask = maskSubject({ type: 'national-id', value: id });
+        expect(read).to.not.include(id).and.not.include(mask).and.not.include(mask.slice(-3).padStart(7, '*'));
+        expect(m.raw).to.not.include(id).and.not.include(mask);
+      }
+    }
   });
 
   it('flags a query of a listed subject in the monthly sample', async () => {
