@@ -27,7 +27,7 @@ const CLERKS = 40;
 
 
 /** One agency with two units and 40 clerks; N chained entries spread over the year; a check a month. */
-async function generate(db: Db, total: number): Promise<number> {
+export async function generate(db: Db, total: number): Promise<number> {
   const t = Date.now();
   const [plan] = await db('units').insert({ code: 'PLAN', name: '計畫處', kind: 'planning', parent_id: null, has_sections: true, status: 'active', created_at: t });
   const [ag] = await db('units').insert({ code: 'AG01', name: '南投縣政府社會及勞動處', kind: 'agency', parent_id: plan, has_sections: true, status: 'active', created_at: t });
@@ -116,7 +116,8 @@ async function child(kind: 'annual' | 'bare', dbName: string, unitId: number, ou
   process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes: fs.statSync(out).size }) + '\n');
 }
 
-function runChild(args: string[]): Promise<any> {
+/** Runs one writer (`annual` or `bare`) in its own child process; the `annual` writer's format is its file's extension (.xlsx or .ods). */
+export function runChild(args: string[]): Promise<any> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let s = '';

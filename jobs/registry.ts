@@ -1,4 +1,4 @@
-// Job definitions. Capabilities contribute theirs through CAPABILITY_JOBS in server/capabilities.ts.
+// Job definitions. Capabilities contribute theirs through their `jobs` field (server/capability.ts).
 import type { Config } from '../server/config.ts';
 import type { Db } from '../server/db.ts';
 

@@ -25,9 +25,11 @@ import { allUnits, subtreeOf, type UnitRow } from '../server/accounts/units.ts';
 import { ROLE_LABELS, RANK_LABELS, type Role } from '../server/accounts/roles.ts';
 import { GENESIS } from '../server/queries/chain.ts';
 import { publishedKey, signHead, type CheckpointSettings } from '../server/queries/checkpoints.ts';
-import { localDate, localParts, now, rocDateTime, rocShort, rocYear, yearRange } from '../server/time.ts';
+import { fastLocal, localDate, now, rocDateTime, rocPeriod, rocShort, rocYear, yearRange } from '../server/time.ts';
+import { AUDIT_KIND_LABELS, CHECK_STATUS_LABELS, SUBJECT_LABELS, USER_STATUS_LABELS, VERDICT_LABELS, basisLabel, labelOf } from '../server/labels.ts';
 import { RECONCILE_COLUMNS, RECONCILE_SHEET, writeReconcileSheet } from '../server/reconcile/annual-sheet.ts';
-import { BOLD_FONT, TITLE_FONT, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
+import { ODS_MIME, cleanText, readOds } from './ods.ts';
+import { BOLD_FONT, TITLE_FONT, discardWorkbookFile, type WorkbookFormat, addInertRow, cellText, closeWorkbookFile, openWorkbookFile, printSetup, wrapCells, yieldToWriter } from './cells.ts';
 
 export const PAGE = 5000;
 export const YIELD_EVERY = 1000;
@@ -64,6 +66,8 @@ export class HashedSheet {
     header.commit();
   }
   private write(values: unknown[]): ExcelJS.Row {
+    // Hashed as written: text as either format holds it (control characters out, CR LF as LF).
+    for (let i = 0; i < values.length; i++) if (typeof values[i] === 'string') values[i] = cleanText(values[i] as string);
     this.hash.update(canonicalRow(values, this.columns.length));
     return addInertRow(this.ws, values);
   }
@@ -123,26 +127,59 @@ export function addCoverSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter): { line: (
   return { line, heading, commit };
 }
 
-/** Reads back a workbook and recomputes each sheet's hash against the cover. For tests and audits. */
-export async function verifyWorkbook(file: string): Promise<{ ok: boolean; sheets: Array<{ name: string; rows: number; expected: string; actual: string | null }> }> {
+/** Reads back a workbook (.xlsx or .ods) and recomputes each sheet's hash against the cover. For tests and audits. */
+export async function verifyWorkbook(file: string): Promise<{ ok: boolean; format: WorkbookFormat; sheets: Array<{ name: string; rows: number; expected: string; actual: string | null }> }> {
+  if ((await sniffFormat(file)) === 'ods') return { format: 'ods', ...checkCover(await odsSheetHashes(file)) };
   const wb = new ExcelJS.Workbook();
   await wb.xlsx.readFile(file);
   const cover = wb.getWorksheet(COVER);
-  if (!cover) return { ok: false, sheets: [] };
+  const rows: string[][] = [];
+  cover?.eachRow((row) => rows.push([1, 2, 3].map((c) => cellText(row.getCell(c).value))));
+  return { format: 'xlsx', ...checkCover({ cover: cover ? rows : null, hash: (name) => { const ws = wb.getWorksheet(name); return ws ? sheetHashOf(ws) : null; } }) };
+}
+
+/** The sheets the cover lists (工作表 | 資料列數 | SHA-256), each against the hash recomputed from the file. */
+function checkCover(book: { cover: string[][] | null; hash: (name: string) => string | null }) {
+  if (!book.cover) return { ok: false, sheets: [] };
   const listed: Array<{ name: string; rows: number; expected: string }> = [];
   let inTable = false;
-  cover.eachRow((row) => {
-    const a = cellText(row.getCell(1).value);
-    if (a === '工作表' && cellText(row.getCell(3).value) === 'SHA-256') return void (inTable = true);
-    const c = cellText(row.getCell(3).value);
-    if (inTable && a && /^[0-9a-f]{64}$/.test(c)) listed.push({ name: a, rows: Number(cellText(row.getCell(2).value)), expected: c });
+  for (const [a = '', b = '', c = ''] of book.cover) {
+    if (a === '工作表' && c === 'SHA-256') inTable = true;
+    else if (inTable && a && SHA256_HEX.test(c)) listed.push({ name: a, rows: Number(b), expected: c });
     else if (inTable) inTable = false;
-  });
-  const sheets = listed.map((l) => {
-    const ws = wb.getWorksheet(l.name);
-    return { ...l, actual: ws ? sheetHashOf(ws) : null };
-  });
+  }
+  const sheets = listed.map((l) => ({ ...l, actual: book.hash(l.name) }));
   return { ok: sheets.length > 0 && sheets.every((s) => s.actual === s.expected), sheets };
+}
+
+/** Which format a workbook file is, from its bytes (an .ods zip starts with its stored mimetype). */
+export async function sniffFormat(file: string): Promise<WorkbookFormat> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(128), 0, 128, 0);
+    return buffer.subarray(0, bytesRead).toString('latin1').includes(`mimetype${ODS_MIME}`) ? 'ods' : 'xlsx';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Every table's content hash of an .ods file, streamed (a million rows stay out of memory), and the cover's rows. */
+export async function odsSheetHashes(file: string): Promise<{ cover: string[][] | null; hash: (name: string) => string | null; order: string[] }> {
+  const tables = new Map<string, { columns: number; hash: crypto.Hash; rows: number }>();
+  let cover: string[][] | null = null;
+  const order: string[] = [];
+  await readOds(file, (t, cells) => {
+    const s = tables.get(t.name)!;
+    if (s.rows++ === 0) s.columns = cells.length;
+    s.hash.update(canonicalRow(cells, s.columns));
+    if (t.name === COVER) cover!.push(cells);
+  }, (t) => {
+    order.push(t.name);
+    tables.set(t.name, { columns: 0, hash: crypto.createHash('sha256'), rows: 0 });
+    if (t.name === COVER) cover = [];
+  });
+  const digests = new Map([...tables].map(([name, s]) => [name, s.hash.digest('hex')]));
+  return { cover, hash: (name) => digests.get(name) ?? null, order };
 }
 
 /** The content hash of a worksheet read back with exceljs. */
@@ -185,33 +222,8 @@ export interface AnnualResult {
   bytes: number;
 }
 
-const SUBJECT_LABEL: Record<string, string> = { 'national-id': '身分證統一編號', 'resident-certificate': '居留證統一證號', 'name-birthdate': '姓名及出生日期', other: '其他條件' };
-const STATUS_LABEL: Record<string, string> = { active: '啟用', pending: '待啟用', disabled: '停用' };
-const VERDICT_LABEL: Record<string, string> = { proper: '適當', improper: '不適當', 'explanation-needed': '待說明' };
-const CHECK_STATUS: Record<string, string> = { open: '查核中', 'signed-off': '已簽核', superseded: '已重新抽樣' };
-const AUDIT_KIND: Record<string, string> = { investigation: '異常調查', 'internal-audit': '內部稽核', other: '其他' };
 const ADMIN_ROLES: Role[] = ['admin', 'planning_admin'];
 
-/**
- * Taipei date and time of many instants, fast: the zone offset is looked up once per UTC hour
- * (Intl formatting per row would triple the time of a million-row sheet). Same results as
- * rocShort(localDate(ms)) and localTime(ms).
- */
-export function fastLocal(): (ms: number) => { date: string; time: string } {
-  const offsets = new Map<number, number>();
-  const p2 = (n: number) => (n < 10 ? '0' + n : String(n));
-  return (ms) => {
-    const hour = Math.floor(ms / 3_600_000);
-    let off = offsets.get(hour);
-    if (off === undefined) {
-      const p = localParts(ms);
-      off = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
-      offsets.set(hour, off);
-    }
-    const d = new Date(ms + off);
-    return { date: `${d.getUTCFullYear() - 1911}/${p2(d.getUTCMonth() + 1)}/${p2(d.getUTCDate())}`, time: `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}` };
-  };
-}
 
 const day = (ms: unknown) => (ms == null ? '' : rocShort(localDate(Number(ms))));
 const dt = (ms: unknown) => (ms == null ? '' : rocDateTime(Number(ms)));
@@ -286,7 +298,7 @@ async function writeRoster(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
       sheet.add([
         u.account, u.name, unit?.code ?? '', unit?.name ?? '', u.title ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank,
         (roles.get(u.id) ?? []).join('、'), (perms.get(u.id) ?? []).join('、'), u.auth_source === 'ldap' ? '目錄(LDAP)' : '本系統',
-        STATUS_LABEL[u.status] ?? u.status, day(u.created_at), dt(u.last_login_at), day(u.password_changed_at),
+        labelOf(USER_STATUS_LABELS, u.status), day(u.created_at), dt(u.last_login_at), day(u.password_changed_at),
         u.disable_on ? rocShort(u.disable_on) : '', day(u.disabled_at), u.disabled_reason ?? '',
       ]);
     }
@@ -327,7 +339,7 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
     if (checksExist) {
       // The page's entries are an id range: its sample marks are one indexed range read.
       const items = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').whereBetween('i.entry_id', [Number(rows[0].id), last]).whereNot('c.status', 'superseded').select('i.entry_id', 'i.basis');
-      for (const it of items) marks.set(Number(it.entry_id), it.basis === 'random' ? '抽查（隨機）' : `抽查（${String(it.basis).replace(/^flag:/, '風險:')}）`);
+      for (const it of items) marks.set(Number(it.entry_id), `抽查（${basisLabel(String(it.basis))}）`);
     }
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
@@ -336,7 +348,7 @@ async function writeEntries(conn: Conn, sheet: HashedSheet, unitIds: number[], y
       if (mark) sampled++;
       sheet.add([
         Number(r.seq), when.date, when.time, r.account, unitsById.get(r.unit_id)?.name ?? String(r.unit_id), r.scope_code, r.op_code,
-        r.case_no, r.reason, r.subject_mask, SUBJECT_LABEL[r.subject_type] ?? r.subject_type,
+        r.case_no, r.reason, r.subject_mask, labelOf(SUBJECT_LABELS, r.subject_type),
         r.query_request_id == null ? '' : Number(r.query_request_id), r.source === 'api' ? 'API' : '網頁', mark, r.hash,
       ], MULTI_LINE.test(r.reason) ? REASON_WRAP : undefined);
       if (++done % YIELD_EVERY === 0) {
@@ -363,7 +375,7 @@ async function writeChecks(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
     .select('c.*', 'k.account as checker');
   let items = 0;
   for (const c of checks) {
-    const head = [c.period, unitsById.get(c.unit_id)?.name ?? '', Number(c.generation), CHECK_STATUS[c.status] ?? c.status, Number(c.population), Number(c.sample_size), c.seed.slice(0, 16), c.checker ?? (c.assignment_problem ?? ''), day(c.signed_off_at)];
+    const head = [rocPeriod(c.period), unitsById.get(c.unit_id)?.name ?? '', Number(c.generation), labelOf(CHECK_STATUS_LABELS, c.status), Number(c.population), Number(c.sample_size), c.seed.slice(0, 16), c.checker ?? (c.assignment_problem ?? ''), day(c.signed_off_at)];
     let last = 0;
     let any = false;
     for (;;) {
@@ -374,7 +386,7 @@ async function writeChecks(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
       for (const i of rows) {
         // An unlogged query (issue 16) has no entry: its source record is named instead.
         const ref = i.entry_id == null ? `來源紀錄#${i.source_record_id}` : i.seq == null ? `#${i.entry_id}` : Number(i.seq);
-        sheet.add([...head, ref, i.basis === 'random' ? '隨機' : i.basis === 'unlogged' ? '未登錄（對帳）' : String(i.basis).replace(/^flag:/, '風險:'), i.verdict ? VERDICT_LABEL[i.verdict] ?? i.verdict : '未判定', i.note ?? '', i.decider ?? '', dt(i.decided_at)]);
+        sheet.add([...head, ref, basisLabel(String(i.basis)), i.verdict ? labelOf(VERDICT_LABELS, i.verdict) : '未判定', i.note ?? '', i.decider ?? '', dt(i.decided_at)]);
         items++;
         any = true;
       }
@@ -403,7 +415,7 @@ async function writeAudits(conn: Conn, sheet: HashedSheet, unitIds: number[], ye
   const rows: any[] = await auditRecordsQuery(conn, unitIds, year).leftJoin('users as s', 's.id', 'a.signed_by').orderBy('a.id')
     .select('a.*', 's.account as signer');
   for (const a of rows) {
-    sheet.add([Number(a.id), AUDIT_KIND[a.kind] ?? a.kind, unitsById.get(a.unit_id)?.name ?? '', a.title, a.period ?? '', a.summary ?? '', a.findings ?? '', a.conclusion ?? '', a.signer ?? '', day(a.signed_at), a.supersedes_id == null ? '' : Number(a.supersedes_id)]);
+    sheet.add([Number(a.id), labelOf(AUDIT_KIND_LABELS, a.kind), unitsById.get(a.unit_id)?.name ?? '', a.title, a.period ? rocPeriod(a.period) : '', a.summary ?? '', a.findings ?? '', a.conclusion ?? '', a.signer ?? '', day(a.signed_at), a.supersedes_id == null ? '' : Number(a.supersedes_id)]);
   }
   return rows.length;
 }
@@ -514,7 +526,7 @@ export async function writeAnnualWorkbook(conn: Conn, opts: AnnualOptions): Prom
     progress(1, '完成');
     return { year, unit: root ? { id: root.id, code: root.code, name: root.name } : null, counts, chainHead: head, sheets, noData, ...file };
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    discardWorkbookFile(wb, tmp);
     throw e;
   }
 }

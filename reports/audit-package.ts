@@ -1,13 +1,13 @@
 // The audit package for the NHI administration (clause 5(四)): the user roster and the audit
 // records of a date range, with internal-audit checklists, destruction records and link reviews,
 // on demand. Same streaming writer, inert cells and cover-sheet hashes as the annual workbook.
-import fs from 'node:fs';
 import type { Conn } from '../server/db.ts';
 import { parseJson } from '../server/db.ts';
 import { allUnits, subtreeOf } from '../server/accounts/units.ts';
 import { RANK_LABELS } from '../server/accounts/roles.ts';
-import { localDate, now, rocDateTime, rocShort, startOfLocalDay, addDays } from '../server/time.ts';
-import { closeWorkbookFile, openWorkbookFile, yieldToWriter } from './cells.ts';
+import { localDate, now, rocDateTime, rocPeriod, rocShort, startOfLocalDay, addDays } from '../server/time.ts';
+import { AUDIT_KIND_LABELS, CHECKLIST_RESULT_LABELS, USER_STATUS_LABELS, labelOf } from '../server/labels.ts';
+import { closeWorkbookFile, discardWorkbookFile, openWorkbookFile, yieldToWriter } from './cells.ts';
 import { HashedSheet, addCoverSheet, rosterLabels } from './annual.ts';
 
 export interface PackageOptions {
@@ -20,8 +20,6 @@ export interface PackageOptions {
 }
 
 const day = (ms: unknown) => (ms == null ? '' : rocShort(localDate(Number(ms))));
-const KIND: Record<string, string> = { investigation: '異常調查', 'internal-audit': '內部稽核', other: '其他' };
-const RESULT: Record<string, string> = { pass: '符合', fail: '不符合', na: '不適用' };
 
 export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
   const progress = o.progress ?? (() => undefined);
@@ -43,7 +41,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
     for (let i = 0; i < users.length; i += 500) {
       const page = users.slice(i, i + 500);
       const { roles, perms } = await rosterLabels(conn, page.map((u) => u.id));
-      for (const u of page) roster.add([u.account, u.name, byId.get(u.unit_id)?.name ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank, (roles.get(Number(u.id)) ?? []).join('、'), (perms.get(Number(u.id)) ?? []).join('、'), u.status === 'active' ? '啟用' : u.status === 'disabled' ? '停用' : '待啟用', day(u.created_at), day(u.disabled_at)]);
+      for (const u of page) roster.add([u.account, u.name, byId.get(u.unit_id)?.name ?? '', (RANK_LABELS as Record<string, string>)[u.rank] ?? u.rank, (roles.get(Number(u.id)) ?? []).join('、'), (perms.get(Number(u.id)) ?? []).join('、'), labelOf(USER_STATUS_LABELS, u.status), day(u.created_at), day(u.disabled_at)]);
       await yieldToWriter(roster.ws);
     }
     sheets.push(roster.finish());
@@ -55,7 +53,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
     ]);
     if (await conn.schema.hasTable('audit_records')) {
       for (const a of await conn('audit_records').whereIn('unit_id', ids).where('created_at', '>=', start).where('created_at', '<', end).orderBy('id')) {
-        records.add([Number(a.id), KIND[a.kind] ?? a.kind, byId.get(a.unit_id)?.name ?? '', a.title, a.period ?? '', a.summary ?? '', a.findings ?? '', a.conclusion ?? '', day(a.signed_at)]);
+        records.add([Number(a.id), labelOf(AUDIT_KIND_LABELS, a.kind), byId.get(a.unit_id)?.name ?? '', a.title, a.period ? rocPeriod(a.period) : '', a.summary ?? '', a.findings ?? '', a.conclusion ?? '', day(a.signed_at)]);
       }
     }
     sheets.push(records.finish());
@@ -64,7 +62,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
       { header: '稽核期間', width: 10 }, { header: '機關', width: 22 }, { header: '條款', width: 12 }, { header: '查核項目', width: 36 }, { header: '系統佐證', width: 50 }, { header: '結果', width: 8 }, { header: '說明', width: 30 }, { header: '簽核日期', width: 12 },
     ]);
     for (const a of await conn('internal_audits').whereIn('unit_id', ids).where('status', 'signed').where('signed_at', '>=', start).where('signed_at', '<', end).orderBy('id')) {
-      for (const i of parseJson<any[]>(a.checklist, [])) checklist.add([a.period, byId.get(a.unit_id)?.name ?? '', i.clause, i.label, i.evidence, RESULT[i.result] ?? '', i.note ?? '', day(a.signed_at)]);
+      for (const i of parseJson<any[]>(a.checklist, [])) checklist.add([rocPeriod(a.period), byId.get(a.unit_id)?.name ?? '', i.clause, i.label, i.evidence, CHECKLIST_RESULT_LABELS[i.result] ?? '', i.note ?? '', day(a.signed_at)]);
     }
     sheets.push(checklist.finish());
 
@@ -91,7 +89,7 @@ export async function writeAuditPackage(conn: Conn, o: PackageOptions) {
     progress(1, '完成');
     return { from: o.from, to: o.to, unit: root ? { id: root.id, code: root.code } : null, sheets, ...file };
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    discardWorkbookFile(wb, tmp);
     throw e;
   }
 }

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
+import { OdsSheet, OdsWorkbook, cleanText } from './ods.ts';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -18,6 +19,7 @@ export const looksLikeFormula = (v: unknown): boolean => typeof v === 'string' &
  * string cell, never a formula), other values as they are.
  */
 export function setInert(cell: ExcelJS.Cell, value: unknown): void {
+  if (typeof value === 'string') value = cleanText(value);
   if (value === null || value === undefined) {
     cell.value = null;
   } else if (typeof value === 'string') {
@@ -61,6 +63,7 @@ export const PENDING_LIMIT = 8 * 1048576;
  */
 export async function yieldToWriter(ws: ExcelJS.Worksheet): Promise<void> {
   await yieldToLoop();
+  if (ws instanceof OdsSheet) return ws.drain();
   const started = Date.now();
   while (pendingBytes(ws) > PENDING_LIMIT && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 2));
 }
@@ -151,7 +154,9 @@ export function wrapCells(row: ExcelJS.Row, columns: Array<{ width: number }>, c
  * number format), so only the styled cells (covers, header rows) cost anything. The XML written is
  * the same as exceljs' own.
  */
-export function streamingWorkbook(target: { filename: string } | { stream: NodeJS.WritableStream }): ExcelJS.stream.xlsx.WorkbookWriter {
+export function streamingWorkbook(target: { filename: string } | { stream: NodeJS.WritableStream }, format: WorkbookFormat = 'xlsx'): ExcelJS.stream.xlsx.WorkbookWriter {
+  // The ODS writer implements the part of exceljs' writer our workbooks use (reports/ods.ts).
+  if (format === 'ods') return new OdsWorkbook(target) as unknown as ExcelJS.stream.xlsx.WorkbookWriter;
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ ...target, useSharedStrings: false, useStyles: true } as Partial<ExcelJS.stream.xlsx.WorkbookStreamWriterOptions>);
   (wb as unknown as { language: string }).language = 'zh-TW';
   const styles = (wb as unknown as { styles: { addStyleModel(model: object | undefined, cellType?: number): number } }).styles;
@@ -167,6 +172,26 @@ export function streamingWorkbook(target: { filename: string } | { stream: NodeJ
 // ---------------------------------------------------------------------------------------------
 // Workbook files
 
+/** The two workbook formats (issue 19): Office Open XML and OpenDocument (CNS 15251). */
+export const WORKBOOK_FORMATS = ['xlsx', 'ods'] as const;
+export type WorkbookFormat = (typeof WORKBOOK_FORMATS)[number];
+export const WORKBOOK_MIME: Record<WorkbookFormat, string> = { xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ods: 'application/vnd.oasis.opendocument.spreadsheet' };
+export const isWorkbookFormat = (v: unknown): v is WorkbookFormat => typeof v === 'string' && (WORKBOOK_FORMATS as readonly string[]).includes(v);
+/** The format a file name asks for: .ods is OpenDocument, anything else xlsx. */
+export const formatOfFile = (file: string): WorkbookFormat => (/\.ods$/i.test(file) ? 'ods' : 'xlsx');
+
+/**
+ * A command's workbook format from `--format` and the `--out` extension (the extension alone is
+ * enough): an unknown format, or an extension that is not the format's, is an error naming the flag.
+ */
+export function cliWorkbookFormat(format: unknown, out: string): { format: WorkbookFormat } | { error: string } {
+  if (format !== undefined && !isWorkbookFormat(format)) return { error: `--format: unknown format ${String(format)} (xlsx or ods)` };
+  const ext = /\.(xlsx|ods)$/i.exec(out)?.[1].toLowerCase() as WorkbookFormat | undefined;
+  if (!ext) return { error: `--out: ${out} must end in .xlsx or .ods` };
+  if (format !== undefined && format !== ext) return { error: `--out: ${out} must end in .${format} for --format ${format}` };
+  return { format: ext };
+}
+
 const PARTIAL = /\.partial-\d+-[0-9a-f]+$/;
 /** A half-written workbook (a crash left it): its name ends as openWorkbookFile names it. */
 export const isPartialFile = (name: string): boolean => PARTIAL.test(name);
@@ -178,7 +203,7 @@ export const isPartialFile = (name: string): boolean => PARTIAL.test(name);
 export function openWorkbookFile(out: string): { wb: ExcelJS.stream.xlsx.WorkbookWriter; tmp: string } {
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const tmp = `${out}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  return { wb: streamingWorkbook({ filename: tmp }), tmp };
+  return { wb: streamingWorkbook({ filename: tmp }, formatOfFile(out)), tmp };
 }
 
 /** Finishes the workbook, then gives it its real name; answers the file's SHA-256 and size. */
@@ -187,6 +212,12 @@ export async function closeWorkbookFile(wb: ExcelJS.stream.xlsx.WorkbookWriter, 
   const sha256 = await fileSha256(tmp);
   fs.renameSync(tmp, out);
   return { sha256, bytes: fs.statSync(out).size };
+}
+
+/** A workbook whose writing failed: its partial file goes, and an .ods writer's temporary sheet files. */
+export function discardWorkbookFile(wb: ExcelJS.stream.xlsx.WorkbookWriter, tmp: string): void {
+  fs.rmSync(tmp, { force: true });
+  if ((wb as unknown) instanceof OdsWorkbook) (wb as unknown as OdsWorkbook).discard();
 }
 
 export async function fileSha256(file: string): Promise<string> {

@@ -6,7 +6,7 @@ import { publishedKey, signHead, type CheckpointSettings } from '../server/queri
 import { isMonth, localMonth, monthRange, now, rocDateTime, rocMonth } from '../server/time.ts';
 import { basisLabel, VERDICT_LABELS, type Verdict } from '../server/checks/rules.ts';
 import { sourceRecordsByIds } from '../server/checks/unlogged.ts';
-import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter } from './cells.ts';
+import { BOLD_FONT, addInertRow, printSetup, setInert, streamingWorkbook, wrapCells, yieldToWriter, type WorkbookFormat } from './cells.ts';
 
 export interface SheetRow {
   no: number;
@@ -126,8 +126,8 @@ export const rowValues = (r: SheetRow): unknown[] => [r.no, rocDateTime(r.querie
  * page wide, the header row on every page, sampled rows bold (in the same font family as the
  * others), the reason wrapped.
  */
-export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: { filename: string } | { stream: NodeJS.WritableStream }): Promise<{ rows: number }> {
-  const wb = streamingWorkbook(target);
+export async function writeMonthlySheetXlsx(conn: Conn, h: SheetHeader, target: { filename: string } | { stream: NodeJS.WritableStream }, format: WorkbookFormat = 'xlsx'): Promise<{ rows: number }> {
+  const wb = streamingWorkbook(target, format);
   wb.creator = 'NHI Query Audit';
   const ws = wb.addWorksheet('查詢紀錄單', { views: [{ state: 'frozen', ySplit: 1 }], ...printSetup('landscape') });
   ws.columns = SHEET_COLUMNS.map((c) => ({ width: c.width }));

@@ -11,7 +11,7 @@ import { declareAccess, Routes } from './web/access.ts';
 import { csrfProtection, loadActor, requestId, serviceTokens, viewLocals, bearerOf, rocDateFields, textGuard } from './web/middleware.ts';
 import { verifyJsonBody } from './web/validate.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
-import { Problem } from './web/problem.ts';
+import { Problem } from './problem.ts';
 import { isDisabledNow } from './accounts/active.ts';
 import { isUploadRequest, multipartUploads } from './web/upload.ts';
 
@@ -99,6 +99,9 @@ export function createApp(ctx: AppContext): express.Express {
   const routes = new Routes(router);
   for (const c of CAPABILITIES) declareAccess(c.access ?? []);
   for (const c of CAPABILITIES) c.register?.(routes, ctx);
+  // This app's menu and home panels, from the capabilities' lists (no process-wide registry).
+  app.locals.navEntries = CAPABILITIES.flatMap((c) => c.nav ?? []);
+  app.locals.homePanels = CAPABILITIES.flatMap((c) => c.homePanels ?? []);
   app.use(router);
 
   app.use(notFoundHandler);

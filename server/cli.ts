@@ -3,7 +3,8 @@
 // available, 3 the period (or thing) is already done or running.
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createDb, withAdminDb, type Db } from './db.ts';
-import { allCommands, allJobs, CAPABILITIES, type CliArgs, type DemoAccount } from './capabilities.ts';
+import { allCommands, allJobs, CAPABILITIES } from './capabilities.ts';
+import type { CliArgs, DemoAccount } from './capability.ts';
 import { runJob } from '../jobs/runner.ts';
 import { bootstrapAdmin } from './accounts/bootstrap.ts';
 import { configureLocale } from './web/locale.ts';
@@ -44,8 +45,9 @@ const USAGE = `usage: nhi-audit <command>
                                           the checkpoint signing key's public half; sign the head now; rotate the key
   doctor [--grants-sql USER[@HOST]]       the configuration's health: database, account grants, checkpoint key, witness
                                           directory; exit 0 healthy, 1 with warnings. --grants-sql: the app account's GRANTs
-  report annual --year Y [--unit CODE] --out F.xlsx
-  report monthly-sheet --month YYYY-MM --unit CODE --out F.xlsx`;
+  report annual --year Y [--unit CODE] [--format xlsx|ods] --out F.xlsx|F.ods
+  report monthly-sheet --month YYYY-MM --unit CODE [--format xlsx|ods] --out F.xlsx|F.ods
+  report verify FILE                      a workbook's sheet hashes against its cover (.xlsx or .ods)`;
 
 /** Deterministic pseudo-random numbers (mulberry32) so demo data is the same on every run. */
 export function seededRandom(seed: number): () => number {

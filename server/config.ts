@@ -103,6 +103,9 @@ const schema = z.object({
   // from the database's storage.
   CHECKPOINT_KEY_FILE: z.string().min(1).optional(),
   WITNESS_DIR: z.string().min(1).default('./data/witness'),
+  // The signed sheets as PDF (issue 19) are printed by headless Chromium: its program. Without it
+  // those downloads answer 503 and say so; the pages themselves still print from the browser.
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   // Mail (issue 18): the county's SMTP relay (smtp:// or smtps://; none: in-app only), the sender,
   // the link base in mails, days of warning before a due date, and the outbox's delivery attempts.
   SMTP_URL: z.string().optional(),

@@ -1,17 +1,7 @@
-import type { Role } from './accounts/roles.ts';
+import type { SignedInActor } from './actor.ts';
 
 declare global {
   namespace Express {
-    /** The signed-in person, loaded from the database on every request. */
-    interface Actor {
-      id: number;
-      account: string;
-      name: string;
-      unitId: number;
-      roles: Role[];
-      rank: string;
-      ip: string | null;
-    }
     interface ServiceToken {
       id: number;
       name: string;
@@ -19,7 +9,7 @@ declare global {
       userId: number;
     }
     interface Request {
-      actor?: Actor;
+      actor?: SignedInActor;
       serviceToken?: ServiceToken;
       requestId?: string;
     }
@@ -34,6 +24,8 @@ declare module 'express-session' {
     flash?: { kind: 'ok' | 'error'; text: string };
     /** Lockouts of the account since its previous sign-in (auth capability). */
     notices?: Array<{ at: number; address: string | null; until: number | null }>;
+    /** Sign-in proved the password of an account that must change it (auth routes, short-lived, one use). */
+    passwordProof?: { userId: number; account: string; at: number };
     [key: string]: unknown;
   }
 }

@@ -6,12 +6,13 @@ document.addEventListener('DOMContentLoaded', () => {
   const scope = document.getElementById('f-scope');
   const caseNo = document.getElementById('f-caseNo');
   const subject = document.getElementById('f-subjectValue');
-  // Choosing a request form fills its business scope and case number.
+  // Choosing a request form sets its business scope and case number, replacing the previous
+  // form's: an entry under form 5 must not keep form 4's 案號 (the server refuses it too).
   if (req) req.addEventListener('change', () => {
     const opt = req.selectedOptions[0];
     if (!opt || !opt.value) return;
     if (scope && opt.dataset.scope) scope.value = opt.dataset.scope;
-    if (caseNo && !caseNo.value && opt.dataset.case) caseNo.value = opt.dataset.case;
+    if (caseNo && opt.dataset.case) caseNo.value = opt.dataset.case;
   });
   // After a successful entry the case stays filled in: go straight to the next subject.
   if (!document.querySelector('[aria-invalid="true"]') && subject) {

@@ -1,7 +1,7 @@
 // Demo county for `seed-demo`: the planning department, agencies with subordinate units, and users
 // of every role. Later capabilities add their own data on top of this.
 import type { JobContext } from '../../jobs/registry.ts';
-import type { DemoAccount, DemoOptions } from '../capabilities.ts';
+import type { DemoAccount, DemoOptions } from '../capability.ts';
 import { now } from '../time.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { ensurePlanningUnit } from './bootstrap.ts';

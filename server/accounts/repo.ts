@@ -2,6 +2,7 @@
 import type { Conn } from '../db.ts';
 import { insertId, parseJson } from '../db.ts';
 import type { Perm, TreeUnit, World } from './delegation.ts';
+import { whereActiveNow } from './active.ts';
 
 export interface UserRow {
   id: number;
@@ -112,6 +113,9 @@ export async function unitScopeRows(conn: Conn): Promise<Array<{ unit_id: number
   return conn('unit_scopes as us').join('scopes as s', 's.id', 'us.scope_id').orderBy('s.sort').select('us.unit_id', 's.code', 'us.status', 'us.authorised_on', 'us.terminated_on');
 }
 export const scopeIdByCode = async (conn: Conn, code: string): Promise<number | undefined> => (await conn('scopes').where({ code }).first('id'))?.id;
+/** Every scope's clause and title and every op code's name, for labels a person reads. */
+export const scopeNames = (conn: Conn): Promise<Array<{ code: string; clause: string; title: string }>> => conn('scopes').orderBy('sort').select('code', 'clause', 'title');
+export const opCodeNames = (conn: Conn): Promise<Array<{ code: string; name: string }>> => conn('op_codes').orderBy('code').select('code', 'name');
 export const activeScopeCodes = (conn: Conn): Promise<string[]> => conn('scopes').where({ active: true }).orderBy('sort').pluck('code');
 
 export const countUsersIn = async (conn: Conn, unitIds: number[], statuses: string[]): Promise<number> =>
@@ -130,7 +134,7 @@ export async function revokeScope(conn: Conn, unitIds: number[], scopeId: number
 }
 
 // --- account requests ---
-export interface RequestRow {
+export interface AccountRequestRow {
   id: number;
   kind: string;
   status: string;
@@ -146,16 +150,16 @@ export interface RequestRow {
   executed_at: number | null;
   result_user_id: number | null;
 }
-const fromRequest = (r: any): RequestRow => ({ ...r, payload: parseJson(r.payload, {}) });
+const fromRequest = (r: any): AccountRequestRow => ({ ...r, payload: parseJson(r.payload, {}) });
 
-export const insertRequest = (conn: Conn, row: Omit<RequestRow, 'id' | 'payload' | 'decided_by' | 'decided_at' | 'executed_by' | 'executed_at' | 'result_user_id'> & { payload: unknown }) =>
+export const insertAccountRequest = (conn: Conn, row: Omit<AccountRequestRow, 'id' | 'payload' | 'decided_by' | 'decided_at' | 'executed_by' | 'executed_at' | 'result_user_id'> & { payload: unknown }) =>
   insertId(conn, 'account_requests', { ...row, payload: JSON.stringify(row.payload) });
 
-export async function requestById(conn: Conn, id: number): Promise<RequestRow | undefined> {
+export async function accountRequestById(conn: Conn, id: number): Promise<AccountRequestRow | undefined> {
   const r = await conn('account_requests').where({ id }).first();
   return r ? fromRequest(r) : undefined;
 }
-export async function listRequests(conn: Conn, f: { unitIds?: number[]; status?: string[]; requestedBy?: number; limit: number; offset: number }): Promise<{ rows: RequestRow[]; total: number }> {
+export async function listAccountRequests(conn: Conn, f: { unitIds?: number[]; status?: string[]; requestedBy?: number; limit: number; offset: number }): Promise<{ rows: AccountRequestRow[]; total: number }> {
   const q = conn('account_requests');
   if (f.unitIds) q.whereIn('unit_id', f.unitIds.length ? f.unitIds : [-1]);
   if (f.status) q.whereIn('status', f.status);
@@ -165,7 +169,7 @@ export async function listRequests(conn: Conn, f: { unitIds?: number[]; status?:
   return { rows: rows.map(fromRequest), total: Number(n) };
 }
 /** Moves a request from one status to the next; 0 when someone else moved it first. */
-export const moveRequest = (conn: Conn, id: number, from: string, patch: Record<string, unknown>): Promise<number> =>
+export const moveAccountRequest = (conn: Conn, id: number, from: string, patch: Record<string, unknown>): Promise<number> =>
   conn('account_requests').where({ id, status: from }).update(patch);
 
 export const insertStep = (conn: Conn, row: { request_id: number; step: string; actor_id: number | null; actor_account: string | null; at: number; note: string | null; ip: string | null }) =>
@@ -203,3 +207,8 @@ export const moveReviewItem = (conn: Conn, id: number, patch: Record<string, unk
 export const disablesDue = (conn: Conn, unitIds: number[], by: string): Promise<Array<{ id: number; unit_id: number; disable_on: string }>> =>
   conn('users').whereIn('unit_id', unitIds.length ? unitIds : [-1]).andWhere('status', 'active').whereNotNull('disable_on').andWhere('disable_on', '<=', by)
     .select('id', 'unit_id', 'disable_on').orderBy('disable_on');
+
+/** Accounts active now in `unitIds` with their e-mail address as stored (account review: who mail cannot reach, issue 18). */
+export const activeWithEmail = (conn: Conn, unitIds: number[]): Promise<Array<{ id: number; account: string; name: string; email: string | null; unit_id: number; unit_code: string; unit_name: string }>> =>
+  whereActiveNow(conn('users as u').join('units as n', 'n.id', 'u.unit_id'), 'u.').whereIn('u.unit_id', unitIds)
+    .select('u.id', 'u.account', 'u.name', 'u.email', 'u.unit_id', 'n.code as unit_code', 'n.name as unit_name').orderBy('u.account');

@@ -7,13 +7,16 @@ import type { JobContext, JobDef } from '../../jobs/registry.ts';
 import { dayPeriod, monthPeriod } from '../../jobs/periods.ts';
 import { localDate, localParts, localTime, now } from '../time.ts';
 import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
-import { conflict, forbidden, notFound } from '../web/problem.ts';
+import { conflict, forbidden, notFound } from '../problem.ts';
 import { directoryFor, type Directory } from '../auth/ldap.ts';
 import { canManageUser, isAdmin, subtree } from './delegation.ts';
 import * as repo from './repo.ts';
-import { disableNow, type Who } from './service.ts';
+import { disableNow } from './service.ts';
+import type { Actor } from '../actor.ts';
 import { allUnits, type UnitRow } from './units.ts';
 import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
+import { FINDING_LABELS } from '../labels.ts';
+import { isAddress } from '../mail/rules.ts';
 
 export const ACCOUNT_REVIEW_JOB = 'account-review';
 
@@ -49,17 +52,7 @@ export const LOGIN_WINDOW_DAYS = 30;
 
 export const FINDINGS = ['idle', 'never-activated', 'duplicate-person', 'directory-missing', 'password-expired', 'disable-overdue', 'after-hours-login', 'shared-address', 'concurrent-session'] as const;
 export type FindingKind = (typeof FINDINGS)[number];
-export const FINDING_LABELS: Record<FindingKind, string> = {
-  'idle': '閒置帳號（逾期未登入）',
-  'never-activated': '未啟用帳號（啟用碼逾期）',
-  'duplicate-person': '同一人持有多個帳號',
-  'directory-missing': '目錄帳號已不存在或已停用',
-  'password-expired': '密碼逾期未變更',
-  'disable-overdue': '預定停用日已過仍未停用',
-  'after-hours-login': '非上班時間登入',
-  'shared-address': '多個帳號自同一位址登入',
-  'concurrent-session': '同一帳號自不同位址同時使用',
-};
+export { FINDING_LABELS };
 
 export interface ReviewUser {
   id: number; account: string; unitId: number; status: string; authSource: string; personHmac: string | null;
@@ -155,7 +148,7 @@ async function directoryMissing(directory: Directory | null, users: ReviewUser[]
  * `only`: the agencies (or planning department) to review — a top-up for those owed the month's
  * review; every account when absent. Under a job run (`jobRunId`) what it covered is recorded.
  */
-export async function runAccountReview(db: Db, cfg: Config, period: string, opts: { trigger?: string; startedBy?: Who; directory?: Directory | null; jobRunId?: number; only?: number[] | null; topUp?: boolean } = {}) {
+export async function runAccountReview(db: Db, cfg: Config, period: string, opts: { trigger?: string; startedBy?: Actor; directory?: Directory | null; jobRunId?: number; only?: number[] | null; topUp?: boolean } = {}) {
   const at = now();
   const snap = await snapshot(db, at);
   const units = await allUnits(db);
@@ -186,14 +179,14 @@ export async function runAccountReview(db: Db, cfg: Config, period: string, opts
 }
 
 /** 404 unless the review item is about an account in the caller's subtree. */
-export async function assertReviewItemVisible(db: Db, who: Who, itemId: number): Promise<void> {
+export async function assertReviewItemVisible(db: Db, who: Actor, itemId: number): Promise<void> {
   const world = await repo.loadWorld(db);
   const [item] = await repo.reviewItems(db, { id: itemId });
   if (!item || !subtree(world, who.unitId).has(item.unit_id)) throw notFound('找不到指定的清查項目。');
 }
 
 /** The responsible admin keeps the account (with a reason) or disables it; the decision is kept. */
-export async function decideReviewItem(db: Db, who: Who, itemId: number, input: { decision: 'keep' | 'disable'; reason: string }): Promise<void> {
+export async function decideReviewItem(db: Db, who: Actor, itemId: number, input: { decision: 'keep' | 'disable'; reason: string }): Promise<void> {
   const world = await repo.loadWorld(db);
   const [item] = await repo.reviewItems(db, { id: itemId });
   if (!item || !subtree(world, who.unitId).has(item.unit_id)) throw notFound('找不到指定的清查項目。');
@@ -211,7 +204,7 @@ export async function decideReviewItem(db: Db, who: Who, itemId: number, input: 
   });
 }
 
-export async function listReviewItems(db: Db, who: Who, f: { reviewId?: number; status?: string }) {
+export async function listReviewItems(db: Db, who: Actor, f: { reviewId?: number; status?: string }) {
   const world = await repo.loadWorld(db);
   const items = await repo.reviewItems(db, { reviewId: f.reviewId, unitIds: [...subtree(world, who.unitId)], status: f.status });
   const roles = await repo.rolesFor(db, items.map((i: any) => i.user_id));
@@ -222,6 +215,16 @@ export async function listReviewItems(db: Db, who: Who, f: { reviewId?: number; 
     decidedBy: i.decided_by, decidedAt: i.decided_at == null ? null : Number(i.decided_at), decisionReason: i.decision_reason,
     canDecide: i.status === 'open' && isAdmin(who) && canManageUser(world, me, { id: i.user_id, unitId: i.unit_id, roles: roles.get(i.user_id) ?? [] }),
   }));
+}
+
+/**
+ * Accounts within the reader's reach that mail cannot reach (issue 18): no address, or one the
+ * outbox would not send to. Their reminders, escalations and alerts stay in the app only.
+ */
+export async function accountsWithoutEmail(db: Db, who: Actor) {
+  const world = await repo.loadWorld(db);
+  return (await repo.activeWithEmail(db, [...subtree(world, who.unitId)])).filter((u) => !isAddress(u.email?.trim()))
+    .map((u) => ({ id: Number(u.id), account: u.account, name: u.name, unit: { id: Number(u.unit_id), code: u.unit_code, name: u.unit_name }, email: u.email ? 'invalid' : 'missing' }));
 }
 
 export async function listReviewRuns(db: Db) {
@@ -250,7 +253,7 @@ export async function forceExpiredPasswords(db: Db, cfg: Config): Promise<{ forc
 }
 
 /** A job context that may carry the person who asked for an on-demand run. */
-export interface ReviewJobContext extends JobContext { startedBy?: Who; directory?: Directory | null }
+export interface ReviewJobContext extends JobContext { startedBy?: Actor; directory?: Directory | null }
 
 export const accountReviewJob: JobDef = {
   name: ACCOUNT_REVIEW_JOB,

@@ -1,13 +1,14 @@
 // HTTP for accounts: parse, call the service, answer JSON or render a page. Authorisation beyond
 // the audience (subtree, delegation layer, no self-approval) is decided in the service.
+import { REQUEST_STATUS_LABELS, USER_STATUS_LABELS } from '../labels.ts';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
-import { notFound, Problem } from '../web/problem.ts';
-import { parseOr400, fieldErrors } from '../web/validate.ts';
-import { addNav, renderPage } from '../web/views.ts';
-import { addHomePanel } from '../web/home.ts';
+import { parseOr400, fieldErrors, notFound, Problem } from '../problem.ts';
+import { idParam } from '../web/validate.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { type HomePanel } from '../web/home.ts';
 import { iso, localDate, now } from '../time.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { permissionsOf } from '../auth/permissions.ts';
@@ -15,17 +16,18 @@ import { lockoutAlerts, LOCKOUT_ALERT_DAYS } from '../auth/service.ts';
 import { RANKS, RANK_LABELS, ROLES, ROLE_LABELS } from './roles.ts';
 import { ADMINS, FILERS, READERS, REVIEW_READERS } from './access.ts';
 import * as svc from './service.ts';
-import { accountReviewJob, assertReviewItemVisible, decideReviewItem, FINDING_LABELS, listReviewItems, listReviewRuns, type ReviewJobContext } from './review.ts';
+import { reminderPreferenceOf } from '../mail/outbox.ts';
+import { isAddress } from '../mail/rules.ts';
+import { accountReviewJob, accountsWithoutEmail, assertReviewItemVisible, decideReviewItem, FINDING_LABELS, listReviewItems, listReviewRuns, type ReviewJobContext } from './review.ts';
+import type { SignedInActor } from '../actor.ts';
+import type { Actor } from '../actor.ts';
 
-const who = (req: Request): svc.Who => {
+const who = (req: Request): Actor => {
   const a = req.actor!;
   return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
 };
-const idOf = (req: Request): number => {
-  const n = Number(req.params.id);
-  if (!Number.isInteger(n) || n <= 0) throw notFound();
-  return n;
-};
+/** The row id in the path (web/validate.ts idParam: the one parser). */
+const idOf = (req: Request): number => idParam(req.params.id);
 const paging = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), offset: z.coerce.number().int().min(0).optional() });
 
 const perm = z.object({ scope: z.string().trim().min(1).max(16), opCode: z.string().trim().min(1).max(16) });
@@ -50,8 +52,8 @@ const requestBody = z.object({
   rank: z.enum(RANKS).optional(),
   disableOn: z.string().trim().max(10).optional(),
 });
-const decisionBody = z.object({ decision: z.enum(['approve', 'reject'], { message: '決定應為 approve 或 reject' }), reason: z.string().trim().min(2, '請填寫核定理由').max(1000) });
-const reviewDecisionBody = z.object({ decision: z.enum(['keep', 'disable'], { message: '決定應為 keep 或 disable' }), reason: z.string().trim().min(2, '請填寫理由').max(1000) });
+const decisionBody = z.object({ decision: z.enum(['approve', 'reject'], { message: '請選擇核可或駁回' }), reason: z.string().trim().min(2, '請填寫核定理由').max(1000) });
+const reviewDecisionBody = z.object({ decision: z.enum(['keep', 'disable'], { message: '請選擇保留或停用' }), reason: z.string().trim().min(2, '請填寫理由').max(1000) });
 const unitCreate = z.object({
   code: z.string().trim().regex(/^[A-Z0-9][A-Z0-9-]{1,31}$/, '單位代碼為 2–32 個大寫英文字母、數字或 -'),
   name: z.string().trim().min(2, '請填寫單位名稱').max(100),
@@ -101,7 +103,7 @@ async function act(req: Request, res: Response, back: string, fn: () => Promise<
   res.redirect(303, back);
 }
 
-function requestJson(v: svc.RequestView) {
+function requestJson(v: svc.AccountRequestView) {
   return {
     id: v.id, kind: v.kind, status: v.status, unit: v.unit.code, targetUser: v.targetUser ? { id: v.targetUser.id, account: v.targetUser.account } : null,
     account: v.payload.account ?? null, roles: v.payload.roles ?? null, permissions: v.payload.permissions ?? null, disableOn: v.payload.disableOn ?? null,
@@ -115,9 +117,9 @@ function userJson(u: svc.UserView) {
 }
 
 /** Home-page panel: requests awaiting my approval, approved ones to carry out, open review items. */
-const homePanel = async (c: AppContext, actor: Express.Actor) => {
+const homePanel = async (c: AppContext, actor: SignedInActor) => {
   if (!actor.roles.some((x) => (ADMINS as readonly string[]).includes(x) || x === 'supervisor')) return null;
-  const n = await svc.pendingCounts(c.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles, ip: null });
+  const n = await svc.pendingCounts(c.db, actor);
   const items: Array<{ label: string; value: number; href: string }> = [];
   if (actor.roles.includes('supervisor')) items.push({ label: '待核定帳號申請', value: n.inbox, href: '/accounts/approvals' });
   if (actor.roles.some((x) => (ADMINS as readonly string[]).includes(x))) {
@@ -126,22 +128,20 @@ const homePanel = async (c: AppContext, actor: Express.Actor) => {
   }
   return { title: '帳號管理待辦', items };
 };
-let panelAdded = false;
+
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/accounts/requests', label: '帳號申請', roles: FILERS, order: 60 },
+  { href: '/accounts/approvals', label: '帳號申請核定', roles: ['supervisor'], order: 61 },
+  { href: '/accounts/todo', label: '帳號配賦', roles: ADMINS, order: 62 },
+  { href: '/accounts/users', label: '帳號清冊', roles: READERS, order: 63 },
+  { href: '/accounts/units', label: '單位', roles: READERS, order: 64 },
+  { href: '/accounts/reviews', label: '帳號清查', roles: REVIEW_READERS, order: 65 },
+  { href: '/accounts/me', label: '我的帳號', roles: 'signed-in', order: 90 },
+];
 
 export function register(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
-  addNav('/accounts/requests', '帳號申請', FILERS, 60);
-  addNav('/accounts/approvals', '帳號申請核定', ['supervisor'], 61);
-  addNav('/accounts/todo', '帳號配賦', ADMINS, 62);
-  addNav('/accounts/users', '帳號清冊', READERS, 63);
-  addNav('/accounts/units', '單位', READERS, 64);
-  addNav('/accounts/reviews', '帳號清查', REVIEW_READERS, 65);
-  addNav('/accounts/me', '我的帳號', 'signed-in', 90);
-  // Once per process: tests build several apps, and the panel reads the database it is given.
-  if (!panelAdded) {
-    panelAdded = true;
-    addHomePanel(homePanel);
-  }
 
   // ---------------------------------------------------------------- JSON API
   r.get('/api/v1/units', async (_req, res) => {
@@ -171,9 +171,9 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.post('/api/v1/users', async (req, res) => {
     const { requestId } = parseOr400(z.object({ requestId: z.coerce.number().int().positive({ message: '請指定已核可的帳號申請 (requestId)' }) }), req.body);
-    const got = await svc.getRequest(db, who(req), requestId);
+    const got = await svc.getAccountRequest(db, who(req), requestId);
     if (got.kind !== 'new') throw new Problem(400, 'validation', 'Validation failed', '此申請不是帳號新增申請。', [{ field: 'requestId', message: '此申請不是帳號新增申請。' }]);
-    const out = await svc.executeRequest(db, cfg, who(req), requestId);
+    const out = await svc.executeAccountRequest(db, cfg, who(req), requestId);
     res.set('Cache-Control', 'no-store').status(201).json({ id: out.userId, account: out.account, requestId, activationCode: out.activationCode ?? null, activationExpiresAt: iso(out.activationExpiresAt) });
   });
   r.post('/api/v1/users/:id/unlock', async (req, res) => {
@@ -186,28 +186,29 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.get('/api/v1/account-requests', async (req, res) => {
     const q = parseOr400(paging.extend({ view: z.enum(['inbox', 'todo', 'mine', 'all']).optional(), status: z.enum(['pending', 'approved', 'rejected', 'done']).optional() }), req.query);
-    const out = await svc.listRequests(db, who(req), q);
+    const out = await svc.listAccountRequests(db, who(req), q);
     res.json({ items: out.items.map(requestJson), total: out.total });
   });
   r.get('/api/v1/account-requests/:id', async (req, res) => {
-    res.json(requestJson(await svc.getRequest(db, who(req), idOf(req))));
+    res.json(requestJson(await svc.getAccountRequest(db, who(req), idOf(req))));
   });
   r.post('/api/v1/account-requests', async (req, res) => {
-    const id = await svc.fileRequest(db, cfg, who(req), parseOr400(requestBody, req.body) as svc.RequestInput);
+    const id = await svc.fileAccountRequest(db, cfg, who(req), parseOr400(requestBody, req.body) as svc.AccountRequestInput);
     res.status(201).json({ id, status: 'pending' });
   });
   r.post('/api/v1/account-requests/:id/decision', async (req, res) => {
     const id = idOf(req);
-    await svc.decideRequest(db, who(req), id, parseOr400(decisionBody, req.body));
-    res.json(requestJson(await svc.getRequest(db, who(req), id)));
+    await svc.decideAccountRequest(db, who(req), id, parseOr400(decisionBody, req.body));
+    res.json(requestJson(await svc.getAccountRequest(db, who(req), id)));
   });
   r.post('/api/v1/account-requests/:id/execute', async (req, res) => {
-    const out = await svc.executeRequest(db, cfg, who(req), idOf(req));
+    const out = await svc.executeAccountRequest(db, cfg, who(req), idOf(req));
     res.set('Cache-Control', 'no-store').json({ requestId: out.requestId, userId: out.userId, account: out.account, activationCode: out.activationCode ?? null, activationExpiresAt: iso(out.activationExpiresAt) });
   });
-  r.get('/api/v1/account-reviews', async (_req, res) => {
+  r.get('/api/v1/account-reviews', async (req, res) => {
     const items = await listReviewRuns(db);
-    res.json({ items: items.map((x) => ({ ...x, startedAt: iso(x.startedAt), finishedAt: iso(x.finishedAt) })), total: items.length });
+    // Beside the runs: accounts within reach that mail cannot reach (issue 18).
+    res.json({ items: items.map((x) => ({ ...x, startedAt: iso(x.startedAt), finishedAt: iso(x.finishedAt) })), total: items.length, withoutEmail: await accountsWithoutEmail(db, who(req)) });
   });
   r.get('/api/v1/account-reviews/:id', async (req, res) => {
     const id = idOf(req);
@@ -233,16 +234,17 @@ export function register(r: Routes, ctx: AppContext): void {
   // ---------------------------------------------------------------- pages
   r.get('/accounts/me', async (req, res) => {
     const a = req.actor!;
-    const u = await db('users as u').join('units as n', 'n.id', 'u.unit_id').where('u.id', a.id).first('u.account', 'u.name', 'u.rank', 'u.title', 'u.auth_source', 'u.password_changed_at', 'u.last_login_at', 'u.last_login_ip', 'n.name as unit_name', 'n.code as unit_code');
+    const u = await db('users as u').join('units as n', 'n.id', 'u.unit_id').where('u.id', a.id).first('u.account', 'u.name', 'u.email', 'u.rank', 'u.title', 'u.auth_source', 'u.password_changed_at', 'u.last_login_at', 'u.last_login_ip', 'n.name as unit_name', 'n.code as unit_code');
     const sessions = await db('sessions').where({ user_id: a.id }).andWhere('expires_at', '>', now()).orderBy('created_at').select('ip', 'created_at', 'last_seen_at');
     const expiresOn = u.password_changed_at ? localDate(Number(u.password_changed_at) + cfg.PASSWORD_MAX_AGE_DAYS * 86_400_000) : null;
-    renderPage(res, 'accounts/me', { title: '我的帳號', u, roles: a.roles, permissions: await permissionsOf(db, a.id), sessions, expiresOn });
+    const mail = { on: !!cfg.SMTP_URL, reminders: await reminderPreferenceOf(db, a.id), hasAddress: isAddress(u.email?.trim()) };
+    renderPage(res, 'accounts/me', { title: '我的帳號', u, roles: a.roles, permissions: await permissionsOf(db, a.id), names: await svc.permissionNames(db), sessions, expiresOn, mail });
   });
 
   r.get('/accounts/units', async (req, res) => {
     const units = await svc.listUnits(db);
     const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
-    renderPage(res, 'accounts/units', { title: '單位管理', units, scopes, errors: {}, values: {}, canEdit: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), isPlanning: req.actor!.roles.includes('planning_admin') });
+    renderPage(res, 'accounts/units', { title: '單位管理', units, parents: await svc.parentChoices(db, who(req)), scopes, errors: {}, values: {}, canEdit: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), isPlanning: req.actor!.roles.includes('planning_admin') });
   });
   r.post('/accounts/units', async (req, res) => {
     const body = { ...req.body, hasSections: req.body?.hasSections === 'on' || req.body?.hasSections === 'true' };
@@ -250,7 +252,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const show = async (errors: Record<string, string>, status: number) => {
       const units = await svc.listUnits(db);
       const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
-      renderPage(res, 'accounts/units', { title: '單位管理', units, scopes, errors, values: req.body ?? {}, canEdit: true, isPlanning: req.actor!.roles.includes('planning_admin') }, status);
+      renderPage(res, 'accounts/units', { title: '單位管理', units, parents: await svc.parentChoices(db, who(req)), scopes, errors, values: req.body ?? {}, canEdit: true, isPlanning: req.actor!.roles.includes('planning_admin') }, status);
     };
     if (!parsed.success) return show(Object.fromEntries(fieldErrors(parsed.error).map((e) => [e.field, e.message])), 400);
     try {
@@ -294,7 +296,7 @@ export function register(r: Routes, ctx: AppContext): void {
   r.get('/accounts/users/:id', async (req, res) => {
     const d = await svc.getUser(db, who(req), idOf(req));
     const events = await db('system_events').where({ target_type: 'user', target_id: String(d.user.id) }).orderBy('id', 'desc').limit(30).select('at', 'actor_account', 'action', 'outcome', 'ip');
-    renderPage(res, 'accounts/user', { title: `帳號 ${d.user.account}`, d, events, statusLabels: STATUS_LABELS, canAdmin: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), canFile: req.actor!.roles.some((x) => (FILERS as readonly string[]).includes(x)) });
+    renderPage(res, 'accounts/user', { title: `帳號 ${d.user.account}`, d, events, names: await svc.permissionNames(db), statusLabels: STATUS_LABELS, canAdmin: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), canFile: req.actor!.roles.some((x) => (FILERS as readonly string[]).includes(x)) });
   });
   r.post('/accounts/users/:id/unlock', async (req, res) => {
     const id = idOf(req);
@@ -318,7 +320,7 @@ export function register(r: Routes, ctx: AppContext): void {
   });
 
   const requestList = (view: 'inbox' | 'todo' | 'mine' | 'all', title: string) => async (req: Request, res: Response) => {
-    const list = await svc.listRequests(db, who(req), { view });
+    const list = await svc.listAccountRequests(db, who(req), { view });
     // The admin's to-do page also carries the lockouts of accounts it administers (in-app alert).
     const lockouts = view === 'todo' ? await lockoutAlerts(db, who(req)) : null;
     renderPage(res, 'accounts/requests', { title, view, list, lockouts, lockoutDays: LOCKOUT_ALERT_DAYS, statusLabels: REQUEST_STATUS_LABELS });
@@ -331,8 +333,9 @@ export function register(r: Routes, ctx: AppContext): void {
   r.get('/accounts/todo', requestList('todo', '帳號配賦（待辦）'));
 
   const formData = async (req: Request) => {
-    const units = (await svc.listUnits(db)).filter((u) => u.status === 'active');
-    const scopes = await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title');
+    // Only what the filer may ask for: their units, and the scopes authorised to those units' agencies.
+    const { units, scopeCodes } = await svc.requestFormChoices(db, who(req));
+    const scopes = (await db('scopes').where({ active: true }).orderBy('sort').select('code', 'clause', 'title')).filter((x: { code: string }) => scopeCodes.includes(x.code));
     const ops = await db('op_codes').where({ active: true }).orderBy('code').select('code', 'name');
     const users = (await svc.listUsers(db, who(req), { status: 'active', limit: 1000 })).items;
     return { units, scopes, ops, users, roles: ROLES.filter((x) => x !== 'planning_admin'), roleLabels: ROLE_LABELS, ranks: RANKS, rankLabels: RANK_LABELS, kinds: svc.KIND_LABELS };
@@ -350,7 +353,7 @@ export function register(r: Routes, ctx: AppContext): void {
     const parsed = requestBody.safeParse(formToRequest(b));
     if (!parsed.success) return show(Object.fromEntries(fieldErrors(parsed.error).map((e) => [e.field, e.message])), 400);
     try {
-      const id = await svc.fileRequest(db, cfg, who(req), parsed.data as svc.RequestInput);
+      const id = await svc.fileAccountRequest(db, cfg, who(req), parsed.data as svc.AccountRequestInput);
       req.session.flash = { kind: 'ok', text: `帳號申請 #${id} 已送出，待權責主管核定。` };
       res.redirect(303, `/accounts/requests/${id}`);
     } catch (e) {
@@ -360,24 +363,24 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   /** The request page; `decision` re-shows a refused decision form with what was typed and why. */
   const showRequest = async (req: Request, res: Response, id: number, decision?: { reason: string; errors: Record<string, string> }) => {
-    const v = await svc.getRequest(db, who(req), id);
-    renderPage(res, 'accounts/request', { title: `帳號申請 #${v.id}`, v, statusLabels: REQUEST_STATUS_LABELS, roleLabels: ROLE_LABELS, rankLabels: RANK_LABELS, stepLabels: STEP_LABELS, decision: decision ?? { reason: '', errors: {} } }, decision ? 400 : 200);
+    const v = await svc.getAccountRequest(db, who(req), id);
+    renderPage(res, 'accounts/request', { title: `帳號申請 #${v.id}`, v, names: await svc.permissionNames(db), statusLabels: REQUEST_STATUS_LABELS, roleLabels: ROLE_LABELS, rankLabels: RANK_LABELS, stepLabels: STEP_LABELS, decision: decision ?? { reason: '', errors: {} } }, decision ? 400 : 200);
   };
   r.get('/accounts/requests/:id', async (req, res) => showRequest(req, res, idOf(req)));
   r.post('/accounts/requests/:id/decision', async (req, res) => {
     const id = idOf(req);
-    await svc.getRequest(db, who(req), id); // 404 outside the caller's subtree, before any form check
+    await svc.getAccountRequest(db, who(req), id); // 404 outside the caller's subtree, before any form check
     const typed = typeof req.body?.reason === 'string' ? req.body.reason : '';
     await act(req, res, `/accounts/requests/${id}`, async () => {
       const body = parseOr400(decisionBody, req.body);
-      await svc.decideRequest(db, who(req), id, body);
+      await svc.decideAccountRequest(db, who(req), id, body);
       return body.decision === 'approve' ? '已核可此申請，交由管理者配賦。' : '已駁回此申請。';
     }, (errors) => showRequest(req, res, id, { reason: typed, errors }));
   });
   r.post('/accounts/requests/:id/execute', async (req, res) => {
     const id = idOf(req);
     try {
-      const out = await svc.executeRequest(db, cfg, who(req), id);
+      const out = await svc.executeAccountRequest(db, cfg, who(req), id);
       if (out.activationCode) {
         const u = await db('users').where({ id: out.userId }).first('account', 'name');
         res.set('Cache-Control', 'no-store');
@@ -397,7 +400,8 @@ export function register(r: Routes, ctx: AppContext): void {
   const showReviews = async (req: Request, res: Response, itemForm?: ItemForm) => {
     const runs = await listReviewRuns(db);
     const items = await listReviewItems(db, who(req), { status: 'open' });
-    renderPage(res, 'accounts/reviews', { title: '帳號清查', runs, items, findingLabels: FINDING_LABELS, canRun: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), itemForm: itemForm ?? noItemForm }, itemForm ? 400 : 200);
+    const withoutEmail = await accountsWithoutEmail(db, who(req));
+    renderPage(res, 'accounts/reviews', { title: '帳號清查', runs, items, withoutEmail, findingLabels: FINDING_LABELS, canRun: req.actor!.roles.some((x) => (ADMINS as readonly string[]).includes(x)), itemForm: itemForm ?? noItemForm }, itemForm ? 400 : 200);
   };
   const showReview = async (req: Request, res: Response, id: number, itemForm?: ItemForm) => {
     const run = (await listReviewRuns(db)).find((x) => x.id === id);
@@ -431,14 +435,19 @@ export function register(r: Routes, ctx: AppContext): void {
 }
 
 /** On demand: the same job as the monthly run, forced so an earlier run of the month stays as history. */
-async function runReviewNow(ctx: AppContext, by: svc.Who) {
+async function runReviewNow(ctx: AppContext, by: Actor) {
   const jc: ReviewJobContext = { db: ctx.db, cfg: ctx.cfg, startedBy: by };
   const outcome = await runJob(jc, accountReviewJob, { force: true, trigger: 'manual' });
   if (outcome.status !== 'ran') throw new Problem(409, 'review-not-run', 'Review not run', outcome.status === 'failed' ? `帳號清查失敗：${outcome.error}` : 'message' in outcome ? outcome.message : '帳號清查未執行。');
   return outcome.result as { reviewId: number; findings: number };
 }
 
-export const STATUS_LABELS: Record<string, string> = { pending: '待啟用', active: '使用中', disabled: '已停用' };
-export const REQUEST_STATUS_LABELS: Record<string, string> = { pending: '待核定', approved: '已核可待配賦', rejected: '已駁回', done: '已完成' };
+export const STATUS_LABELS = USER_STATUS_LABELS;
+export { REQUEST_STATUS_LABELS };
 export const STEP_LABELS: Record<string, string> = { filed: '提出申請', approved: '核可', rejected: '駁回', executed: '配賦完成' };
 export const ITEM_STATUS_LABELS: Record<string, string> = { open: '待決定', kept: '保留', disabled: '已停用' };
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  homePanel,
+];

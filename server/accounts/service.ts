@@ -5,32 +5,26 @@ import crypto from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { isUniqueViolation } from '../db.ts';
-import { isIsoDate, localDate, now } from '../time.ts';
+import { isIsoDate, localDate, now, ROC_DATE_HINT } from '../time.ts';
+import { REQUEST_KIND_LABELS } from '../labels.ts';
 import { recordEvent } from '../events/service.ts';
-import { conflict, fieldError, forbidden, notFound, Problem, validation, type FieldError } from '../web/problem.ts';
+import { conflict, fieldError, forbidden, notFound, Problem, validation, type FieldError } from '../problem.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { clearStreaks } from '../auth/repo.ts';
 import { subjectHmac, isNationalId, isResidentCertificate } from '../queries/subject.ts';
 import { isRole, RANKS } from './roles.ts';
 import {
-  agencyOfUnit, canApprove, canFile, canHandOver, canManageUser, grantProblems, isAdmin, provisionKind, subtree,
+  actorScopeReach, agencyOfUnit, canApprove, canFile, canHandOver, canManageUser, grantProblems, isAdmin, provisionKind, scopesForUnit, subtree,
   type Grant, type Perm, type Principal, type World,
 } from './delegation.ts';
 import * as repo from './repo.ts';
+import type { Actor } from '../actor.ts';
 
 const HOUR = 3_600_000;
 
-/** The person acting: from the session (routes) or a command. */
-export interface Who {
-  id: number;
-  account: string;
-  unitId: number;
-  roles: readonly string[];
-  ip: string | null;
-}
 
-const evActor = (w: Who) => ({ id: w.id, account: w.account, ip: w.ip });
-const principalOf = (w: Who): Principal => ({ id: w.id, unitId: w.unitId, roles: w.roles });
+const evActor = (w: Actor) => ({ id: w.id, account: w.account, ip: w.ip });
+const principalOf = (w: Actor): Principal => ({ id: w.id, unitId: w.unitId, roles: w.roles });
 
 async function targetPrincipal(conn: Conn, userId: number): Promise<(Principal & { row: repo.UserRow }) | undefined> {
   const row = await repo.userById(conn, userId);
@@ -64,17 +58,48 @@ export async function listUnits(db: Db): Promise<UnitView[]> {
 }
 
 /**
+ * What the account request form may offer the filer: the active units they may file for (canFile:
+ * their own unit and what lies under it) and, per unit, the scopes authorised to its agency within
+ * the filer's own scope reach. Offering nothing the service would refuse keeps the form honest.
+ */
+export async function requestFormChoices(db: Db, who: Actor): Promise<{ units: Array<UnitView & { grantable: string[] }>; scopeCodes: string[] }> {
+  const world = await repo.loadWorld(db);
+  const me = principalOf(who);
+  const reach = actorScopeReach(world, me);
+  const units = (await listUnits(db)).filter((u) => u.status === 'active' && canFile(world, me, u.id))
+    .map((u) => ({ ...u, grantable: scopesForUnit(world, u.id).filter((c) => reach.has(c)) }));
+  return { units, scopeCodes: [...new Set(units.flatMap((u) => u.grantable))] };
+}
+
+/** Units an admin may place a new unit under (createUnit's rule): the county for the planning admin, else their own subtree. */
+export async function parentChoices(db: Db, who: Actor): Promise<UnitView[]> {
+  const world = await repo.loadWorld(db);
+  const mine = subtree(world, who.unitId);
+  return (await listUnits(db)).filter((u) => u.status === 'active' && (who.roles.includes('planning_admin') || mine.has(u.id)));
+}
+
+/** Names for permissions a person reads (「二(一) 身心障礙者…」, 「IN01 保險對象投保資料查詢」), never bare codes. */
+export interface PermissionNames { scope(code: string): string; op(code: string): string; perm(p: Perm): string }
+export async function permissionNames(db: Db): Promise<PermissionNames> {
+  const scopes = new Map((await repo.scopeNames(db)).map((x) => [x.code, `${x.clause} ${x.title}`]));
+  const ops = new Map((await repo.opCodeNames(db)).map((x) => [x.code, `${x.code} ${x.name}`]));
+  const scope = (c: string) => scopes.get(c) ?? c;
+  const op = (c: string) => ops.get(c) ?? c;
+  return { scope, op, perm: (p) => `${scope(p.scope)}／${op(p.opCode)}` };
+}
+
+/**
  * Who may change a unit: the planning admin anywhere; an admin for units below its own, and its
  * own unit's name and sections (moving or closing its own unit is for the level above).
  */
-function mayEditUnit(world: World, who: Who, unitId: number, structural: boolean): boolean {
+function mayEditUnit(world: World, who: Actor, unitId: number, structural: boolean): boolean {
   if (who.roles.includes('planning_admin')) return true;
   if (!who.roles.includes('admin')) return false;
   if (unitId === who.unitId) return !structural;
   return subtree(world, who.unitId).has(unitId);
 }
 
-export async function createUnit(db: Db, who: Who, input: { code: string; name: string; parent: string; hasSections: boolean }): Promise<number> {
+export async function createUnit(db: Db, who: Actor, input: { code: string; name: string; parent: string; hasSections: boolean }): Promise<number> {
   const world = await repo.loadWorld(db);
   const parent = await repo.unitFullByCode(db, input.parent);
   if (!parent) throw fieldError('parent', `找不到上級單位：${input.parent}`);
@@ -97,7 +122,7 @@ export async function createUnit(db: Db, who: Who, input: { code: string; name: 
 }
 
 /** Rename, move, mark sections, or close a unit. Units are never deleted: their history stays. */
-export async function updateUnit(db: Db, who: Who, id: number, input: { name?: string; parent?: string; hasSections?: boolean; close?: boolean }): Promise<void> {
+export async function updateUnit(db: Db, who: Actor, id: number, input: { name?: string; parent?: string; hasSections?: boolean; close?: boolean }): Promise<void> {
   const world = await repo.loadWorld(db);
   const unit = await repo.unitFull(db, id);
   if (!unit) throw notFound('找不到指定的單位。');
@@ -153,7 +178,7 @@ export async function updateUnit(db: Db, who: Who, id: number, input: { name?: s
  * The agency's authorised business scopes (業務機關 × 業務範圍), set by the planning department.
  * A withdrawn scope is terminated (kept as history) and taken out of every permission set below.
  */
-export async function setUnitScopes(db: Db, who: Who, id: number, scopes: string[]): Promise<{ added: string[]; terminated: string[]; revoked: number }> {
+export async function setUnitScopes(db: Db, who: Actor, id: number, scopes: string[]): Promise<{ added: string[]; terminated: string[]; revoked: number }> {
   if (!who.roles.includes('planning_admin')) throw forbidden('業務範圍授權由計畫處管理者設定。');
   const unit = await repo.unitFull(db, id);
   if (!unit) throw notFound('找不到指定的單位。');
@@ -209,7 +234,7 @@ function userView(r: repo.UserRow & { unit_code?: string; unit_name?: string }, 
 /** Roles that may look at account lists; each sees its own unit's subtree. */
 export const USER_READERS = ['planning_admin', 'admin', 'supervisor', 'auditor', 'ethics', 'it'] as const;
 
-export async function listUsers(db: Db, who: Who, f: { unit?: string; status?: string; q?: string; limit?: number; offset?: number }): Promise<{ items: UserView[]; total: number }> {
+export async function listUsers(db: Db, who: Actor, f: { unit?: string; status?: string; q?: string; limit?: number; offset?: number }): Promise<{ items: UserView[]; total: number }> {
   const world = await repo.loadWorld(db);
   let unitIds = [...subtree(world, who.unitId)];
   if (f.unit) {
@@ -223,7 +248,7 @@ export async function listUsers(db: Db, who: Who, f: { unit?: string; status?: s
   return { items: rows.map((r) => userView(r, roles.get(r.id) ?? [])), total };
 }
 
-export async function getUser(db: Db, who: Who, id: number) {
+export async function getUser(db: Db, who: Actor, id: number) {
   const world = await repo.loadWorld(db);
   const row = await repo.userById(db, id);
   if (!row) throw notFound('找不到指定的帳號。');
@@ -240,7 +265,7 @@ export async function getUser(db: Db, who: Who, id: number) {
 }
 
 /** Clears a lockout early (the admin responsible for the account). */
-export async function unlockUser(db: Db, who: Who, id: number): Promise<void> {
+export async function unlockUser(db: Db, who: Actor, id: number): Promise<void> {
   const world = await repo.loadWorld(db);
   const target = await targetPrincipal(db, id);
   if (!target || !subtree(world, who.unitId).has(target.unitId)) throw notFound('找不到指定的帳號。');
@@ -255,7 +280,7 @@ export async function unlockUser(db: Db, who: Who, id: number): Promise<void> {
 }
 
 /** A new activation code for a pending local account whose code was lost or has expired. */
-export async function reissueActivation(db: Db, cfg: Config, who: Who, id: number): Promise<{ activationCode: string; expiresAt: number }> {
+export async function reissueActivation(db: Db, cfg: Config, who: Actor, id: number): Promise<{ activationCode: string; expiresAt: number }> {
   const world = await repo.loadWorld(db);
   const target = await targetPrincipal(db, id);
   if (!target || !subtree(world, who.unitId).has(target.unitId)) throw notFound('找不到指定的帳號。');
@@ -277,7 +302,7 @@ export async function reissueActivation(db: Db, cfg: Config, who: Who, id: numbe
 
 export const REQUEST_KINDS = ['new', 'change', 'disable', 'handover'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
-export const KIND_LABELS: Record<RequestKind, string> = { new: '帳號新增', change: '權限異動', disable: '帳號停用', handover: '管理者交接' };
+export const KIND_LABELS: Record<RequestKind, string> = REQUEST_KIND_LABELS;
 
 export interface NewAccountInput {
   account: string;
@@ -291,7 +316,7 @@ export interface NewAccountInput {
   personId?: string;
 }
 
-export interface RequestInput {
+export interface AccountRequestInput {
   kind: RequestKind;
   reason: string;
   /** new: the unit code of the account to create. */
@@ -336,7 +361,7 @@ function checkPerson(p: NewAccountInput | undefined, field = 'person'): FieldErr
 }
 
 /** Files a request. Checks now what can be checked (reach, roles, permissions) so a bad request never waits in an inbox. */
-export async function fileRequest(db: Db, cfg: Config, who: Who, input: RequestInput): Promise<number> {
+export async function fileAccountRequest(db: Db, cfg: Config, who: Actor, input: AccountRequestInput): Promise<number> {
   const world = await repo.loadWorld(db);
   const me = principalOf(who);
   let unitId: number;
@@ -376,7 +401,7 @@ export async function fileRequest(db: Db, cfg: Config, who: Who, input: RequestI
     } else if (input.kind === 'disable') {
       const today = localDate(now());
       const on = input.disableOn ?? today;
-      if (!isIsoDate(on)) throw fieldError('disableOn', '停用日期格式應為 YYYY-MM-DD。');
+      if (!isIsoDate(on)) throw fieldError('disableOn', `停用日期無法辨識：${ROC_DATE_HINT}。`);
       if (on < today) throw fieldError('disableOn', '停用日期不得早於今日。');
       Object.assign(payload, { disableOn: on });
     } else {
@@ -390,16 +415,16 @@ export async function fileRequest(db: Db, cfg: Config, who: Who, input: RequestI
   }
   const t = now();
   return db.transaction(async (trx) => {
-    const id = await repo.insertRequest(trx, { kind: input.kind, status: 'pending', unit_id: unitId, target_user_id: targetUserId, payload, reason: input.reason, requested_by: who.id, requested_at: t });
-    await repo.insertStep(trx, { request_id: id, step: 'filed', actor_id: who.id, actor_account: who.account, at: t, note: input.reason, ip: who.ip });
+    const id = await repo.insertAccountRequest(trx, { kind: input.kind, status: 'pending', unit_id: unitId, target_user_id: targetUserId, payload, reason: input.reason, requested_by: who.id, requested_at: t });
+    await repo.insertStep(trx, { request_id: id, step: 'filed', actor_id: who.id, actor_account: who.account, at: t, note: input.reason, ip: who.ip ?? null });
     await recordEvent(trx, evActor(who), { action: 'account-request', targetType: 'account-request', targetId: id, unitId, detail: { kind: input.kind, account: payload.account ?? null, targetUserId } });
     return id;
   });
 }
 
-export async function decideRequest(db: Db, who: Who, id: number, input: { decision: 'approve' | 'reject'; reason: string }): Promise<void> {
+export async function decideAccountRequest(db: Db, who: Actor, id: number, input: { decision: 'approve' | 'reject'; reason: string }): Promise<void> {
   const world = await repo.loadWorld(db);
-  const req = await repo.requestById(db, id);
+  const req = await repo.accountRequestById(db, id);
   if (!req || !subtree(world, who.unitId).has(req.unit_id)) throw notFound('找不到指定的帳號申請。');
   if (req.status !== 'pending') throw conflict('already-decided', `此申請已${req.status === 'rejected' ? '駁回' : '核定'}，不得重複核定。`);
   if (req.requested_by === who.id) throw forbidden('不得核定自己提出的申請。');
@@ -410,9 +435,9 @@ export async function decideRequest(db: Db, who: Who, id: number, input: { decis
   const status = input.decision === 'approve' ? 'approved' : 'rejected';
   const t = now();
   await db.transaction(async (trx) => {
-    const moved = await repo.moveRequest(trx, id, 'pending', { status, decided_by: who.id, decided_at: t });
+    const moved = await repo.moveAccountRequest(trx, id, 'pending', { status, decided_by: who.id, decided_at: t });
     if (!moved) throw conflict('already-decided', '此申請已由他人核定，不得重複核定。');
-    await repo.insertStep(trx, { request_id: id, step: status, actor_id: who.id, actor_account: who.account, at: t, note: input.reason, ip: who.ip });
+    await repo.insertStep(trx, { request_id: id, step: status, actor_id: who.id, actor_account: who.account, at: t, note: input.reason, ip: who.ip ?? null });
     await recordEvent(trx, evActor(who), { action: 'account-request-decision', targetType: 'account-request', targetId: id, unitId: req.unit_id, detail: { decision: status } });
   });
 }
@@ -427,10 +452,10 @@ export interface ExecuteResult {
 }
 
 /** Carries out an approved request; the admin must be able to provision it (delegation rules). */
-export async function executeRequest(db: Db, cfg: Config, who: Who, id: number): Promise<ExecuteResult> {
+export async function executeAccountRequest(db: Db, cfg: Config, who: Actor, id: number): Promise<ExecuteResult> {
   const world = await repo.loadWorld(db);
   const me = principalOf(who);
-  const req = await repo.requestById(db, id);
+  const req = await repo.accountRequestById(db, id);
   if (!req || !subtree(world, who.unitId).has(req.unit_id)) throw notFound('找不到指定的帳號申請。');
   if (req.status === 'pending') throw conflict('not-approved', '此申請尚未經權責主管核可，不得配賦。');
   if (req.status === 'rejected') throw conflict('rejected', '此申請已駁回，不得配賦。');
@@ -438,9 +463,9 @@ export async function executeRequest(db: Db, cfg: Config, who: Who, id: number):
   const p = req.payload;
   const t = now();
   const step = async (trx: Conn, resultUserId: number, detail: Record<string, unknown>) => {
-    const moved = await repo.moveRequest(trx, id, 'approved', { status: 'done', executed_by: who.id, executed_at: t, result_user_id: resultUserId });
+    const moved = await repo.moveAccountRequest(trx, id, 'approved', { status: 'done', executed_by: who.id, executed_at: t, result_user_id: resultUserId });
     if (!moved) throw conflict('already-executed', '此申請已由他人完成配賦。');
-    await repo.insertStep(trx, { request_id: id, step: 'executed', actor_id: who.id, actor_account: who.account, at: t, note: null, ip: who.ip });
+    await repo.insertStep(trx, { request_id: id, step: 'executed', actor_id: who.id, actor_account: who.account, at: t, note: null, ip: who.ip ?? null });
     await recordEvent(trx, evActor(who), { action: `provision-${req.kind}`, targetType: 'user', targetId: resultUserId, unitId: req.unit_id, detail: { requestId: id, ...detail } });
   };
   const checkGrant = (g: Grant) => {
@@ -524,7 +549,7 @@ export async function disableNow(trx: Conn, userId: number, reason: string, t = 
   await repo.endSessions(trx, userId);
 }
 
-export interface RequestView {
+export interface AccountRequestView {
   id: number; kind: string; kindLabel: string; status: string; unit: { id: number; code: string; name: string };
   targetUser: { id: number; account: string; name: string } | null; payload: Record<string, any>; reason: string;
   requestedBy: { id: number; account: string; name: string }; requestedAt: number; decidedAt: number | null; executedAt: number | null;
@@ -533,11 +558,11 @@ export interface RequestView {
   canDecide: boolean; canExecute: boolean;
 }
 
-async function viewRequests(db: Db, world: World, who: Who, rows: repo.RequestRow[]): Promise<RequestView[]> {
+async function viewRequests(db: Db, world: World, who: Actor, rows: repo.AccountRequestRow[]): Promise<AccountRequestView[]> {
   const people = await repo.accountsByIds(db, rows.flatMap((r) => [r.requested_by, r.target_user_id ?? 0]));
   const units = new Map((await repo.allUnitsFull(db)).map((u) => [u.id, u]));
   const me = principalOf(who);
-  const out: RequestView[] = [];
+  const out: AccountRequestView[] = [];
   for (const r of rows) {
     const u = units.get(r.unit_id)!;
     const target = r.target_user_id ? await targetPrincipal(db, r.target_user_id) : undefined;
@@ -560,12 +585,12 @@ async function viewRequests(db: Db, world: World, who: Who, rows: repo.RequestRo
 }
 
 /** Lists requests: `inbox` (awaiting my approval), `todo` (approved, mine to carry out), `mine`, or all visible. */
-export async function listRequests(db: Db, who: Who, f: { view?: 'inbox' | 'todo' | 'mine' | 'all'; status?: string; limit?: number; offset?: number }): Promise<{ items: RequestView[]; total: number }> {
+export async function listAccountRequests(db: Db, who: Actor, f: { view?: 'inbox' | 'todo' | 'mine' | 'all'; status?: string; limit?: number; offset?: number }): Promise<{ items: AccountRequestView[]; total: number }> {
   const world = await repo.loadWorld(db);
   const unitIds = [...subtree(world, who.unitId)];
   const view = f.view ?? 'all';
   const status = view === 'inbox' ? ['pending'] : view === 'todo' ? ['approved'] : f.status ? [f.status] : undefined;
-  const { rows } = await repo.listRequests(db, { unitIds, status, requestedBy: view === 'mine' ? who.id : undefined, limit: 1000, offset: 0 });
+  const { rows } = await repo.listAccountRequests(db, { unitIds, status, requestedBy: view === 'mine' ? who.id : undefined, limit: 1000, offset: 0 });
   let items = await viewRequests(db, world, who, rows);
   if (view === 'inbox') items = items.filter((i) => i.canDecide);
   if (view === 'todo') items = items.filter((i) => i.canExecute);
@@ -574,9 +599,9 @@ export async function listRequests(db: Db, who: Who, f: { view?: 'inbox' | 'todo
   return { items: items.slice(off, off + (f.limit ?? 200)), total };
 }
 
-export async function getRequest(db: Db, who: Who, id: number): Promise<RequestView> {
+export async function getAccountRequest(db: Db, who: Actor, id: number): Promise<AccountRequestView> {
   const world = await repo.loadWorld(db);
-  const r = await repo.requestById(db, id);
+  const r = await repo.accountRequestById(db, id);
   if (!r || !subtree(world, who.unitId).has(r.unit_id)) throw notFound('找不到指定的帳號申請。');
   const [v] = await viewRequests(db, world, who, [r]);
   v.steps = (await repo.stepsOf(db, id)).map((s: any) => ({ step: s.step, actor: s.actor_account, at: Number(s.at), note: s.note, ip: s.ip }));
@@ -584,9 +609,9 @@ export async function getRequest(db: Db, who: Who, id: number): Promise<RequestV
 }
 
 /** Counts for the home page: requests awaiting my approval, and approved ones for me to carry out. */
-export async function pendingCounts(db: Db, who: Who): Promise<{ inbox: number; todo: number; reviewItems: number }> {
-  const inbox = who.roles.includes('supervisor') ? (await listRequests(db, who, { view: 'inbox' })).total : 0;
-  const todo = isAdmin(who) ? (await listRequests(db, who, { view: 'todo' })).total : 0;
+export async function pendingCounts(db: Db, who: Actor): Promise<{ inbox: number; todo: number; reviewItems: number }> {
+  const inbox = who.roles.includes('supervisor') ? (await listAccountRequests(db, who, { view: 'inbox' })).total : 0;
+  const todo = isAdmin(who) ? (await listAccountRequests(db, who, { view: 'todo' })).total : 0;
   let reviewItems = 0;
   if (isAdmin(who)) {
     const world = await repo.loadWorld(db);

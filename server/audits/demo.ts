@@ -2,13 +2,14 @@
 // retained data with destruction records (one overdue), link reviews, and annual filings — one
 // agency filed, another still missing. Safe to run twice.
 import type { JobContext } from '../../jobs/registry.ts';
-import type { DemoAccount, DemoOptions } from '../capabilities.ts';
+import type { DemoAccount, DemoOptions } from '../capability.ts';
 import { addDays, localDate, now, startOfLocalDay } from '../time.ts';
 import { agencies, subtreeIds } from '../accounts/units.ts';
 import { buildChecklist } from './rules.ts';
 import * as svc from './service.ts';
 import { awaitExport, startExport } from './exports.ts';
 import { SYSTEM_ACTOR } from '../events/service.ts';
+import type { Actor } from '../actor.ts';
 
 export async function seedAuditsDemo(ctx: JobContext, _opts: DemoOptions): Promise<DemoAccount[]> {
   const { db, cfg } = ctx;
@@ -24,8 +25,8 @@ export async function seedAuditsDemo(ctx: JobContext, _opts: DemoOptions): Promi
     const auditor = await userOf(`${a.code.toLowerCase()}.auditor`);
     const admin = await userOf(`${a.code.toLowerCase()}.admin`);
     if (!auditor || !admin) continue;
-    const whoAud: svc.Who = { id: auditor.id, account: auditor.account, unitId: auditor.unit_id, roles: ['auditor'] };
-    const whoAdm: svc.Who = { id: admin.id, account: admin.account, unitId: admin.unit_id, roles: ['admin'] };
+    const whoAud: Actor = { id: auditor.id, account: auditor.account, unitId: auditor.unit_id, roles: ['auditor'] };
+    const whoAdm: Actor = { id: admin.id, account: admin.account, unitId: admin.unit_id, roles: ['admin'] };
 
     // Internal audits of both halves of last year, signed.
     for (const half of ['H1', 'H2']) {

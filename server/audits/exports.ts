@@ -6,27 +6,46 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Db } from '../db.ts';
 import { isUniqueViolation, parseJson } from '../db.ts';
-import { now } from '../time.ts';
-import { recordEvent, SYSTEM_ACTOR, type Actor } from '../events/service.ts';
+import { now, rocYear } from '../time.ts';
+import { rocCompact } from '../web/attachment.ts';
+import { recordEvent, SYSTEM_ACTOR, type EventActor } from '../events/service.ts';
 import { writeAnnualWorkbook } from '../../reports/annual.ts';
 import { writeAuditPackage } from '../../reports/audit-package.ts';
 import { isPartialFile } from '../../reports/cells.ts';
 import { STALE_MS } from '../../jobs/lock.ts';
+import type { WorkbookFormat } from '../../reports/cells.ts';
 
 /** The kinds of export, each written under EXPORT_DIR/<kind>/. */
 export const EXPORT_KINDS = ['annual', 'audit-package'] as const;
-export type ExportParams =
+/** `format` absent is xlsx (exports made before issue 19 have none). */
+export type ExportParams = (
   | { kind: 'annual'; year: number; unitId: number | null }
-  | { kind: 'audit-package'; from: string; to: string; unitId: number | null };
+  | { kind: 'audit-package'; from: string; to: string; unitId: number | null }
+) & { format?: WorkbookFormat };
+
+const extOf = (p: ExportParams): WorkbookFormat => p.format ?? 'xlsx';
+/** The params' format part: none for xlsx, so its exports keep the keys and names they had. */
+export const formatParam = (f: WorkbookFormat): { format?: WorkbookFormat } => (f === 'xlsx' ? {} : { format: f });
 
 const running = new Map<number, Promise<void>>();
 
 export function activeKey(p: ExportParams): string {
-  return p.kind === 'annual' ? `annual:${p.unitId ?? 'county'}:${p.year}` : `audit-package:${p.unitId ?? 'county'}:${p.from}:${p.to}`;
+  const key = p.kind === 'annual' ? `annual:${p.unitId ?? 'county'}:${p.year}` : `audit-package:${p.unitId ?? 'county'}:${p.from}:${p.to}`;
+  return extOf(p) === 'xlsx' ? key : `${key}:${extOf(p)}`;
+}
+
+/**
+ * The name a person saves the workbook under (「115年度_社會及勞動處_報府資料.xlsx」), and an ASCII
+ * fallback for the Content-Disposition header; `agency` null is the county's summary.
+ */
+export function exportFileName(p: ExportParams, agency: { code: string; name: string } | null): { name: string; ascii: string } {
+  const ext = extOf(p);
+  if (p.kind === 'annual') return { name: `${rocYear(p.year)}年度_${agency?.name ?? '全縣彙總'}_報府資料.${ext}`, ascii: `annual-${p.year}-${agency?.code ?? 'county'}.${ext}` };
+  return { name: `稽核資料_${agency?.name ?? '全縣彙總'}_${rocCompact(p.from)}-${rocCompact(p.to)}.${ext}`, ascii: `audit-package-${p.from}-${p.to}-${agency?.code ?? 'county'}.${ext}` };
 }
 
 /** Starts an export in the background, or joins the one already running for the same thing. */
-export async function startExport(ctx: { db: Db; cfg: Config }, actor: Actor, p: ExportParams): Promise<{ id: number; joined: boolean }> {
+export async function startExport(ctx: { db: Db; cfg: Config }, actor: EventActor, p: ExportParams): Promise<{ id: number; joined: boolean }> {
   const { db } = ctx;
   const key = activeKey(p);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -56,11 +75,11 @@ export async function startExport(ctx: { db: Db; cfg: Config }, actor: Actor, p:
 
 function fileFor(cfg: Config, id: number, p: ExportParams): { dir: string; name: string } {
   const scope = p.unitId ?? 'county';
-  const name = p.kind === 'annual' ? `annual-${p.year}-${scope}-${id}.xlsx` : `audit-package-${p.from}-${p.to}-${scope}-${id}.xlsx`;
+  const name = p.kind === 'annual' ? `annual-${p.year}-${scope}-${id}.${extOf(p)}` : `audit-package-${p.from}-${p.to}-${scope}-${id}.${extOf(p)}`;
   return { dir: path.resolve(cfg.EXPORT_DIR, p.kind), name };
 }
 
-async function runExport(ctx: { db: Db; cfg: Config }, id: number, p: ExportParams, actor: Actor): Promise<void> {
+async function runExport(ctx: { db: Db; cfg: Config }, id: number, p: ExportParams, actor: EventActor): Promise<void> {
   const { db, cfg } = ctx;
   const { dir, name } = fileFor(cfg, id, p);
   fs.mkdirSync(dir, { recursive: true });

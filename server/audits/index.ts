@@ -1,7 +1,8 @@
 // Audits capability: internal audits (5(三)), retained data and destruction (4(二)1–2), yearly
 // link reviews (4(二)3), the audit package (5(四)) and the annual filing workbook (5(五)).
+import fs from 'node:fs';
 import path from 'node:path';
-import type { Capability, CliArgs, Command } from '../capabilities.ts';
+import type { Capability, CliArgs, Command } from '../capability.ts';
 import type { JobContext, JobDef, RunScope } from '../../jobs/registry.ts';
 import type { Conn } from '../db.ts';
 import { parseJson } from '../db.ts';
@@ -9,9 +10,10 @@ import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
 import { dayPeriod, previousYearPeriod } from '../../jobs/periods.ts';
 import { agencies, allUnits, subtreeOf, unitByCode } from '../accounts/units.ts';
 import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
-import { writeAnnualWorkbook } from '../../reports/annual.ts';
+import { verifyWorkbook, writeAnnualWorkbook } from '../../reports/annual.ts';
+import { cliWorkbookFormat } from '../../reports/cells.ts';
 import { now, yearRange } from '../time.ts';
-import { access, register } from './routes.ts';
+import { access, homePanels, nav, register } from './routes.ts';
 import { awaitExport, pruneExports, startExport } from './exports.ts';
 import { yearProblemOf } from './service.ts';
 import { seedAuditsDemo } from './demo.ts';
@@ -78,7 +80,7 @@ const pruneExportsJob: JobDef = {
 
 const reportAnnual: Command = {
   name: 'report annual',
-  usage: 'report annual --year Y [--unit CODE] --out F.xlsx',
+  usage: 'report annual --year Y [--unit CODE] [--format xlsx|ods] --out F.xlsx|F.ods',
   async run(ctx: JobContext, args: CliArgs, out) {
     const err = (s: string) => process.stderr.write(s + '\n');
     const { year: y, unit, out: file } = args.flags;
@@ -86,8 +88,13 @@ const reportAnnual: Command = {
       err('report annual: --year YYYY is required (western calendar, e.g. 2025)');
       return 2;
     }
-    if (typeof file !== 'string' || !file.endsWith('.xlsx')) {
-      err('report annual: --out F.xlsx is required');
+    if (typeof file !== 'string') {
+      err('report annual: --out F.xlsx (or F.ods) is required');
+      return 2;
+    }
+    const fmt = cliWorkbookFormat(args.flags.format, file);
+    if ('error' in fmt) {
+      err(`report annual: ${fmt.error}`);
       return 2;
     }
     const year = Number(y);
@@ -119,11 +126,36 @@ const reportAnnual: Command = {
   },
 };
 
+const reportVerify: Command = {
+  name: 'report verify',
+  usage: 'report verify FILE',
+  async run(_ctx: JobContext, args: CliArgs, out) {
+    // The workbook is checked on its own: the cover's sheet hashes against its sheets (.xlsx or .ods).
+    const file = args.positional[2];
+    if (!file || !fs.existsSync(file)) {
+      process.stderr.write(`report verify: ${file ? `no file ${file}` : 'FILE is required'}\n`);
+      return 2;
+    }
+    let r: Awaited<ReturnType<typeof verifyWorkbook>>;
+    try {
+      r = await verifyWorkbook(file);
+    } catch (e) {
+      process.stderr.write(`report verify: ${file} is not a readable workbook (${(e as Error).message})\n`);
+      return 1;
+    }
+    for (const s of r.sheets) out(`${s.actual === s.expected ? 'ok ' : 'BAD'}\t${s.name}\t${s.expected}${s.actual === s.expected ? '' : `\tactual ${s.actual ?? '(sheet missing)'}`}`);
+    out(r.ok ? `${r.format} ok: ${r.sheets.length} sheets match the cover` : `${r.format} FAILED: ${r.sheets.length ? 'a sheet does not match the cover' : 'no cover with sheet hashes'}`);
+    return r.ok ? 0 : 1;
+  },
+};
+
 export const audits: Capability = {
   name: 'audits',
   access,
   register,
+  nav,
+  homePanels,
   jobs: [annualReportJob, pruneExportsJob],
-  commands: [reportAnnual],
+  commands: [reportAnnual, reportVerify],
   seedDemo: seedAuditsDemo,
 };

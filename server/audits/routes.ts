@@ -4,15 +4,23 @@ import { z } from 'zod';
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { renderPage, addNav } from '../web/views.ts';
-import { addHomePanel } from '../web/home.ts';
-import { forbidden, notFound, Problem } from '../web/problem.ts';
-import { parseForm, parseOr400 } from '../web/validate.ts';
-import { isIsoDate, localDate, now } from '../time.ts';
+import { renderPage, pageHtml, type NavEntry } from '../web/views.ts';
+import { pdfOfHtml } from '../web/pdf.ts';
+import { type HomePanel } from '../web/home.ts';
+import { parseOr400, forbidden, notFound, Problem, fieldError } from '../problem.ts';
+import { parseJson } from '../db.ts';
+import { parseForm, workbookFormatOf, idParam, pathId } from '../web/validate.ts';
+import { isIsoDate, localDate, now, parseHalfYear, parseRocYear, ROC_DATE_HINT, rocPeriod } from '../time.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
-import { awaitExport, exportView, latestDone, startExport, type ExportParams } from './exports.ts';
+import { awaitExport, exportFileName, exportView, formatParam, latestDone, startExport, type ExportParams } from './exports.ts';
+import { WORKBOOK_MIME, isWorkbookFormat } from '../../reports/cells.ts';
+import { ODT_MIME } from '../../reports/ods.ts';
+import { writeLetter } from '../../reports/letter.ts';
+import { DEFAULT_SECRECY, SPEEDS, letterFields, letterSchema } from './letter.ts';
+import { attachmentAs } from '../web/attachment.ts';
 import { halfOf } from './rules.ts';
+import type { Actor } from '../actor.ts';
 
 const STAFF = ['planning_admin', 'admin', 'clerk', 'supervisor', 'checker', 'auditor', 'ethics', 'it'] as const;
 
@@ -34,6 +42,9 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/audits/package', who: svc.EXPORT_ROLES, units: 'subtree' },
   { method: 'GET', path: '/audits/exports/:id', who: svc.EXPORT_ROLES, units: 'subtree', note: 'export progress page' },
   { method: 'GET', path: '/audits/exports/:id/file', who: svc.EXPORT_ROLES, units: 'subtree' },
+  { method: 'GET', path: '/audits/:id/record.pdf', who: [...svc.AUDIT_ROLES, 'admin', 'planning_admin'], units: 'subtree', note: 'the internal audit record as A4 PDF (issue 19), to those who may read the audit' },
+  { method: 'GET', path: '/audits/exports/:id/letter', who: svc.FILING_ROLES, units: 'subtree', note: 'the annual filing\'s covering letter (函, .odt): the form' },
+  { method: 'POST', path: '/audits/exports/:id/letter', who: svc.FILING_ROLES, units: 'subtree', note: 'the covering letter as .odt; changes nothing' },
   { method: 'GET', path: '/api/v1/exports/:id', who: svc.EXPORT_ROLES, units: 'subtree', note: 'export progress (polled)' },
   { method: 'GET', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'the latest annual workbook already made (xlsx), scoped to the caller; never starts one' },
   { method: 'POST', path: '/api/v1/reports/annual', who: svc.EXPORT_ROLES, units: 'subtree', note: 'makes the annual workbook (xlsx) and answers it' },
@@ -41,15 +52,23 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'makes the audit package for the NHI administration (xlsx) and answers it' },
 ];
 
-const who = (req: Request): svc.Who => {
+const who = (req: Request): Actor => {
   const a = req.actor!;
   return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: a.ip };
 };
 const flash = (req: Request, kind: 'ok' | 'error', text: string) => void (req.session.flash = { kind, text });
 const currentYear = () => Number(localDate(now()).slice(0, 4));
+/** Pages take the year in the ROC calendar (115, or a western 2026 also reads); the API and CLI keep western years. */
+const YEAR_HINT = '請輸入年度（民國年），例如「115」';
+function pageYear(typed: unknown): { year: number } | { error: string } {
+  const y = parseRocYear(String(typed ?? ''));
+  if (y == null) return { error: YEAR_HINT };
+  if (y > currentYear()) return { error: '不可產製或檢視未來年度' };
+  return y < 2000 ? { error: '年度應為民國 89 年以後' } : { year: y };
+}
 
 async function exportForViewer(ctx: AppContext, req: Request): Promise<any> {
-  const id = svc.parseId(String(req.params.id));
+  const id = idParam(req.params.id);
   const row = await repo.exportById(ctx.db, id);
   if (!row) throw notFound('找不到此匯出工作。');
   const r = await svc.reachOf(ctx.db, who(req));
@@ -57,16 +76,23 @@ async function exportForViewer(ctx: AppContext, req: Request): Promise<any> {
   return row;
 }
 
-function sendFile(res: Response, row: any, status = 200): void {
+/** The agency an export covers (null: the county's summary), for its name and the list of exports. */
+async function exportAgency(db: AppContext['db'], unitId: unknown): Promise<{ code: string; name: string } | null> {
+  return unitId == null ? null : (await db('units').where({ id: Number(unitId) }).first('code', 'name')) ?? null;
+}
+
+async function sendFile(db: AppContext['db'], res: Response, row: any, status = 200): Promise<void> {
   if (!row.file_path || !fs.existsSync(row.file_path)) throw notFound('檔案已不存在，請重新產製。');
   res.status(status);
-  res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-  res.setHeader('Content-Disposition', `attachment; filename="${row.file_name}"`);
+  const params = parseJson<ExportParams>(row.params, { kind: row.kind } as ExportParams);
+  res.setHeader('Content-Type', WORKBOOK_MIME[params.format ?? 'xlsx']);
+  const f = exportFileName(params, await exportAgency(db, row.unit_id));
+  attachmentAs(res, f.name, f.ascii);
   res.setHeader('X-Content-SHA256', row.sha256 ?? '');
   fs.createReadStream(row.file_path).pipe(res);
 }
 
-const isoDay = z.string().trim().refine(isIsoDate, '日期格式應為 YYYY-MM-DD（且為有效日期）');
+const isoDay = z.string().trim().refine(isIsoDate, ROC_DATE_HINT);
 const pkgSchema = z.object({
   from: isoDay,
   to: isoDay,
@@ -74,44 +100,15 @@ const pkgSchema = z.object({
 }).refine((v) => v.from <= v.to, { path: ['to'], message: '結束日不可早於開始日' });
 const yearQuery = z.object({ year: z.coerce.number({ message: '請輸入年度（西元）' }).int('請輸入年度（西元）'), unit: z.string().trim().max(32).optional() });
 
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/audits', label: '內部稽核', roles: [...svc.AUDIT_ROLES, 'admin', 'planning_admin'], order: 60 },
+  { href: '/audits/retained', label: '留存資料銷毀', roles: ['admin', 'supervisor', 'auditor', 'planning_admin'], order: 61 },
+  { href: '/audits/links', label: '連結作業檢視', roles: svc.LINK_ROLES, order: 62 },
+  { href: '/audits/annual', label: '報府備查', roles: svc.EXPORT_ROLES, order: 63 },
+];
+
 export function register(r: Routes, ctx: AppContext): void {
-  addNav('/audits', '內部稽核', [...svc.AUDIT_ROLES, 'admin', 'planning_admin'], 60);
-  addNav('/audits/retained', '留存資料銷毀', ['admin', 'supervisor', 'auditor', 'planning_admin'], 61);
-  addNav('/audits/links', '連結作業檢視', svc.LINK_ROLES, 62);
-  addNav('/audits/annual', '報府備查', svc.EXPORT_ROLES, 63);
-
-  registerRoutes(r, ctx);
-  // Panels are global (one list for the process) and get the app's context when drawn.
-  if (!panelsAdded) {
-    panelsAdded = true;
-    addPanels();
-  }
-}
-
-let panelsAdded = false;
-function addPanels(): void {
-  addHomePanel(async ({ db }, actor) => {
-    if (!actor.roles.some((x) => ['admin', 'supervisor', 'auditor', 'planning_admin'].includes(x))) return null;
-    const reach = await svc.reachOf(db, actor);
-    const overdue = await svc.overdueRetained(db, reach.unitIds);
-    return { title: '留存健保資料銷毀', items: [{ label: '逾期未銷毀', value: overdue.length, href: '/audits/retained?show=overdue' }] };
-  });
-  addHomePanel(async ({ db }, actor) => {
-    if (!actor.roles.includes('planning_admin')) return null;
-    const year = currentYear() - 1;
-    const st = await svc.filingStatus(db, year);
-    return {
-      title: `${year - 1911} 年度報府備查`,
-      items: [
-        { label: '二月前已報', value: st.filter((s) => s.state === 'on-time').length, href: `/audits/annual?year=${year}` },
-        { label: '逾期報送', value: st.filter((s) => s.state === 'late').length, href: `/audits/annual?year=${year}` },
-        { label: '尚未報送', value: st.filter((s) => s.state === 'missing').length, href: `/audits/annual?year=${year}` },
-      ],
-    };
-  });
-}
-
-function registerRoutes(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
 
   // --- internal audits ---
@@ -120,10 +117,11 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     const audits = await repo.listAudits(db, reach.unitIds);
     const agencies = reach.units.filter((u) => u.kind === 'agency' && svc.inReach(reach, u.id));
     const canOpen = req.actor!.roles.some((x) => svc.AUDIT_ROLES.includes(x));
-    renderPage(res, 'audits/index', { title: '內部稽核', audits, agencies, canOpen, form: { period: halfOf(localDate(now())) }, errors: {} });
+    renderPage(res, 'audits/index', { title: '內部稽核', audits, agencies, canOpen, form: { period: rocPeriod(halfOf(localDate(now()))) }, errors: {} });
   });
   r.post('/audits', async (req, res) => {
-    const p = parseForm(svc.openAuditSchema, req.body);
+    const half = parseHalfYear(String(req.body?.period ?? ''));
+    const p = half ? parseForm(svc.openAuditSchema, { ...req.body, period: half }) : { ok: false as const, errors: { period: '請輸入半年度，例如「115 年上半年」或「115 年下半年」' } };
     const reach = await svc.reachOf(db, who(req));
     const agencies = reach.units.filter((u) => u.kind === 'agency' && svc.inReach(reach, u.id));
     const again = async (errors: Record<string, string>) =>
@@ -155,7 +153,7 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     res.redirect(303, '/audits/retained');
   });
   r.post('/audits/retained/:id/destruction', async (req, res) => {
-    const id = svc.parseId(String(req.params.id));
+    const id = idParam(req.params.id);
     const p = parseForm(svc.destructionSchema, req.body);
     if (!p.ok) return retainedPage(req, res, { destroyFor: id, ...req.body }, Object.fromEntries(Object.entries(p.errors).map(([k, v]) => [`d_${k}`, v])), 400);
     try {
@@ -174,13 +172,14 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     renderPage(res, 'audits/links', { title: '健保資訊連結作業年度檢視', year, links, form, errors }, status);
   };
   r.get('/audits/links', async (req, res) => {
-    const y = Number(req.query.year ?? currentYear());
-    const year = Number.isInteger(y) && !svc.yearProblemOf(y) ? y : currentYear();
-    await linksPage(req, res, year, {}, {});
+    const y = req.query.year == null ? { year: currentYear() } : pageYear(req.query.year);
+    await linksPage(req, res, 'year' in y ? y.year : currentYear(), {}, 'error' in y ? { year: y.error } : {}, 'error' in y ? 400 : 200);
   });
   r.post('/audits/links', async (req, res) => {
-    const p = parseForm(svc.linkReviewSchema, req.body);
-    const year = Number(req.body?.year) || currentYear();
+    const y = pageYear(req.body?.year);
+    const year = 'year' in y ? y.year : currentYear();
+    if ('error' in y) return linksPage(req, res, year, req.body, { year: y.error }, 400);
+    const p = parseForm(svc.linkReviewSchema, { ...req.body, year });
     if (!p.ok) return linksPage(req, res, year, req.body, p.errors, 400);
     try {
       const out = await svc.recordLinkReview(db, who(req), p.value);
@@ -202,38 +201,40 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     const status_ = await svc.filingStatus(db, year, reach.all ? undefined : reach.unitIds);
     const units = reach.units.filter((u) => svc.inReach(reach, u.id) && u.kind !== 'planning');
     renderPage(res, 'audits/annual', {
-      title: '報府備查（年度報表）', year, exports: exports.map(exportView), filings: status_, units, isPlanning: req.actor!.roles.includes('planning_admin'),
+      title: '報府備查（年度報表）', year, exports: exports.map((x) => ({ ...exportView(x), agency: x.unit_id == null ? '全縣彙總' : reach.units.find((u) => u.id === Number(x.unit_id))?.name ?? '' })), filings: status_, units, isPlanning: req.actor!.roles.includes('planning_admin'),
       canFile: req.actor!.roles.some((x) => svc.FILING_ROLES.includes(x)), countyWide: reach.all, errors, typedYear,
     }, status);
   };
   r.get('/audits/annual', async (req, res) => {
-    const y = Number(req.query.year ?? currentYear() - 1);
-    await annualPage(req, res, Number.isInteger(y) && !svc.yearProblemOf(y) ? y : currentYear() - 1);
+    const y = req.query.year == null ? { year: currentYear() - 1 } : pageYear(req.query.year);
+    await annualPage(req, res, 'year' in y ? y.year : currentYear() - 1, 'error' in y ? { year: y.error } : {}, 'error' in y ? 400 : 200);
   });
   r.post('/audits/annual/exports', async (req, res) => {
-    const p = parseForm(yearQuery, req.body);
-    const y = p.ok ? p.value.year : currentYear() - 1;
     const typed = String(req.body?.year ?? '');
+    const py = pageYear(typed);
+    if ('error' in py) return annualPage(req, res, currentYear() - 1, { year: py.error }, 400, typed);
+    const p = parseForm(yearQuery, { ...req.body, year: py.year });
     if (!p.ok) return annualPage(req, res, currentYear() - 1, p.errors, 400, typed);
-    const problem = svc.yearProblemOf(p.value.year);
-    if (problem) return annualPage(req, res, currentYear() - 1, { year: problem }, 400, typed);
-    if (!typed.trim()) return annualPage(req, res, currentYear() - 1, { year: '請輸入年度（西元）' }, 400, typed);
+    const y = p.value.year;
     const reach = await svc.reachOf(db, who(req));
     const unit = svc.reportUnit(reach, p.value.unit || undefined);
-    const out = await startExport(ctx, who(req), { kind: 'annual', year: y, unitId: unit?.id ?? null });
+    const format = req.body?.format ?? 'xlsx';
+    if (!isWorkbookFormat(format)) return annualPage(req, res, y, { format: '請選擇檔案格式（xlsx 或 ods）。' }, 400, typed);
+    const out = await startExport(ctx, who(req), { kind: 'annual', year: y, unitId: unit?.id ?? null, ...formatParam(format) });
     res.redirect(303, `/audits/exports/${out.id}`);
   });
   r.post('/audits/annual/filings', async (req, res) => {
-    const id = svc.parseId(String(req.body?.export ?? ''), 'export');
+    const id = pathId(String(req.body?.export ?? ''));
+    if (id < 0) throw fieldError('export', '報表編號不正確');
     await svc.submitFiling(db, who(req), id);
     flash(req, 'ok', '已報府備查。');
     res.redirect(303, '/audits/annual');
   });
   r.post('/audits/annual/filings/:id/ack', async (req, res) => {
-    const id = svc.parseId(String(req.params.id));
+    const id = idParam(req.params.id);
     await svc.acknowledgeFiling(db, who(req), id, String(req.body?.note ?? '').slice(0, 500));
     flash(req, 'ok', '已確認收件。');
-    res.redirect(303, `/audits/annual?year=${Number(req.body?.year) || currentYear() - 1}`);
+    res.redirect(303, `/audits/annual?year=${parseRocYear(String(req.body?.year ?? '')) ?? currentYear() - 1}`);
   });
 
   // --- audit package ---
@@ -247,19 +248,39 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     const reach = await svc.reachOf(db, who(req));
     if (!p.ok) return renderPage(res, 'audits/package', { title: '稽核資料（提供健保署稽核）', units: reach.units.filter((u) => svc.inReach(reach, u.id) && u.kind !== 'planning'), form: req.body, errors: p.errors }, 400);
     const unit = svc.reportUnit(reach, p.value.unit || undefined);
-    const out = await startExport(ctx, who(req), { kind: 'audit-package', from: p.value.from, to: p.value.to, unitId: unit?.id ?? null });
+    const format = req.body?.format ?? 'xlsx';
+    if (!isWorkbookFormat(format)) return renderPage(res, 'audits/package', { title: '稽核資料（提供健保署稽核）', units: reach.units.filter((u) => svc.inReach(reach, u.id) && u.kind !== 'planning'), form: req.body, errors: { format: '請選擇檔案格式（xlsx 或 ods）。' } }, 400);
+    const out = await startExport(ctx, who(req), { kind: 'audit-package', from: p.value.from, to: p.value.to, unitId: unit?.id ?? null, ...formatParam(format) });
     res.redirect(303, `/audits/exports/${out.id}`);
   });
 
   // --- exports ---
   r.get('/audits/exports/:id', async (req, res) => {
     const row = await exportForViewer(ctx, req);
-    renderPage(res, 'audits/export', { title: '報表產製', x: exportView(row) });
+    renderPage(res, 'audits/export', { title: '報表產製', x: exportView(row), agency: (await exportAgency(db, row.unit_id))?.name ?? '全縣彙總' });
   });
   r.get('/audits/exports/:id/file', async (req, res) => {
     const row = await exportForViewer(ctx, req);
     if (row.status !== 'done') throw new Problem(409, 'export-not-ready', 'Conflict', '報表尚未產製完成。');
-    sendFile(res, row);
+    await sendFile(db, res, row);
+  });
+  // The covering letter (函) of an agency's finished annual workbook; POST only because 發文字號 is typed.
+  const letterExport = async (req: Request) => {
+    const row = await exportForViewer(ctx, req);
+    if (row.kind !== 'annual' || row.unit_id == null || row.status !== 'done') throw new Problem(409, 'letter-not-available', 'Conflict', '僅已產製完成之機關年度報表可產製函稿。');
+    return row;
+  };
+  const letterPage = async (res: Response, row: any, form: Record<string, unknown>, errors: Record<string, string>, status = 200) =>
+    renderPage(res, 'audits/letter', { title: '報府備查函稿', x: exportView(row), agency: (await exportAgency(db, row.unit_id))?.name ?? '', form, errors, speeds: SPEEDS, defaultSecrecy: DEFAULT_SECRECY }, status);
+  r.get('/audits/exports/:id/letter', async (req, res) => letterPage(res, await letterExport(req), {}, {}));
+  r.post('/audits/exports/:id/letter', async (req, res) => {
+    const row = await letterExport(req);
+    const p = parseForm(letterSchema, req.body);
+    if (!p.ok) return letterPage(res, row, req.body ?? {}, p.errors, 400);
+    const fields = await letterFields(db, row, p.value, cfg.COUNTY_NAME);
+    res.setHeader('Content-Type', ODT_MIME);
+    attachmentAs(res, `${fields.agency}_${Number(exportView(row).params.year) - 1911}年度報府備查函稿.odt`, `annual-letter-${row.id}.odt`);
+    await writeLetter(fields, { stream: res }, fields.agency, new Date(now()));
   });
   r.get('/api/v1/exports/:id', async (req, res) => {
     res.json(exportView(await exportForViewer(ctx, req)));
@@ -274,40 +295,49 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
     }
     res.setHeader('Last-Modified', new Date(Number(row.finished_at)).toUTCString());
     res.setHeader('Content-Location', `/api/v1/exports/${row.id}`);
-    sendFile(res, row);
+    await sendFile(db, res, row);
   };
   const makeAndSend = async (req: Request, res: Response, p: ExportParams, failed: string) => {
     const started = await startExport(ctx, who(req), p);
     const row = await awaitExport(db, started.id);
     if (!row || row.status !== 'done') throw new Problem(503, 'export-failed', 'Export failed', failed);
     res.setHeader('Location', `/api/v1/exports/${row.id}`);
-    sendFile(res, row, started.joined ? 200 : 201);
+    await sendFile(db, res, row, started.joined ? 200 : 201);
   };
   const annualParams = async (req: Request, input: unknown): Promise<ExportParams> => {
     const q = parseOr400(yearQuery, input);
     svc.checkYear(q.year);
     const unit = svc.reportUnit(await svc.reachOf(db, who(req)), q.unit || undefined);
-    return { kind: 'annual', year: q.year, unitId: unit?.id ?? null };
+    return { kind: 'annual', year: q.year, unitId: unit?.id ?? null, ...formatParam(workbookFormatOf(req, (input as { format?: unknown } | undefined)?.format)) };
   };
   // 5(四): the NHI administration's auditors ask for the roster and audit records of a period.
   const packageParams = async (req: Request, input: unknown): Promise<ExportParams> => {
     const q = parseOr400(pkgSchema, input);
     const unit = svc.reportUnit(await svc.reachOf(db, who(req)), q.unit || undefined);
-    return { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null };
+    return { kind: 'audit-package', from: q.from, to: q.to, unitId: unit?.id ?? null, ...formatParam(workbookFormatOf(req, (input as { format?: unknown } | undefined)?.format)) };
   };
   r.get('/api/v1/reports/annual', async (req, res) => sendLatest(res, await annualParams(req, req.query)));
   r.post('/api/v1/reports/annual', async (req, res) => makeAndSend(req, res, await annualParams(req, req.body), '年度報表產製失敗，請稍後再試。'));
   r.get('/api/v1/reports/audit-package', async (req, res) => sendLatest(res, await packageParams(req, req.query)));
   r.post('/api/v1/reports/audit-package', async (req, res) => makeAndSend(req, res, await packageParams(req, req.body), '稽核資料產製失敗，請稍後再試。'));
 
+  r.get('/audits/:id/record.pdf', async (req, res) => {
+    const a = await svc.auditForViewer(db, who(req), idParam(req.params.id));
+    res.locals.printPage = true;
+    const pdf = await pdfOfHtml(pageHtml(res, 'audits/audit', { title: `內部稽核紀錄 ${a.unit.name} ${rocPeriod(a.period)}`, a, canEdit: false, errors: {} }), ctx.cfg.CHROMIUM_PATH);
+    res.setHeader('Content-Type', 'application/pdf');
+    attachmentAs(res, `內部稽核紀錄_${a.unit.name}_${rocPeriod(a.period).replace(/ /g, '')}.pdf`, `internal-audit-${a.id}.pdf`);
+    res.send(pdf);
+  });
+
   // Registered last so /audits/retained, /audits/links … are not taken for an id.
   r.get('/audits/:id', async (req, res) => {
-    const a = await svc.auditForViewer(db, who(req), svc.parseId(String(req.params.id)));
+    const a = await svc.auditForViewer(db, who(req), idParam(req.params.id));
     const canEdit = a.status === 'open' && req.actor!.roles.some((x) => svc.AUDIT_ROLES.includes(x));
-    renderPage(res, 'audits/audit', { title: `內部稽核 ${a.unit.name} ${a.period}`, a, canEdit, errors: {} });
+    renderPage(res, 'audits/audit', { title: `內部稽核 ${a.unit.name} ${rocPeriod(a.period)}`, a, canEdit, errors: {} });
   });
   r.post('/audits/:id', async (req, res) => {
-    const id = svc.parseId(String(req.params.id));
+    const id = idParam(req.params.id);
     const body = req.body ?? {};
     // Form fields result_<key> / note_<key> become results[key].
     const results: Record<string, { result: string; note: string }> = {};
@@ -332,3 +362,26 @@ function registerRoutes(r: Routes, ctx: AppContext): void {
   });
 
 }
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  async ({ db }, actor) => {
+    if (!actor.roles.some((x) => ['admin', 'supervisor', 'auditor', 'planning_admin'].includes(x))) return null;
+    const reach = await svc.reachOf(db, actor);
+    const overdue = await svc.overdueRetained(db, reach.unitIds);
+    return { title: '留存健保資料銷毀', items: [{ label: '逾期未銷毀', value: overdue.length, href: '/audits/retained?show=overdue' }] };
+  },
+  async ({ db }, actor) => {
+    if (!actor.roles.includes('planning_admin')) return null;
+    const year = currentYear() - 1;
+    const st = await svc.filingStatus(db, year);
+    return {
+      title: `${year - 1911} 年度報府備查`,
+      items: [
+        { label: '二月前已報', value: st.filter((s) => s.state === 'on-time').length, href: `/audits/annual?year=${year}` },
+        { label: '逾期報送', value: st.filter((s) => s.state === 'late').length, href: `/audits/annual?year=${year}` },
+        { label: '尚未報送', value: st.filter((s) => s.state === 'missing').length, href: `/audits/annual?year=${year}` },
+      ],
+    };
+  },
+];

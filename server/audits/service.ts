@@ -7,18 +7,17 @@ import { isUniqueViolation, parseJson } from '../db.ts';
 import { allUnits, subtreeOf, agencyIn, type UnitRow } from '../accounts/units.ts';
 import { reachOf as reachByOffice } from '../accounts/reach.ts';
 import type { Role } from '../accounts/roles.ts';
-import { recordEvent, type Actor } from '../events/service.ts';
-import { Problem, conflict, forbidden, notFound, validation, fieldError } from '../web/problem.ts';
-import { parseOr400 } from '../web/validate.ts';
-import { isIsoDate, localDate, monthRange, now, rocDateTime, startOfLocalDay, yearRange } from '../time.ts';
+import { recordEvent, type EventActor } from '../events/service.ts';
+import { parseOr400, conflict, fieldError, forbidden, notFound, Problem, validation } from '../problem.ts';
+import { isIsoDate, localDate, monthRange, now, ROC_DATE_HINT, rocDateTime, rocPeriod, startOfLocalDay, yearRange } from '../time.ts';
 import * as repo from './repo.ts';
 import {
   applyResults, buildChecklist, checkOnTime, filedOnTime, halfProblem, halfRange, keepUntil, missingResults, yearProblem,
   type ChecklistItem, type Evidence, type ItemResult,
 } from './rules.ts';
+import type { Actor } from '../actor.ts';
 
-export interface Who { id: number; account: string; unitId: number; roles: Role[]; ip?: string | null }
-const actorOf = (w: Who): Actor => ({ id: w.id, account: w.account, ip: w.ip ?? null });
+const actorOf = (w: Actor): EventActor => ({ id: w.id, account: w.account, ip: w.ip ?? null });
 
 export const AUDIT_ROLES: Role[] = ['auditor', 'ethics', 'it'];
 export const EXPORT_ROLES: Role[] = ['planning_admin', 'admin', 'auditor', 'ethics', 'it'];
@@ -73,7 +72,7 @@ export function checkYear(year: number): void {
 
 // --- retained data and destruction -------------------------------------------------------------
 
-const day = z.string().trim().refine(isIsoDate, '日期格式應為 YYYY-MM-DD');
+const day = z.string().trim().refine(isIsoDate, ROC_DATE_HINT);
 export const retainedSchema = z.object({
   unit: z.coerce.number().int().positive({ message: '請選擇單位' }),
   caseNo: z.string().trim().min(1, '請輸入案號').max(64),
@@ -86,7 +85,7 @@ export const retainedSchema = z.object({
 });
 export type RetainedInput = z.infer<typeof retainedSchema>;
 
-export async function createRetained(db: Db, who: Who, input: RetainedInput): Promise<number> {
+export async function createRetained(db: Db, who: Actor, input: RetainedInput): Promise<number> {
   const r = await reachOf(db, who);
   if (!inReach(r, input.unit)) throw forbidden('不可登錄權責範圍外單位之資料。');
   return db.transaction(async (trx) => {
@@ -107,7 +106,7 @@ export const destructionSchema = z.object({
 });
 export type DestructionInput = z.infer<typeof destructionSchema>;
 
-export async function recordDestruction(db: Db, who: Who, retainedId: number, input: DestructionInput): Promise<number> {
+export async function recordDestruction(db: Db, who: Actor, retainedId: number, input: DestructionInput): Promise<number> {
   if (input.destroyedOn > localDate(now())) throw fieldError('destroyedOn', '銷毀日期不可晚於今日');
   const item = await repo.retainedById(db, retainedId);
   if (!item) throw notFound('找不到此留存資料。');
@@ -170,7 +169,7 @@ export const linkReviewSchema = z.object({
 export type LinkReviewInput = z.infer<typeof linkReviewSchema>;
 
 /** Records the year's review of one link; 'terminate' also files a termination request. */
-export async function recordLinkReview(db: Db, who: Who, input: LinkReviewInput): Promise<{ id: number; terminationId: number | null; useCount: number }> {
+export async function recordLinkReview(db: Db, who: Actor, input: LinkReviewInput): Promise<{ id: number; terminationId: number | null; useCount: number }> {
   checkYear(input.year);
   const link = await db('unit_scopes as us').join('scopes as s', 's.id', 'us.scope_id').where('us.id', input.link).first('us.id', 'us.unit_id', 'us.scope_id', 's.code');
   if (!link) throw fieldError('link', '找不到此連結作業');
@@ -288,7 +287,7 @@ export const openAuditSchema = z.object({
 });
 
 /** Opens (or returns the existing) internal audit of an agency for a half-year. */
-export async function openAudit(db: Db, cfg: Config, who: Who, input: z.infer<typeof openAuditSchema>): Promise<{ id: number; created: boolean }> {
+export async function openAudit(db: Db, cfg: Config, who: Actor, input: z.infer<typeof openAuditSchema>): Promise<{ id: number; created: boolean }> {
   const p = halfProblem(input.period, localDate(now()));
   if (p) throw fieldError('period', p);
   const r = await reachOf(db, who);
@@ -328,7 +327,7 @@ export const saveAuditSchema = z.object({
 export type SaveAuditInput = z.infer<typeof saveAuditSchema>;
 
 /** Saves the auditor's results and findings; with `sign` also signs off (after which nothing changes). */
-export async function saveAudit(db: Db, cfg: Config, who: Who, id: number, input: SaveAuditInput, opts: { sign?: boolean; refresh?: boolean } = {}): Promise<repo.AuditRow> {
+export async function saveAudit(db: Db, cfg: Config, who: Actor, id: number, input: SaveAuditInput, opts: { sign?: boolean; refresh?: boolean } = {}): Promise<repo.AuditRow> {
   const a = await auditForViewer(db, who, id);
   if (a.status !== 'open') throw conflict('audit-signed', '此稽核已簽核，不可再修改。');
   const results: Record<string, { result: ItemResult | null; note: string }> = {};
@@ -359,7 +358,7 @@ export async function saveAudit(db: Db, cfg: Config, who: Who, id: number, input
     if (opts.sign) {
       const issues = list.filter((i) => i.result === 'fail').map((i) => i.label);
       const [rid] = await trx('audit_records').insert({
-        unit_id: a.unit_id, kind: 'internal-audit', title: `${a.period.replace('-H1', ' 上半年').replace('-H2', ' 下半年')}內部稽核`, period: a.period,
+        unit_id: a.unit_id, kind: 'internal-audit', title: `${rocPeriod(a.period)}內部稽核`, period: a.period,
         summary: `查核項目 ${list.length} 項，不符合 ${issues.length} 項${issues.length ? '：' + issues.join('；') : ''}`,
         findings: input.findings, conclusion: input.conclusion, source_type: 'internal-audit', source_id: id, signed_by: who.id, signed_at: t, created_by: who.id, created_at: t,
       });
@@ -372,7 +371,7 @@ export async function saveAudit(db: Db, cfg: Config, who: Who, id: number, input
 
 // --- annual filings ----------------------------------------------------------------------------
 
-export async function submitFiling(db: Db, who: Who, exportId: number): Promise<number> {
+export async function submitFiling(db: Db, who: Actor, exportId: number): Promise<number> {
   const ex = await repo.exportById(db, exportId);
   if (!ex || ex.kind !== 'annual') throw fieldError('export', '找不到此年度報表');
   if (ex.status !== 'done') throw conflict('export-not-ready', '報表尚未產製完成。');
@@ -395,7 +394,7 @@ export async function submitFiling(db: Db, who: Who, exportId: number): Promise<
   });
 }
 
-export async function acknowledgeFiling(db: Db, who: Who, filingId: number, note: string): Promise<void> {
+export async function acknowledgeFiling(db: Db, who: Actor, filingId: number, note: string): Promise<void> {
   await db.transaction(async (trx) => {
     const f = await trx('annual_filings').where({ id: filingId }).first();
     if (!f) throw notFound('找不到此報府紀錄。');
@@ -416,10 +415,5 @@ export async function filingStatus(conn: Conn, year: number, unitIds?: number[])
   });
 }
 
-export const parseId = (s: string | undefined, field = 'id'): number => {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n <= 0) throw fieldError(field, '編號不正確');
-  return n;
-};
 
 export { parseOr400 };

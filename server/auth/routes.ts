@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
-import { Problem, unauthorized } from '../web/problem.ts';
-import { parseForm, parseOr400 } from '../web/validate.ts';
+import { parseOr400, Problem, unauthorized } from '../problem.ts';
+import { parseForm } from '../web/validate.ts';
 import { renderPage } from '../web/views.ts';
 import { generateCsrfToken } from '../web/middleware.ts';
 import { recordEvent } from '../events/service.ts';
@@ -21,6 +21,31 @@ const passwordBody = z.object({
   current: z.string().min(1, '請輸入目前密碼或啟用碼').max(256),
   next: z.string().min(1, '請輸入新密碼').max(256, '密碼過長'),
 });
+/** The form after sign-in proved the password: no current password asked again. */
+const provenPasswordBody = passwordBody.extend({ current: z.string().max(256).optional().default('') });
+
+/**
+ * How long a sign-in that answered "choose a new password" spares retyping the one-time password:
+ * long enough to choose one, short enough that a session left open does not keep the proof.
+ */
+export const PASSWORD_PROOF_MS = 10 * 60_000;
+
+/** A new session id holding only the proof that this account's password was just checked. */
+function holdProof(req: Request, proof: { userId: number; account: string }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    req.session.regenerate((err) => {
+      if (err) return reject(err);
+      req.session.passwordProof = { ...proof, at: now() };
+      req.session.save((e) => (e ? reject(e) : resolve()));
+    });
+  });
+}
+/** The session's proof when still fresh (and, given an account, for that account). */
+function proofOf(req: Request, account?: string): { userId: number; account: string } | null {
+  const p = req.session?.passwordProof;
+  if (!p || req.actor || now() - Number(p.at) > PASSWORD_PROOF_MS || (account !== undefined && account !== p.account)) return null;
+  return p;
+}
 
 const DIRECTORY_DOWN = '目錄服務（LDAP／AD）暫時無法連線，目錄帳號目前無法登入；本系統帳號不受影響。請稍後再試或洽資訊人員。';
 
@@ -77,7 +102,9 @@ export function register(r: Routes, ctx: AppContext): void {
       return renderPage(res, 'login', { title: '登入', values: { account: parsed.value.account }, errors: { form: DIRECTORY_DOWN }, next }, 503);
     }
     if (result.kind === 'password-expired') {
-      req.session.flash = { kind: 'error', text: '密碼已逾期或須於首次登入時變更，請先設定新密碼。' };
+      // The password was right: the next page asks only for the new one (this session, briefly).
+      await holdProof(req, { userId: result.userId, account: result.account });
+      req.session.flash = { kind: 'error', text: '密碼已逾期或須於首次登入時變更，請設定新密碼。' };
       return res.redirect(303, `/password?account=${encodeURIComponent(result.account)}`);
     }
     const message = result.kind === 'locked' ? '登入失敗次數過多，帳號已暫時鎖定，請稍後再試或洽管理者。' : '帳號或密碼不正確。';
@@ -91,26 +118,31 @@ export function register(r: Routes, ctx: AppContext): void {
   });
 
   r.get('/password', (req, res) => {
-    const account = typeof req.query.account === 'string' ? req.query.account : req.actor?.account ?? '';
-    renderPage(res, 'password', { title: '變更密碼', values: { account }, errors: {}, minLength: cfg.PASSWORD_MIN_LENGTH });
+    const asked = typeof req.query.account === 'string' ? req.query.account : undefined;
+    const proof = proofOf(req, asked);
+    const account = proof?.account ?? asked ?? req.actor?.account ?? '';
+    renderPage(res, 'password', { title: '變更密碼', values: { account }, errors: {}, minLength: cfg.PASSWORD_MIN_LENGTH, proven: !!proof, proofMinutes: PASSWORD_PROOF_MS / 60_000 });
   });
 
   r.post('/password', async (req, res) => {
-    const parsed = parseForm(passwordBody, req.body);
+    const proof = proofOf(req, String(req.body?.account ?? '').trim());
+    const parsed = parseForm(proof ? provenPasswordBody : passwordBody, req.body);
     const values = { account: String(req.body?.account ?? '') };
     const show = (errors: Record<string, string>, status: number) =>
-      renderPage(res, 'password', { title: '變更密碼', values, errors, minLength: cfg.PASSWORD_MIN_LENGTH }, status);
+      renderPage(res, 'password', { title: '變更密碼', values, errors, minLength: cfg.PASSWORD_MIN_LENGTH, proven: !!proof, proofMinutes: PASSWORD_PROOF_MS / 60_000 }, status);
     if (!parsed.ok) return show(parsed.errors, 400);
     if (req.body.next !== req.body.confirm) return show({ confirm: '兩次輸入的新密碼不一致' }, 400);
     const self = req.actor?.account === parsed.value.account;
     try {
-      await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null, keepSid: self ? req.sessionID : undefined });
+      await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null, keepSid: self ? req.sessionID : undefined, provenUserId: proof?.userId });
     } catch (e) {
       if (e instanceof Problem && e.errors.length) {
         return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), e.status);
       }
       throw e;
     }
+    // One use: the proof ends with the change.
+    delete req.session.passwordProof;
     // Signed in as this account: this session stays, every other one has ended.
     if (self) {
       req.session.flash = { kind: 'ok', text: '密碼已變更；此帳號在其他地方的登入均已登出。' };

@@ -5,7 +5,7 @@ import { iso, now } from '../time.ts';
 import { subtreeIds } from '../accounts/units.ts';
 import { isDisabledNow } from '../accounts/active.ts';
 import { recordEvent } from '../events/service.ts';
-import { fieldError, Problem, validation } from '../web/problem.ts';
+import { fieldError, Problem, validation } from '../problem.ts';
 import { directoryFor, type Directory } from './ldap.ts';
 import { dummyHash, hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
 import * as repo from './repo.ts';
@@ -205,7 +205,12 @@ const lockedProblem = () => new Problem(423, 'account-locked', 'Locked', '登入
  * disabled accounts are refused alike. A change ends every other session of the account (all
  * but `keepSid`, the caller's own).
  */
-export async function changePassword(db: Db, cfg: Config, input: { account: string; current: string; next: string; ip: string | null; keepSid?: string }): Promise<{ sessionsEnded: number }> {
+/**
+ * `provenUserId`: the session proved the current password moments ago (sign-in answered
+ * password-expired, see PASSWORD_PROOF_MS in routes), so it is not asked again. Only for that
+ * account, never for an activation code (a pending account cannot sign in).
+ */
+export async function changePassword(db: Db, cfg: Config, input: { account: string; current: string; next: string; ip: string | null; keepSid?: string; provenUserId?: number }): Promise<{ sessionsEnded: number }> {
   const t = now();
   const a = await attemptOf(db, input.account, input.ip);
   if (await lockOf(db, a, t)) {
@@ -216,7 +221,8 @@ export async function changePassword(db: Db, cfg: Config, input: { account: stri
   const changeable = !!found && found.auth_source === 'local' && found.status !== 'disabled' && !isDisabledNow({ status: 'active', disable_on: found.disable_on }, t);
   // A pending account sets its first password with the one-time activation code (3(二)1(3)).
   const activating = changeable && found.status === 'pending';
-  const checked = await checkSecret(a, input.current, (u) => (!changeable ? null : activating ? u.activation_hash : u.password_hash), null);
+  const proven = changeable && !activating && input.provenUserId != null && Number(input.provenUserId) === Number(found.id);
+  const checked = proven ? 'ok' : await checkSecret(a, input.current, (u) => (!changeable ? null : activating ? u.activation_hash : u.password_hash), null);
   if (checked !== 'ok' || !found) {
     const reason = !found ? 'unknown-account' : !changeable ? 'not-changeable' : activating ? 'wrong-activation-code' : 'wrong-password';
     if (await countFailure(db, cfg, a, 'password-change', 'failed', reason, t)) throw lockedProblem();

@@ -4,9 +4,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { addNav, renderPage } from '../web/views.ts';
-import { parseOr400 } from '../web/validate.ts';
-import { Problem } from '../web/problem.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { parseOr400, Problem } from '../problem.ts';
 import { drawableMonths, drawCheck, drawStatus, monthProblem } from './draw.ts';
 
 const PLANNING = ['planning_admin'] as const;
@@ -23,10 +22,14 @@ const drawBody = z.object({
 });
 const pageQuery = z.object({ month: z.string().max(7).optional() });
 
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const drawNav: NavEntry[] = [
+  { href: '/checks/draw', label: '補抽查核', roles: PLANNING, order: 43 },
+];
+
 export function registerDraw(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
   const jc = { db, cfg };
-  addNav('/checks/draw', '補抽查核', PLANNING, 43);
 
   r.post('/api/v1/checks/draw', async (req, res) => {
     const body = parseOr400(drawBody, req.body);

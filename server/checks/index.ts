@@ -1,25 +1,22 @@
 // Monthly spot checks (clause 5(一)) and investigations (clause 5(二)).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Capability, CliArgs, Command } from '../capabilities.ts';
+import type { Capability, CliArgs, Command } from '../capability.ts';
 import type { JobContext, JobDef } from '../../jobs/registry.ts';
 import { previousMonthPeriod } from '../../jobs/periods.ts';
 import { runJob } from '../../jobs/runner.ts';
 import { agencyByCode } from '../accounts/units.ts';
 import { localMonth, monthRange, now, previousMonth, setClock } from '../time.ts';
-import { access, register } from './routes.ts';
+import { access, homePanels, nav, register } from './routes.ts';
 import { MONTHLY_SAMPLING_JOB, verifyCheck } from './sampling.ts';
 import { monthlySamplingJob } from './job.ts';
-import { registerDraw, drawAccess } from './draw-routes.ts';
+import { registerDraw, drawAccess, drawNav } from './draw-routes.ts';
 import * as svc from './service.ts';
 import { sheetHeader, writeMonthlySheetXlsx, SheetInputError } from '../../reports/monthly-sheet.ts';
-
-import { setEthicsScope } from '../queries/service.ts';
+import { cliWorkbookFormat } from '../../reports/cells.ts';
+import type { SignedInActor } from '../actor.ts';
 
 export const MONTHLY_SAMPLING = MONTHLY_SAMPLING_JOB;
-
-// Ethics staff see the query-log entries their investigations cover (clause 4(一)2–3, 5(二)).
-setEthicsScope((conn, person) => svc.ethicsRanges(conn, person.id));
 
 export { monthlySamplingJob } from './job.ts';
 
@@ -60,7 +57,7 @@ const verifyCommand: Command = {
 
 const sheetCommand: Command = {
   name: 'report monthly-sheet',
-  usage: 'report monthly-sheet --month YYYY-MM --unit CODE --out F.xlsx',
+  usage: 'report monthly-sheet --month YYYY-MM --unit CODE [--format xlsx|ods] --out F.xlsx|F.ods',
   async run(ctx, args, out) {
     const month = flag(args, 'month');
     const code = flag(args, 'unit');
@@ -69,15 +66,16 @@ const sheetCommand: Command = {
       out(`usage: ${this.usage}`);
       return 2;
     }
-    if (!/\.xlsx$/i.test(file)) {
-      out('--out must name an .xlsx file');
+    const fmt = cliWorkbookFormat(args.flags.format, file);
+    if ('error' in fmt) {
+      out(fmt.error);
       return 2;
     }
     await ctx.db.migrate.latest();
     try {
       const h = await sheetHeader(ctx.db, code, month, ctx.cfg);
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      const r = await writeMonthlySheetXlsx(ctx.db, h, { filename: file });
+      const r = await writeMonthlySheetXlsx(ctx.db, h, { filename: file }, fmt.format);
       out(`monthly sheet ${h.agency.code} ${month}: ${r.rows} entries${h.check ? `, ${h.check.sampleSize} sampled` : ', not sampled yet'} → ${file}`);
       return 0;
     } catch (e) {
@@ -105,7 +103,7 @@ async function seedDemo(ctx: JobContext, opts: { random: () => number }) {
     const [s, e] = monthRange(m);
     if (await ctx.db('query_logs').where('queried_at', '>=', s).andWhere('queried_at', '<', e).first('id')) withEntries.push(m);
   }
-  const actorOf = async (userId: number): Promise<Express.Actor> => {
+  const actorOf = async (userId: number): Promise<SignedInActor> => {
     const u = await ctx.db('users').where({ id: userId }).first('id', 'account', 'name', 'unit_id', 'rank');
     const roles = await ctx.db('user_roles').where({ user_id: userId }).pluck('role');
     return { id: Number(u.id), account: u.account, name: u.name, unitId: Number(u.unit_id), roles, rank: u.rank, ip: null };
@@ -154,6 +152,8 @@ async function seedDemo(ctx: JobContext, opts: { random: () => number }) {
 export const checks: Capability = {
   name: 'checks',
   access: [...access, ...drawAccess],
+  nav: [...nav, ...drawNav],
+  homePanels,
   // The draw first: its /checks/draw would otherwise be taken for a check id by /checks/:id.
   register: (r, ctx) => {
     registerDraw(r, ctx);
@@ -164,5 +164,4 @@ export const checks: Capability = {
   seedDemo,
 };
 
-export { investigationEntryIds, entriesCoveredForEthics } from './service.ts';
 

@@ -1,7 +1,7 @@
 // Checks, check items, investigations and audit records: knex only, no policy.
 import type { Conn } from '../db.ts';
 import { whereActiveNow } from '../accounts/active.ts';
-import { isMysql, insertChunked, pagesAhead, selectArrays } from '../db.ts';
+import { insertChunked, insertId, isMysql, pagesAhead, selectArrays } from '../db.ts';
 
 export interface ScanRow {
   id: number;
@@ -160,10 +160,7 @@ export async function entriesByIds(conn: Conn, ids: number[]): Promise<Map<numbe
   return out;
 }
 
-export async function insertAuditRecord(conn: Conn, row: Record<string, unknown>): Promise<number> {
-  const [id] = await conn('audit_records').insert(row);
-  return Number(id);
-}
+export const insertAuditRecord = (conn: Conn, row: Record<string, unknown>): Promise<number> => insertId(conn, 'audit_records', row);
 
 // --- the to-do list (server/todos, issue 18) ----------------------------------------------------
 
@@ -194,3 +191,98 @@ export const openChecksOf = (conn: Conn, checkerId: number): Promise<Array<{ id:
 export const openInvestigationsOf = (conn: Conn, userId: number): Promise<Array<{ id: number; opened_at: number }>> =>
   conn('investigation_participants as p').join('investigations as v', 'v.id', 'p.investigation_id')
     .where('p.user_id', userId).andWhere('v.status', 'open').distinct('v.id', 'v.opened_at').orderBy('v.id');
+
+// --- the checker workflow (service.ts) -----------------------------------------------------------
+
+/** A check with its agency's code and name and its checker's account. */
+export const checkWithUnit = (conn: Conn, id: number): Promise<any | undefined> =>
+  conn('checks as c').join('units as u', 'u.id', 'c.unit_id').leftJoin('users as k', 'k.id', 'c.checker_id').where('c.id', id)
+    .first('c.*', 'u.code as unit_code', 'u.name as unit_name', 'u.has_sections', 'k.account as checker_account', 'k.name as checker_name');
+export const itemBySourceRecord = (conn: Conn, checkId: number, sourceRecordId: number) =>
+  conn('check_items').where({ check_id: checkId, source_record_id: sourceRecordId }).first();
+export const updateItem = (conn: Conn, id: number, patch: Record<string, unknown>) => conn('check_items').where({ id }).update(patch);
+export const updateCheck = (conn: Conn, id: number, patch: Record<string, unknown>) => conn('checks').where({ id }).update(patch);
+/** Gives the patch (a verdict) to those of the items still undecided; returns how many it changed. */
+export const decideUndecided = async (conn: Conn, itemIds: number[], patch: Record<string, unknown>): Promise<number> =>
+  Number(await conn('check_items').whereIn('id', itemIds).whereNull('verdict').update(patch));
+export const signOffCheck = (conn: Conn, id: number, by: number, at: number) =>
+  conn('checks').where({ id, status: 'open' }).update({ status: 'signed-off', signed_off_by: by, signed_off_at: at });
+
+export const lateRecordOf = (conn: Conn, sourceRecordId: number) => conn('late_records').where({ source_record_id: sourceRecordId }).first('id');
+export const insertLateRecord = (conn: Conn, row: { source_record_id: number; entry_id: number; check_item_id: number; recorded_by: number; recorded_at: number }) =>
+  conn('late_records').insert(row);
+
+/** A clerk's permissions (scope × operation code) with their names, for a late record's form. */
+export const permissionsNamed = (conn: Conn, userId: number): Promise<Array<{ scope: string; scope_title: string; op: string; op_name: string }>> =>
+  conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as o', 'o.id', 'p.op_code_id')
+    .where('p.user_id', userId).orderBy(['s.sort', 'o.code']).select('s.code as scope', 's.title as scope_title', 'o.code as op', 'o.name as op_name');
+/** A clerk's approved request forms, newest first. */
+export const approvedFormsOf = (conn: Conn, userId: number, limit: number): Promise<any[]> =>
+  conn('query_requests as r').join('scopes as s', 's.id', 'r.scope_id').where({ 'r.requester_id': userId, 'r.status': 'approved' })
+    .orderBy('r.id', 'desc').limit(limit).select('r.id', 'r.case_no', 's.code as scope', 'r.valid_from', 'r.valid_to');
+
+const ASKED_COLS = ['i.id', 'i.check_id', 'i.entry_id', 'i.source_record_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name'];
+/** Open checks' items asking this clerk to explain a logged query of theirs. */
+export const loggedExplanationsAsked = (conn: Conn, userId: number): Promise<any[]> =>
+  conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('query_logs as q', 'q.id', 'i.entry_id').join('units as u', 'u.id', 'c.unit_id')
+    .where('q.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
+    .select(...ASKED_COLS, 'q.queried_at', 'q.case_no', 'q.reason', 'q.op_code', 'q.subject_mask');
+/** The same for unlogged queries (issue 16): the source record's person explains, with any late record made. */
+export const unloggedExplanationsAsked = (conn: Conn, userId: number): Promise<any[]> =>
+  conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('source_records as s', 's.id', 'i.source_record_id').join('units as u', 'u.id', 'c.unit_id')
+    .leftJoin('late_records as l', 'l.source_record_id', 's.id')
+    .whereNull('i.entry_id').where('s.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
+    .select(...ASKED_COLS, 's.occurred_at as queried_at', 's.op_code', 's.subject_mask', 's.subject_type', 'l.entry_id as late_entry_id');
+
+// --- investigations (clause 5(二)) ---------------------------------------------------------------
+
+/** Active staff of the units holding the role. */
+export const activeStaffWithRole = (conn: Conn, unitIds: number[], role: string): Promise<Array<{ id: number; unit_id: number }>> =>
+  whereActiveNow(conn('users as u').join('user_roles as r', 'r.user_id', 'u.id').whereIn('u.unit_id', unitIds), 'u.').andWhere('r.role', role).select('u.id', 'u.unit_id');
+export const investigationById = (conn: Conn, id: number) => conn('investigations').where({ id }).first();
+export const investigationOfItem = (conn: Conn, itemId: number) => conn('investigations').where({ check_item_id: itemId }).first('id');
+export const investigationWithUnit = (conn: Conn, id: number) =>
+  conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where('v.id', id).first('v.*', 'u.code as unit_code', 'u.name as unit_name');
+export const insertInvestigation = (conn: Conn, row: Record<string, unknown>): Promise<number> => insertId(conn, 'investigations', row);
+export const concludeInvestigation = (conn: Conn, id: number, patch: Record<string, unknown>) => conn('investigations').where({ id, status: 'open' }).update({ status: 'concluded', ...patch });
+/** Investigations the person takes part in, and (an overseer) those of the units: all of them when `units` is 'all'. */
+export function investigationsSeenBy(conn: Conn, userId: number, units: number[] | 'all' | null): Promise<any[]> {
+  const mine = conn('investigation_participants').where({ user_id: userId }).select('investigation_id');
+  return conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where((w) => {
+    w.whereIn('v.id', mine);
+    if (units === 'all') w.orWhereRaw('1 = 1');
+    else if (units) w.orWhereIn('v.unit_id', units);
+  }).orderBy('v.opened_at', 'desc').select('v.*', 'u.code as unit_code', 'u.name as unit_name');
+}
+
+export const isParticipant = async (conn: Conn, investigationId: number, userId: number, side?: string): Promise<boolean> =>
+  !!(await conn('investigation_participants').where({ investigation_id: investigationId, user_id: userId, ...(side ? { side } : {}) }).first('user_id'));
+export const insertParticipants = (conn: Conn, rows: Array<{ investigation_id: number; user_id: number; side: string; added_by: number; added_at: number }>) =>
+  conn('investigation_participants').insert(rows);
+export const participantSides = (conn: Conn, investigationId: number): Promise<string[]> =>
+  conn('investigation_participants').where({ investigation_id: investigationId }).distinct('side').pluck('side');
+export const participantsOf = (conn: Conn, investigationId: number): Promise<any[]> =>
+  conn('investigation_participants as p').join('users as u', 'u.id', 'p.user_id').join('units as n', 'n.id', 'u.unit_id')
+    .where('p.investigation_id', investigationId).orderBy(['p.side', 'u.account']).select('p.side', 'p.added_at', 'u.id', 'u.account', 'u.name', 'n.name as unit_name');
+export const insertNote = (conn: Conn, row: { investigation_id: number; kind: string; body: string; evidence_ref: string | null; author_id: number; created_at: number }) =>
+  conn('investigation_notes').insert(row);
+/** The timeline, oldest first, with each author's account and name. */
+export const notesOf = (conn: Conn, investigationId: number): Promise<any[]> =>
+  conn('investigation_notes as n').leftJoin('users as u', 'u.id', 'n.author_id').where('n.investigation_id', investigationId).orderBy(['n.created_at', 'n.id'])
+    .select('n.*', 'u.account as author_account', 'u.name as author_name');
+
+export const auditRecordById = (conn: Conn, id: number) => conn('audit_records').where({ id }).first();
+/** The record that supersedes this one, if any. */
+export const supersedingRecord = (conn: Conn, id: number) => conn('audit_records').where({ supersedes_id: id }).first('id');
+/** An investigation's records other than its first (the corrections, oldest first), with each signer's account. */
+export const recordCorrections = (conn: Conn, investigationId: number, firstId: number): Promise<any[]> =>
+  conn('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'investigation', 'a.source_id': investigationId }).whereNot('a.id', firstId)
+    .orderBy('a.id').select('a.*', 'u.account as signer');
+/** The newest record of an investigation (its latest correction, or the conclusion's own). */
+export const latestRecordIdOf = async (conn: Conn, investigationId: number): Promise<number | null> => {
+  const r = await conn('audit_records').where({ source_type: 'investigation', source_id: investigationId }).max('id as id').first();
+  return r?.id == null ? null : Number(r.id);
+};
+/** An account that can act now (accounts/active.ts), for adding it to an investigation. */
+export const activeUserByAccount = (conn: Conn, account: string): Promise<{ id: number; unit_id: number } | undefined> =>
+  whereActiveNow(conn('users').where({ account })).first('id', 'unit_id');

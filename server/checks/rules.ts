@@ -1,9 +1,10 @@
 // The rules of the monthly spot check (clause 5(一)) as plain functions: sample size, the
 // reproducible ordering, the population digest, risk flags, due dates. No database, no Express.
 import crypto from 'node:crypto';
-import { monthRange, TAIPEI } from '../time.ts';
+import { monthRange, TAIPEI, taipeiDate, taipeiMinuteOfDay, taipeiWeekday } from '../time.ts';
 import { agencyIn, isWithin, type UnitRow } from '../accounts/units.ts';
 import { isCountyWide, reachOf, withinReach, type ReachActor } from '../accounts/reach.ts';
+import type { Actor } from '../actor.ts';
 
 /** The clause's floors: never sample fewer than 3 % or fewer than 10 entries. */
 export const RATE_FLOOR_PERCENT = 3;
@@ -193,17 +194,8 @@ export function selectSample(seed: string, entryIds: number[], n: number): numbe
 
 export const FLAG_RULES = ['after-hours', 'holiday', 'shared-subject', 'volume-spike', 'no-request', 'own-subject', 'watch-list'] as const;
 export type FlagRule = (typeof FLAG_RULES)[number];
-export const FLAG_LABELS: Record<FlagRule, string> = {
-  'after-hours': '非上班時間查詢',
-  holiday: '週末或假日查詢',
-  'shared-subject': '同一被查詢者由 3 位以上人員查詢',
-  'volume-spike': '單日查詢量超過本人每日中位數 3 倍',
-  'no-request': '無核准之申請單',
-  'own-subject': '查詢本人資料',
-  'watch-list': '被查詢者列於政風關注名單', // issue 18 (server/watchlist)
-};
-export const basisLabel = (basis: string): string =>
-  basis === 'random' ? '隨機抽樣' : basis.startsWith('flag:') ? `風險：${FLAG_LABELS[basis.slice(5) as FlagRule] ?? basis.slice(5)}` : basis;
+// The words for flags and verdicts live with every other label (one source, issue 17).
+export { FLAG_LABELS, VERDICT_LABELS, basisLabel } from '../labels.ts';
 
 export interface FlagSettings {
   enabled: Record<FlagRule, boolean>;
@@ -212,26 +204,7 @@ export interface FlagSettings {
   holidays: Set<string>; // YYYY-MM-DD
 }
 
-// Taipei has kept UTC+8 without daylight saving since 1980, so the clock of an entry is plain
-// arithmetic: Intl date formatting per entry would cost seconds on a month of a million entries.
-const TAIPEI_OFFSET_MS = 8 * 3_600_000;
 const hhmmMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-/** Minutes since local midnight, Taipei time. */
-export const taipeiMinuteOfDay = (at: number): number => Math.floor((((at + TAIPEI_OFFSET_MS) % 86_400_000) + 86_400_000) % 86_400_000 / 60_000);
-/** 0 = Sunday … 6 = Saturday, Taipei time (1970-01-01 was a Thursday). */
-export const taipeiWeekday = (at: number): number => (((Math.floor((at + TAIPEI_OFFSET_MS) / 86_400_000) + 4) % 7) + 7) % 7;
-const dayCache = new Map<number, string>();
-/** 'YYYY-MM-DD' of the instant in Taipei (cached per day). */
-export function taipeiDate(at: number): string {
-  const d = Math.floor((at + TAIPEI_OFFSET_MS) / 86_400_000);
-  let s = dayCache.get(d);
-  if (!s) {
-    s = new Date(d * 86_400_000).toISOString().slice(0, 10);
-    if (dayCache.size > 5000) dayCache.clear();
-    dayCache.set(d, s);
-  }
-  return s;
-}
 
 /** Outside office hours: before the start or at/after the end, Taipei time. */
 export const isAfterHours = (at: number, s: Pick<FlagSettings, 'officeStart' | 'officeEnd'>): boolean => {
@@ -258,8 +231,6 @@ export function spikeDays(dailyCounts: Map<string, number>): string[] {
   return [...dailyCounts.entries()].filter(([, c]) => c > 3 * med).map(([d]) => d).sort();
 }
 
-/** The Taipei day index of an instant (Taiwan has no daylight saving time: a fixed +8 h). */
-export const taipeiDayIndex = (at: number): number => Math.floor((at + 8 * 3_600_000) / 86_400_000);
 export const TAIPEI_ZONE = TAIPEI;
 
 /** A check is overdue when it is not signed off by the end of the month after its period. */
@@ -272,20 +243,20 @@ export const isOverdue = (period: string, status: string, at: number): boolean =
 
 export const VERDICTS = ['proper', 'improper', 'explanation-needed'] as const;
 export type Verdict = (typeof VERDICTS)[number];
-export const VERDICT_LABELS: Record<Verdict, string> = { proper: '適當', improper: '不當', 'explanation-needed': '請說明' };
 /** An item is settled when its verdict is final: proper or improper. */
 export const isSettled = (verdict: string | null | undefined): boolean => verdict === 'proper' || verdict === 'improper';
 
 // ── Need to know: who reads a check, who joins an investigation ────────────────────────────────
 
-export interface Person extends ReachActor { id: number }
+/** What the check rules read of the actor (actor.ts). */
+type ActorRoles = Pick<Actor, 'id' | 'unitId' | 'roles'>;
 
 /**
  * Reads a check by office (without being one of its checkers): ethics and auditors with reach, the
  * supervisors of the check's unit or a unit above it within their reach, and the planning
  * department's admins (county-wide). Clerks, IT, admins and checkers not assigned to it: no.
  */
-export function readsCheckByOffice(units: UnitRow[], actor: Person, unitId: number): boolean {
+export function readsCheckByOffice(units: UnitRow[], actor: ActorRoles, unitId: number): boolean {
   const reach = reachOf(units, actor);
   if (!reach.unitIds.includes(Number(unitId))) return false;
   if (actor.roles.includes('planning_admin') && reach.countyWide) return true;
@@ -294,11 +265,11 @@ export function readsCheckByOffice(units: UnitRow[], actor: Person, unitId: numb
 }
 
 /** Who may read a check, its sample, checker notes and 查詢紀錄單: its checkers, or a reader by office. */
-export const mayReadCheck = (units: UnitRow[], actor: Person, c: { unitId: number; checkerIds: readonly number[] }): boolean =>
+export const mayReadCheck = (units: UnitRow[], actor: ActorRoles, c: { unitId: number; checkerIds: readonly number[] }): boolean =>
   c.checkerIds.includes(actor.id) || readsCheckByOffice(units, actor, c.unitId);
 
 /** Who assigns a check's checker: the planning department's admins, or an admin with the agency in reach. Sees the header only. */
-export const mayAssignCheck = (units: UnitRow[], actor: Person, unitId: number): boolean =>
+export const mayAssignCheck = (units: UnitRow[], actor: ActorRoles, unitId: number): boolean =>
   (actor.roles.includes('planning_admin') && isCountyWide(units, actor)) || (actor.roles.includes('admin') && withinReach(units, actor, unitId));
 
 /**
@@ -320,5 +291,5 @@ export function participantProblem(units: UnitRow[], agencyId: number, candidate
  * Who may correct (supersede) a signed audit record: its signer, or an auditor or ethics officer
  * with reach over the audited unit. The audited agency's other staff never may.
  */
-export const mayCorrectRecord = (units: UnitRow[], actor: Person, r: { unitId: number; signedBy: number | null }): boolean =>
+export const mayCorrectRecord = (units: UnitRow[], actor: ActorRoles, r: { unitId: number; signedBy: number | null }): boolean =>
   (r.signedBy != null && Number(r.signedBy) === actor.id) || (actor.roles.some((x) => x === 'auditor' || x === 'ethics') && withinReach(units, actor, r.unitId));

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { eligibleCheckerRank } from '../accounts/roles.ts';
-import { monthRange, now } from '../time.ts';
+import { monthRange, now, TAIPEI_OFFSET_MS, taipeiDate, taipeiDayIndex } from '../time.ts';
 import { watchedHmacs } from '../watchlist/repo.ts';
 import * as repo from './repo.ts';
 import { insertUnloggedItems, unloggedForSampling } from './unlogged.ts';
@@ -16,7 +16,7 @@ import { pendingUnits, recordCovered } from '../../jobs/coverage.ts';
 /** The job's name (server/checks/index.ts registers it): coverage rows are kept under it. */
 export const MONTHLY_SAMPLING_JOB = 'monthly-sampling';
 import {
-  FLAG_RULES, PopulationDigest, SharedSubjects, taipeiDate, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays, taipeiDayIndex,
+  FLAG_RULES, PopulationDigest, SharedSubjects, SmallestN, isAfterHours, isHoliday, newSeed, sampleSize, sortKey, spikeDays,
   type FlagRule, type FlagSettings,
 } from './rules.ts';
 
@@ -176,7 +176,7 @@ export async function scanPopulation(db: Conn, o: ScanOptions & { seeds?: Map<nu
       for (const [user, days] of st.daily) {
         const byKey = new Map([...days.entries()].map(([d, c]) => [String(d), c]));
         for (const d of spikeDays(byKey)) {
-          const dayStart = Number(d) * 86_400_000 - 8 * 3_600_000;
+          const dayStart = Number(d) * 86_400_000 - TAIPEI_OFFSET_MS;
           for (const id of await repo.userEntriesBetween(db, user, st.unitIds, Math.max(start, dayStart), Math.min(end, dayStart + 86_400_000), maxId)) {
             ensureHeap('volume-spike').offer({ key: sortKey(st.seed, id), id, user, bits: FLAG_BIT['volume-spike'] });
             extra.set(id, (extra.get(id) ?? 0) | FLAG_BIT['volume-spike']);

@@ -8,16 +8,16 @@ import { appendEntries } from '../queries/chain.ts';
 import { subjectHmac, subjectProblem, type SubjectType } from '../queries/subject.ts';
 import { allUnits, agencyIn, subtreeOf, unitByCode } from '../accounts/units.ts';
 import { reachOf, withinReach } from '../accounts/reach.ts';
-import { whereActiveNow } from '../accounts/active.ts';
-import { isMonth, iso, localMonth, monthRange, now } from '../time.ts';
+import { accountsByIds, rolesOf } from '../accounts/repo.ts';
+import { isMonth, iso, localMonth, monthRange, now, rocMonth } from '../time.ts';
 import { recordEvent } from '../events/service.ts';
-import { conflict, fieldError, forbidden, notFound, validation } from '../web/problem.ts';
+import { conflict, fieldError, forbidden, notFound, validation } from '../problem.ts';
 import * as repo from './repo.ts';
 import { agencyPeople, assign } from './sampling.ts';
 import { isOverdue, isSettled, mayAssignCheck, mayCorrectRecord, mayReadCheck, participantProblem, readsCheckByOffice, type Verdict } from './rules.ts';
 import { itemKeyOf, itemRecorders, keyLabel, sourceRecordsByIds, type ItemKey } from './unlogged.ts';
+import type { Actor } from '../actor.ts';
 
-export type Actor = Express.Actor;
 const ev = (a: Actor) => ({ id: a.id, account: a.account, ip: a.ip });
 
 // Someone who may not read a check is told what they would be told of no check at all.
@@ -72,9 +72,7 @@ export async function listChecks(conn: Conn, actor: Actor, q: { month?: string; 
 /** A check and what the actor may do with it: read it all, or (its assigner) see its header. 404 when neither. */
 async function checkFor(conn: Conn, actor: Actor, id: number): Promise<{ c: any; full: boolean; assigner: boolean }> {
   if (!Number.isInteger(id) || id <= 0) throw notFound(NO_CHECK);
-  const rows = await conn('checks as c').join('units as u', 'u.id', 'c.unit_id').leftJoin('users as k', 'k.id', 'c.checker_id').where('c.id', id)
-    .select('c.*', 'u.code as unit_code', 'u.name as unit_name', 'u.has_sections', 'k.account as checker_account', 'k.name as checker_name');
-  const c = rows[0];
+  const c = await repo.checkWithUnit(conn, id);
   // The same reads whether the check exists or not: the time taken does not tell.
   const units = await allUnits(conn);
   // Its checkers: the check's own and whoever checks some of its items (another checker, the agency head).
@@ -103,7 +101,7 @@ export async function checkDetail(conn: Conn, actor: Actor, id: number, o: { hea
   const items = await repo.itemsOf(conn, id);
   const entries = await repo.entriesByIds(conn, items.filter((i: any) => i.entry_id != null).map((i: any) => Number(i.entry_id)));
   const records = await sourceRecordsByIds(conn, items.filter((i: any) => i.entry_id == null && i.source_record_id != null).map((i: any) => Number(i.source_record_id)));
-  const people = new Map<number, any>((await conn('users').whereIn('id', items.map((i: any) => i.checker_id).filter(Boolean)).select('id', 'account', 'name')).map((u: any) => [Number(u.id), u]));
+  const people = await accountsByIds(conn, items.map((i: any) => Number(i.checker_id)).filter(Boolean));
   return {
     check: c,
     json: checkJson(c, items),
@@ -121,7 +119,7 @@ function openOnly(c: any): void {
 const asKey = (k: number | ItemKey): ItemKey => (typeof k === 'number' ? { entryId: k } : k);
 async function itemByKey(conn: Conn, checkId: number, k: ItemKey) {
   if (k.entryId != null) return Number.isInteger(k.entryId) ? repo.itemByEntry(conn, checkId, k.entryId) : undefined;
-  return Number.isInteger(k.sourceRecordId) ? conn('check_items').where({ check_id: checkId, source_record_id: k.sourceRecordId }).first() : undefined;
+  return Number.isInteger(k.sourceRecordId) ? repo.itemBySourceRecord(conn, checkId, k.sourceRecordId!) : undefined;
 }
 async function itemFor(conn: Conn, c: any, key: number | ItemKey) {
   const k = asKey(key);
@@ -150,7 +148,7 @@ export async function setVerdict(db: Db, actor: Actor, checkId: number, key: num
     const t = now();
     const patch: Record<string, unknown> = { verdict: input.verdict, note: input.note?.trim() || null, decided_by: actor.id, decided_at: t };
     if (input.verdict === 'explanation-needed') Object.assign(patch, { explanation_requested_at: t, explanation: null, explained_by: null, explained_at: null });
-    await trx('check_items').where({ id: item.id }).update(patch);
+    await repo.updateItem(trx, item.id, patch);
     let investigationId: number | null = null;
     if (input.verdict === 'improper') investigationId = await openInvestigation(trx, actor, c, item, input.note ?? '');
     await recordEvent(trx, ev(actor), { action: 'check-verdict', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, sourceRecordId, verdict: input.verdict, investigationId } });
@@ -164,13 +162,13 @@ export async function setVerdict(db: Db, actor: Actor, checkId: number, key: num
  */
 export async function answerExplanation(db: Db, actor: Actor, checkId: number, key: number | ItemKey, explanation: string) {
   return db.transaction(async (trx) => {
-    const c = Number.isInteger(checkId) ? await trx('checks').where({ id: checkId }).first() : undefined;
+    const c = Number.isInteger(checkId) ? await repo.checkById(trx, checkId) : undefined;
     const item = c ? await itemByKey(trx, Number(c.id), asKey(key)) : undefined;
     const recorder = item ? await recorderOf(trx, item) : null;
     if (!item || recorder !== actor.id || item.verdict !== 'explanation-needed') throw notFound('找不到要求您說明的此筆查詢。');
     openOnly(c);
     if (!explanation.trim()) throw fieldError('explanation', '請填寫說明');
-    await trx('check_items').where({ id: item.id }).update({ explanation: explanation.trim(), explained_by: actor.id, explained_at: now() });
+    await repo.updateItem(trx, item.id, { explanation: explanation.trim(), explained_by: actor.id, explained_at: now() });
     const entryId = item.entry_id == null ? null : Number(item.entry_id);
     const sourceRecordId = item.source_record_id == null ? null : Number(item.source_record_id);
     await recordEvent(trx, ev(actor), { action: 'check-explanation', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { entryId, sourceRecordId } });
@@ -189,7 +187,7 @@ export interface LateRecordInput { caseNo: string; reason: string; opCode: strin
  * the link and the explanation are written in one transaction.
  */
 export async function recordLate(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>, actor: Actor, checkId: number, sourceRecordId: number, input: LateRecordInput) {
-  const c = Number.isInteger(checkId) ? await db('checks').where({ id: checkId }).first() : undefined;
+  const c = Number.isInteger(checkId) ? await repo.checkById(db, checkId) : undefined;
   const item = c ? await itemByKey(db, Number(c.id), { sourceRecordId }) : undefined;
   const record = item ? (await sourceRecordsByIds(db, [sourceRecordId])).get(sourceRecordId) : undefined;
   // Only the clerk asked to explain their own unlogged query; anyone else is told it does not exist.
@@ -204,11 +202,11 @@ export async function recordLate(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY' | 
   }], { batch: false, queriedAt: Number(record.occurred_at) });
   return db.transaction(async (trx) => {
     // Again under the transaction: two submissions at once record one entry.
-    if (await trx('late_records').where({ source_record_id: sourceRecordId }).first('id')) throw conflict('already-recorded', '此筆查詢已補登。');
+    if (await repo.lateRecordOf(trx, sourceRecordId)) throw conflict('already-recorded', '此筆查詢已補登。');
     const [entry] = await appendEntries(trx, rows);
     const t = now();
-    await trx('late_records').insert({ source_record_id: sourceRecordId, entry_id: entry.id, check_item_id: item.id, recorded_by: actor.id, recorded_at: t });
-    await trx('check_items').where({ id: item.id }).update({ explanation: `${input.explanation.trim()}（已補登查詢日誌第 ${entry.id} 筆）`.slice(0, 2000), explained_by: actor.id, explained_at: t });
+    await repo.insertLateRecord(trx, { source_record_id: sourceRecordId, entry_id: entry.id, check_item_id: item.id, recorded_by: actor.id, recorded_at: t });
+    await repo.updateItem(trx, item.id, { explanation: `${input.explanation.trim()}（已補登查詢日誌第 ${entry.id} 筆）`.slice(0, 2000), explained_by: actor.id, explained_at: t });
     await recordEvent(trx, ev(actor), { action: 'late-record', targetType: 'query_log', targetId: entry.id, unitId: Number(c.unit_id), detail: { checkId, sourceRecordId, queriedAt: iso(Number(record.occurred_at)) } });
     return { entryId: entry.id, hash: entry.hash, sourceRecordId, queriedAt: iso(Number(record.occurred_at)), recordedAt: iso(t) };
   });
@@ -216,10 +214,8 @@ export async function recordLate(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY' | 
 
 /** What a late record's form offers its clerk: their permissions (scope × operation code) and open request forms. */
 export async function lateRecordChoices(conn: Conn, userId: number) {
-  const perms: any[] = await conn('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').join('op_codes as o', 'o.id', 'p.op_code_id')
-    .where('p.user_id', userId).orderBy(['s.sort', 'o.code']).select('s.code as scope', 's.title as scope_title', 'o.code as op', 'o.name as op_name');
-  const forms: any[] = await conn('query_requests as r').join('scopes as s', 's.id', 'r.scope_id').where({ 'r.requester_id': userId, 'r.status': 'approved' })
-    .orderBy('r.id', 'desc').limit(50).select('r.id', 'r.case_no', 's.code as scope', 'r.valid_from', 'r.valid_to');
+  const perms = await repo.permissionsNamed(conn, userId);
+  const forms = await repo.approvedFormsOf(conn, userId, 50);
   const uniq = <T,>(xs: T[], k: (x: T) => string) => [...new Map(xs.map((x) => [k(x), x])).values()];
   return {
     scopes: uniq(perms, (p) => p.scope).map((p) => ({ code: p.scope, title: p.scope_title })),
@@ -245,8 +241,7 @@ export async function setRemainingProper(db: Db, actor: Actor, checkId: number, 
     if (!items.length) throw conflict('nothing-remaining', '沒有尚未判定的項目。');
     if (items.length !== expected) throw conflict('remaining-changed', `尚未判定的項目現為 ${items.length} 項，與您確認的 ${expected} 項不符，未作任何判定；請重新檢視後再送出。`);
     const t = now();
-    const changed = await trx('check_items').whereIn('id', items.map((i: any) => i.id)).whereNull('verdict')
-      .update({ verdict: 'proper', note: null, decided_by: actor.id, decided_at: t });
+    const changed = await repo.decideUndecided(trx, items.map((i: any) => i.id), { verdict: 'proper', note: null, decided_by: actor.id, decided_at: t });
     // Decided meanwhile by another request: the transaction is undone rather than half-written.
     if (Number(changed) !== items.length) throw conflict('remaining-changed', '部分項目已於其他視窗判定，未作任何判定；請重新檢視後再送出。');
     const entryIds = items.map((i: any) => Number(i.entry_id));
@@ -281,7 +276,7 @@ export async function signOff(db: Db, actor: Actor, checkId: number) {
       throw conflict('items-open', `尚有 ${open.length} 個項目未完成判定（含待說明），不得簽核：${open.slice(0, 10).map((i: any) => (i.entry_id != null ? `查詢日誌 ${i.entry_id}` : `來源紀錄 ${i.source_record_id}（未登錄）`)).join('、')}`);
     }
     const t = now();
-    await trx('checks').where({ id: checkId, status: 'open' }).update({ status: 'signed-off', signed_off_by: actor.id, signed_off_at: t });
+    await repo.signOffCheck(trx, checkId, actor.id, t);
     await recordEvent(trx, ev(actor), { action: 'check-sign-off', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { period: c.period } });
     return { id: checkId, status: 'signed-off', signedOffAt: iso(t) };
   });
@@ -300,9 +295,9 @@ export async function assignChecker(db: Db, actor: Actor, checkId: number, accou
     const items = await repo.itemsOf(trx, checkId);
     const recorders = await itemRecorders(trx, items);
     const a = assign([chosen, ...eligible.filter((u) => u.id !== chosen.id)], heads, new Map(eligible.map((u) => [u.id, u.id === chosen.id ? -1 : 0])), recorders.map((r) => r ?? -1));
-    await trx('checks').where({ id: checkId }).update({ checker_id: chosen.id, assignment_problem: a.problem });
+    await repo.updateCheck(trx, checkId, { checker_id: chosen.id, assignment_problem: a.problem });
     // Items nobody has decided yet (an unlogged query's explanation is asked by the system, not a checker).
-    for (let k = 0; k < items.length; k++) if (!items[k].decided_by) await trx('check_items').where({ id: items[k].id }).update({ checker_id: a.itemCheckers[k] });
+    for (let k = 0; k < items.length; k++) if (!items[k].decided_by) await repo.updateItem(trx, items[k].id, { checker_id: a.itemCheckers[k] });
     await recordEvent(trx, ev(actor), { action: 'check-assign', targetType: 'check', targetId: checkId, unitId: Number(c.unit_id), detail: { checker: account } });
     return { id: checkId, checker: account };
   });
@@ -316,7 +311,7 @@ export async function correctCheck(db: Db, actor: Actor, checkId: number, input:
     if (!input.summary?.trim()) throw fieldError('summary', '請說明更正內容');
     const t = now();
     const id = await repo.insertAuditRecord(trx, {
-      unit_id: c.unit_id, kind: 'other', title: `${c.period} 查核結果更正`, period: c.period, summary: input.summary.trim(), findings: input.findings ?? null,
+      unit_id: c.unit_id, kind: 'other', title: `${rocMonth(c.period)}查核結果更正`, period: c.period, summary: input.summary.trim(), findings: input.findings ?? null,
       source_type: 'check', source_id: checkId, signed_by: actor.id, signed_at: t, created_by: actor.id, created_at: t,
     });
     await recordEvent(trx, ev(actor), { action: 'check-correction', targetType: 'audit_record', targetId: id, unitId: Number(c.unit_id), detail: { checkId } });
@@ -326,17 +321,10 @@ export async function correctCheck(db: Db, actor: Actor, checkId: number, input:
 
 /** Items asking this person to explain a query they made. */
 export async function explanationsFor(conn: Conn, userId: number) {
-  const logged: any[] = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('query_logs as q', 'q.id', 'i.entry_id').join('units as u', 'u.id', 'c.unit_id')
-    .where('q.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
-    .select('i.id', 'i.check_id', 'i.entry_id', 'i.source_record_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
-      'q.queried_at', 'q.case_no', 'q.reason', 'q.op_code', 'q.subject_mask');
+  const logged = await repo.loggedExplanationsAsked(conn, userId);
   // Unlogged queries (issue 16): the source record's person explains; there is no entry, and a
   // late record (補登) may be made from here.
-  const unlogged: any[] = await conn('check_items as i').join('checks as c', 'c.id', 'i.check_id').join('source_records as s', 's.id', 'i.source_record_id').join('units as u', 'u.id', 'c.unit_id')
-    .leftJoin('late_records as l', 'l.source_record_id', 's.id')
-    .whereNull('i.entry_id').where('s.user_id', userId).andWhere('c.status', 'open').andWhere('i.verdict', 'explanation-needed')
-    .select('i.id', 'i.check_id', 'i.entry_id', 'i.source_record_id', 'i.note', 'i.explanation', 'i.explained_at', 'i.explanation_requested_at', 'c.period', 'u.name as unit_name',
-      's.occurred_at as queried_at', 's.op_code', 's.subject_mask', 's.subject_type', 'l.entry_id as late_entry_id');
+  const unlogged = await repo.unloggedExplanationsAsked(conn, userId);
   return [...logged, ...unlogged.map((x) => ({ ...x, unlogged: true }))].sort((a, b) => Number(a.explanation_requested_at) - Number(b.explanation_requested_at) || Number(a.id) - Number(b.id));
 }
 
@@ -355,7 +343,7 @@ async function staffWithRole(conn: Conn, agencyId: number, role: 'ethics' | 'it'
   const local = subtreeOf(units, agencyId);
   const planning = units.filter((u) => u.kind === 'planning').map((u) => u.id);
   for (const scope of [local, planning]) {
-    const rows = await whereActiveNow(conn('users as u').join('user_roles as r', 'r.user_id', 'u.id').whereIn('u.unit_id', scope), 'u.').andWhere('r.role', role).select('u.id', 'u.unit_id');
+    const rows = await repo.activeStaffWithRole(conn, scope, role);
     const ids = rows.filter((u: any) => !participantProblem(units, agencyId, { unitId: Number(u.unit_id), roles: [role] }, role)).map((u: any) => Number(u.id));
     if (ids.length) return ids;
   }
@@ -363,20 +351,19 @@ async function staffWithRole(conn: Conn, agencyId: number, role: 'ethics' | 'it'
 }
 
 async function openInvestigation(trx: Conn, actor: Actor, c: any, item: any, note: string): Promise<number> {
-  const existing = await trx('investigations').where({ check_item_id: item.id }).first('id');
+  const existing = await repo.investigationOfItem(trx, item.id);
   if (existing) return Number(existing.id);
   const t = now();
-  const [raw] = await trx('investigations').insert({
+  const id = await repo.insertInvestigation(trx, {
     unit_id: c.unit_id, check_id: c.id, check_item_id: item.id, entry_id: item.entry_id ?? null,
-    title: item.entry_id != null ? `${c.period} 查核不當：查詢日誌第 ${item.entry_id} 筆` : `${c.period} 查核不當：未登錄查詢（來源紀錄第 ${item.source_record_id} 筆）`,
+    title: item.entry_id != null ? `${rocMonth(c.period)}查核不當：查詢日誌第 ${item.entry_id} 筆` : `${rocMonth(c.period)}查核不當：未登錄查詢（來源紀錄第 ${item.source_record_id} 筆）`,
     status: 'open', opened_by: actor.id, opened_at: t,
   });
-  const id = Number(raw);
   const parts: Array<{ user_id: number; side: Side }> = [{ user_id: actor.id, side: 'business' }];
   for (const uid of await staffWithRole(trx, Number(c.unit_id), 'ethics')) parts.push({ user_id: uid, side: 'ethics' });
   for (const uid of await staffWithRole(trx, Number(c.unit_id), 'it')) parts.push({ user_id: uid, side: 'it' });
-  await trx('investigation_participants').insert(parts.map((p) => ({ investigation_id: id, ...p, added_by: actor.id, added_at: t })));
-  await trx('investigation_notes').insert({ investigation_id: id, kind: 'note', body: `查核判定不當：${note}`, evidence_ref: item.entry_id != null ? `query_logs#${item.entry_id}` : `source_records#${item.source_record_id}`, author_id: actor.id, created_at: t });
+  await repo.insertParticipants(trx, parts.map((p) => ({ investigation_id: id, ...p, added_by: actor.id, added_at: t })));
+  await repo.insertNote(trx, { investigation_id: id, kind: 'note', body: `查核判定不當：${note}`, evidence_ref: item.entry_id != null ? `query_logs#${item.entry_id}` : `source_records#${item.source_record_id}`, author_id: actor.id, created_at: t });
   return id;
 }
 
@@ -385,7 +372,7 @@ const OVERSIGHT_ROLES = ['auditor', 'planning_admin', 'admin', 'supervisor'];
 
 /** Whether the actor sees an investigation (a participant, or an overseer with reach) and takes part in it. */
 async function investigationAccess(conn: Conn, actor: Actor, inv: any): Promise<{ visible: boolean; participant: boolean }> {
-  const participant = !!(await conn('investigation_participants').where({ investigation_id: inv.id, user_id: actor.id }).first('user_id'));
+  const participant = await repo.isParticipant(conn, Number(inv.id), actor.id);
   const visible = participant || (actor.roles.some((r) => OVERSIGHT_ROLES.includes(r)) && withinReach(await allUnits(conn), actor, Number(inv.unit_id)));
   return { visible, participant };
 }
@@ -399,15 +386,8 @@ async function investigationReach(conn: Conn, actor: Actor, inv: any): Promise<{
 
 export async function listInvestigations(conn: Conn, actor: Actor) {
   const reach = reachOf(await allUnits(conn), actor);
-  const mine = conn('investigation_participants').where({ user_id: actor.id }).select('investigation_id');
-  const q = conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where((w) => {
-    w.whereIn('v.id', mine);
-    if (actor.roles.some((r) => OVERSIGHT_ROLES.includes(r))) {
-      if (reach.countyWide) w.orWhereRaw('1 = 1');
-      else w.orWhereIn('v.unit_id', reach.unitIds);
-    }
-  });
-  const rows = await q.orderBy('v.opened_at', 'desc').select('v.*', 'u.code as unit_code', 'u.name as unit_name');
+  const oversees = actor.roles.some((r) => OVERSIGHT_ROLES.includes(r));
+  const rows = await repo.investigationsSeenBy(conn, actor.id, !oversees ? null : reach.countyWide ? 'all' : reach.unitIds);
   return rows.map(investigationJson);
 }
 
@@ -420,17 +400,14 @@ export function investigationJson(v: any) {
 }
 
 export async function investigationDetail(conn: Conn, actor: Actor, id: number) {
-  const v = Number.isInteger(id) ? await conn('investigations as v').join('units as u', 'u.id', 'v.unit_id').where('v.id', id).first('v.*', 'u.code as unit_code', 'u.name as unit_name') : undefined;
+  const v = Number.isInteger(id) ? await repo.investigationWithUnit(conn, id) : undefined;
   if (!v) throw notFound('找不到此調查。');
   const { participant } = await investigationReach(conn, actor, v);
-  const participants = await conn('investigation_participants as p').join('users as u', 'u.id', 'p.user_id').join('units as n', 'n.id', 'u.unit_id')
-    .where('p.investigation_id', id).orderBy(['p.side', 'u.account']).select('p.side', 'p.added_at', 'u.id', 'u.account', 'u.name', 'n.name as unit_name');
-  const notes = await conn('investigation_notes as n').leftJoin('users as u', 'u.id', 'n.author_id').where('n.investigation_id', id).orderBy(['n.created_at', 'n.id'])
-    .select('n.*', 'u.account as author_account', 'u.name as author_name');
-  const record = v.audit_record_id ? await conn('audit_records').where({ id: v.audit_record_id }).first() : null;
+  const participants = await repo.participantsOf(conn, id);
+  const notes = await repo.notesOf(conn, id);
+  const record = v.audit_record_id ? await repo.auditRecordById(conn, Number(v.audit_record_id)) : null;
   // Corrections of the conclusion: later records of the same investigation, each superseding the one before.
-  const corrections = record ? await conn('audit_records as a').leftJoin('users as u', 'u.id', 'a.signed_by').where({ 'a.source_type': 'investigation', 'a.source_id': id }).whereNot('a.id', record.id)
-    .orderBy('a.id').select('a.*', 'u.account as signer') : [];
+  const corrections = record ? await repo.recordCorrections(conn, id, Number(record.id)) : [];
   const missingSides = SIDES.filter((s) => !participants.some((p: any) => p.side === s));
   const latest = corrections.length ? corrections[corrections.length - 1] : record;
   const canCorrect = !!latest && mayCorrectRecord(await allUnits(conn), actor, { unitId: Number(latest.unit_id), signedBy: latest.signed_by });
@@ -438,7 +415,7 @@ export async function investigationDetail(conn: Conn, actor: Actor, id: number) 
 }
 
 async function openInvestigationFor(trx: Conn, actor: Actor, id: number) {
-  const v = Number.isInteger(id) ? await trx('investigations').where({ id }).first() : undefined;
+  const v = Number.isInteger(id) ? await repo.investigationById(trx, id) : undefined;
   if (!v) throw notFound('找不到此調查。');
   const { participant } = await investigationReach(trx, actor, v);
   if (!participant) throw forbidden('只有調查參與人員可以記錄或結案。');
@@ -450,7 +427,7 @@ export async function addNote(db: Db, actor: Actor, id: number, input: { kind: '
   return db.transaction(async (trx) => {
     const v = await openInvestigationFor(trx, actor, id);
     const t = now();
-    await trx('investigation_notes').insert({ investigation_id: id, kind: input.kind, body: input.body.trim(), evidence_ref: input.evidenceRef?.trim() || null, author_id: actor.id, created_at: t });
+    await repo.insertNote(trx, { investigation_id: id, kind: input.kind, body: input.body.trim(), evidence_ref: input.evidenceRef?.trim() || null, author_id: actor.id, created_at: t });
     await recordEvent(trx, ev(actor), { action: 'investigation-note', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { kind: input.kind } });
     return { id };
   });
@@ -459,13 +436,12 @@ export async function addNote(db: Db, actor: Actor, id: number, input: { kind: '
 export async function addParticipant(db: Db, actor: Actor, id: number, input: { account: string; side: Side }) {
   return db.transaction(async (trx) => {
     const v = await openInvestigationFor(trx, actor, id);
-    const user = await whereActiveNow(trx('users').where({ account: input.account })).first('id', 'unit_id');
+    const user = await repo.activeUserByAccount(trx, input.account);
     if (!user) throw fieldError('account', '找不到此帳號或帳號未啟用');
-    const roles: string[] = await trx('user_roles').where({ user_id: user.id }).pluck('role');
+    const roles = await rolesOf(trx, Number(user.id));
     const problem = participantProblem(await allUnits(trx), Number(v.unit_id), { unitId: Number(user.unit_id), roles }, input.side);
     if (problem) throw fieldError('account', problem);
-    const exists = await trx('investigation_participants').where({ investigation_id: id, user_id: user.id, side: input.side }).first('user_id');
-    if (!exists) await trx('investigation_participants').insert({ investigation_id: id, user_id: user.id, side: input.side, added_by: actor.id, added_at: now() });
+    if (!(await repo.isParticipant(trx, id, Number(user.id), input.side))) await repo.insertParticipants(trx, [{ investigation_id: id, user_id: Number(user.id), side: input.side, added_by: actor.id, added_at: now() }]);
     await recordEvent(trx, ev(actor), { action: 'investigation-participant', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { account: input.account, side: input.side } });
     return { id };
   });
@@ -475,19 +451,19 @@ export async function addParticipant(db: Db, actor: Actor, id: number, input: { 
 export async function conclude(db: Db, actor: Actor, id: number, input: { conclusion: string; findings?: string | null; summary?: string | null }) {
   return db.transaction(async (trx) => {
     const v = await openInvestigationFor(trx, actor, id);
-    const sides: string[] = await trx('investigation_participants').where({ investigation_id: id }).distinct('side').pluck('side');
+    const sides = await repo.participantSides(trx, id);
     const missing = SIDES.filter((s) => !sides.includes(s));
     if (missing.length) throw conflict('participants-missing', `調查須有業務、政風及資訊單位參與（第五點第二款），尚缺：${missing.map((s) => SIDE_LABELS[s]).join('、')}`);
     const t = now();
-    const check = v.check_id ? await trx('checks').where({ id: v.check_id }).first('period') : null;
-    const notes = await trx('investigation_notes').where({ investigation_id: id }).orderBy(['created_at', 'id']).select('kind', 'body', 'evidence_ref');
+    const check = v.check_id ? await repo.checkById(trx, Number(v.check_id)) : null;
+    const notes = await repo.notesOf(trx, id);
     const recordId = await repo.insertAuditRecord(trx, {
       unit_id: v.unit_id, kind: 'investigation', title: v.title, period: check?.period ?? null,
       summary: input.summary?.trim() || notes.map((n: any) => `[${n.kind === 'evidence' ? '證據' : '紀錄'}] ${n.body}${n.evidence_ref ? `（${n.evidence_ref}）` : ''}`).join('\n').slice(0, 60000),
       findings: input.findings?.trim() || null, conclusion: input.conclusion.trim(), source_type: 'investigation', source_id: id,
       signed_by: actor.id, signed_at: t, created_by: actor.id, created_at: t,
     });
-    await trx('investigations').where({ id, status: 'open' }).update({ status: 'concluded', conclusion: input.conclusion.trim(), concluded_by: actor.id, concluded_at: t, audit_record_id: recordId });
+    await repo.concludeInvestigation(trx, id, { conclusion: input.conclusion.trim(), concluded_by: actor.id, concluded_at: t, audit_record_id: recordId });
     await recordEvent(trx, ev(actor), { action: 'investigation-conclude', targetType: 'investigation', targetId: id, unitId: Number(v.unit_id), detail: { auditRecordId: recordId } });
     return { id, auditRecordId: recordId };
   });
@@ -500,14 +476,14 @@ export async function conclude(db: Db, actor: Actor, id: number, input: { conclu
  */
 export async function correctAuditRecord(db: Db, actor: Actor, recordId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }, seen = false) {
   return db.transaction(async (trx) => {
-    const r = Number.isInteger(recordId) ? await trx('audit_records').where({ id: recordId }).first() : undefined;
+    const r = Number.isInteger(recordId) ? await repo.auditRecordById(trx, recordId) : undefined;
     if (!r) throw notFound('找不到此稽核紀錄。');
     const units = await allUnits(trx);
     if (!mayCorrectRecord(units, actor, { unitId: Number(r.unit_id), signedBy: r.signed_by })) {
       if (seen || withinReach(units, actor, Number(r.unit_id))) throw forbidden('僅簽核之稽核人員，或對受稽核機關有權責之稽核或政風人員，可以更正稽核紀錄。');
       throw notFound('找不到此稽核紀錄。');
     }
-    const later = await trx('audit_records').where({ supersedes_id: recordId }).first('id');
+    const later = await repo.supersedingRecord(trx, recordId);
     if (later) throw conflict('already-superseded', `此紀錄已由第 ${later.id} 號紀錄更正，請更正最新紀錄。`);
     const t = now();
     const id = await repo.insertAuditRecord(trx, {
@@ -521,49 +497,17 @@ export async function correctAuditRecord(db: Db, actor: Actor, recordId: number,
 
 /** Corrects a concluded investigation's audit record: the latest record of it is superseded by a new one. */
 export async function correctInvestigationRecord(db: Db, actor: Actor, investigationId: number, input: { summary?: string | null; findings?: string | null; conclusion: string }) {
-  const v = Number.isInteger(investigationId) ? await db('investigations').where({ id: investigationId }).first('id', 'unit_id', 'audit_record_id') : undefined;
+  const v = Number.isInteger(investigationId) ? await repo.investigationById(db, investigationId) : undefined;
   if (!v) throw notFound('找不到此調查。');
   const { visible } = await investigationAccess(db, actor, v);
-  const latest = v.audit_record_id ? await db('audit_records').where({ source_type: 'investigation', source_id: investigationId }).max('id as id').first() : undefined;
-  const recordId = Number(latest?.id ?? v.audit_record_id);
+  const recordId = Number((v.audit_record_id ? await repo.latestRecordIdOf(db, investigationId) : null) ?? v.audit_record_id);
   // Who neither sees the investigation nor may correct its record is not told it exists.
   if (!visible) {
-    const r = v.audit_record_id ? await db('audit_records').where({ id: recordId }).first('unit_id', 'signed_by') : undefined;
+    const r = v.audit_record_id ? await repo.auditRecordById(db, recordId) : undefined;
     if (!r || !mayCorrectRecord(await allUnits(db), actor, { unitId: Number(r.unit_id), signedBy: r.signed_by })) throw notFound('找不到此調查。');
   }
   if (!v.audit_record_id) throw conflict('not-concluded', '調查尚未結案，沒有可更正的稽核紀錄。');
   return correctAuditRecord(db, actor, recordId, input, visible);
-}
-
-/**
- * Query log entries an ethics (政風) participant may see: those their investigations cover. The
- * query-log capability's visibility rules call this.
- */
-export async function investigationEntryIds(conn: Conn, userId: number): Promise<number[]> {
-  const ids = await conn('investigations as v').join('investigation_participants as p', 'p.investigation_id', 'v.id')
-    .where('p.user_id', userId).whereNotNull('v.entry_id').distinct('v.entry_id').pluck('v.entry_id');
-  return ids.map(Number);
-}
-export const entriesCoveredForEthics = investigationEntryIds;
-
-/**
- * What an ethics participant's investigations cover, as query-log visibility ranges: the
- * investigated clerk's entries in the agency during the checked month (the entry itself and its
- * context). Registered with the queries capability's `setEthicsScope`.
- */
-export async function ethicsRanges(conn: Conn, userId: number): Promise<Array<{ unitIds: number[]; from?: number; to?: number; userIds?: number[] }>> {
-  // An unlogged query's investigation has no entry: its clerk is the source record's person.
-  const rows = await conn('investigations as v').join('investigation_participants as p', 'p.investigation_id', 'v.id')
-    .leftJoin('checks as c', 'c.id', 'v.check_id').leftJoin('query_logs as q', 'q.id', 'v.entry_id')
-    .leftJoin('check_items as ci', 'ci.id', 'v.check_item_id').leftJoin('source_records as sr', 'sr.id', 'ci.source_record_id')
-    .where({ 'p.user_id': userId, 'p.side': 'ethics' }).distinct('v.id', 'v.unit_id', 'c.period', conn.raw('coalesce(q.user_id, sr.user_id) as user_id'), 'q.queried_at');
-  if (!rows.length) return [];
-  const units = await allUnits(conn);
-  return rows.map((r: any) => {
-    const period = r.period ?? (r.queried_at != null ? localMonth(Number(r.queried_at)) : null);
-    const [from, to] = period ? monthRange(period) : [undefined, undefined];
-    return { unitIds: subtreeOf(units, Number(r.unit_id)), from, to, ...(r.user_id != null ? { userIds: [Number(r.user_id)] } : {}) };
-  });
 }
 
 // ── Dashboards ────────────────────────────────────────────────────────────────────────────────

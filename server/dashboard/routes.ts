@@ -3,9 +3,9 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { renderPage, addNav } from '../web/views.ts';
-import { addHomePanel, type HomePanel } from '../web/home.ts';
-import { parseOr400 } from '../web/validate.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { type HomePanel } from '../web/home.ts';
+import { parseOr400 } from '../problem.ts';
 import { iso, rocDate, localDate, rocYear } from '../time.ts';
 import { buildDashboard, rocInstant, type Dashboard } from './service.ts';
 import { CHECK_STANDING_LABELS, FILING_LABELS } from './rules.ts';
@@ -41,7 +41,11 @@ function toJson(d: Dashboard) {
   };
 }
 
-let panelAdded = false;
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/dashboard', label: '統計儀表板', roles: DASHBOARD_ROLES, order: 80 },
+];
+
 
 /** The home page shows the figures that need someone's attention, linking to the full dashboard. */
 const summaryPanel: HomePanel = async (c, actor) => {
@@ -60,13 +64,7 @@ const summaryPanel: HomePanel = async (c, actor) => {
 };
 
 export function register(r: Routes, ctx: AppContext): void {
-  addNav('/dashboard', '統計儀表板', DASHBOARD_ROLES, 80);
   // Panels are one list for the process (several apps in one test run): add it once; it is drawn
-  // with the context of the app that renders the home page.
-  if (!panelAdded) {
-    panelAdded = true;
-    addHomePanel(summaryPanel);
-  }
 
   r.get('/api/v1/dashboard', async (req, res) => {
     const q = parseOr400(query, req.query);
@@ -94,3 +92,8 @@ export function register(r: Routes, ctx: AppContext): void {
     });
   });
 }
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  summaryPanel,
+];

@@ -5,7 +5,7 @@ import type { Conn } from '../db.ts';
 import { now, localDate, rocDateTime } from '../time.ts';
 import { allUnits, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { reachOf as reachByOffice } from '../accounts/reach.ts';
-import { forbidden, notFound } from '../web/problem.ts';
+import { forbidden, notFound } from '../problem.ts';
 import * as repo from './repo.ts';
 import { checkStanding, flaggedShare, filingStanding, lastMonths, reconcileCoverage, rocMonthShort, type CheckStanding, type FilingStanding } from './rules.ts';
 

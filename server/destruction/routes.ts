@@ -3,16 +3,18 @@ import { z } from 'zod';
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { renderPage, addNav } from '../web/views.ts';
-import { addHomePanel } from '../web/home.ts';
-import { Problem } from '../web/problem.ts';
-import { idParam, parseOr400 } from '../web/validate.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { type HomePanel } from '../web/home.ts';
+import { parseOr400, Problem } from '../problem.ts';
+import { idParam } from '../web/validate.ts';
 import { withAdminDb } from '../db.ts';
 import { iso, rocDate } from '../time.ts';
 import { log } from '../log.ts';
 import * as svc from './service.ts';
 import { DUTIES, DUTY_LABELS, STATUS_LABELS, lapsesAt } from './rules.ts';
 import { writeListXlsx } from './workbook.ts';
+import { workbookDownload } from '../web/attachment.ts';
+import type { Actor } from '../actor.ts';
 
 const VIEWERS = svc.VIEWERS;
 const APPROVERS = ['planning_admin', 'ethics'] as const;
@@ -27,7 +29,7 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/destructions/:id/approvals', who: APPROVERS, units: 'subtree', note: '{duty: planning|ethics}; answers whether the list was carried out' },
 ];
 
-const person = (req: Request): svc.Person => req.actor!;
+const person = (req: Request): Actor => req.actor!;
 const dutySchema = z.object({ duty: z.enum(DUTIES, { message: '請選擇核准身分（計畫處管理者或政風人員）' }) });
 
 const listJson = (l: svc.ListView) => ({
@@ -50,15 +52,13 @@ async function approveAndCarryOut(ctx: AppContext, req: Request, id: number, dut
   }
 }
 
-let panelAdded = false;
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/destructions', label: '查詢紀錄銷毀', roles: [...VIEWERS], order: 63 },
+];
+
 
 export function register(r: Routes, ctx: AppContext): void {
-  addNav('/destructions', '查詢紀錄銷毀', [...VIEWERS], 63);
-  if (!panelAdded) panelAdded = true, addHomePanel(async (pctx, actor) => {
-    if (!actor.roles.some((x) => (APPROVERS as readonly string[]).includes(x))) return null;
-    const n = await svc.awaitingMe(pctx.db, actor);
-    return n ? { title: '查詢紀錄銷毀目錄', items: [{ label: '待您核准', value: n, href: '/destructions' }] } : null;
-  });
   const labels = { DUTY_LABELS, STATUS_LABELS, rocDate, lapsesAt };
 
   r.get('/destructions', async (req, res) => {
@@ -87,9 +87,8 @@ export function register(r: Routes, ctx: AppContext): void {
   });
   r.get('/destructions/:id/file', async (req, res) => {
     const l = await svc.listFor(ctx.db, person(req), idParam(req.params.id));
-    res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-    res.setHeader('Content-Disposition', `attachment; filename="destruction-${l.id}.xlsx"; filename*=UTF-8''${encodeURIComponent(`查詢紀錄銷毀目錄-${l.agencyCode}-${l.id}.xlsx`)}`);
-    await writeListXlsx(ctx.db, ctx.cfg, l, res);
+    const format = workbookDownload(req, res, `查詢紀錄銷毀目錄第${l.id}號_${l.agency}`, `destruction-${l.agencyCode}-${l.id}`);
+    await writeListXlsx(ctx.db, ctx.cfg, l, res, format);
   });
 
   r.get('/api/v1/destructions', async (req, res) => {
@@ -106,3 +105,12 @@ export function register(r: Routes, ctx: AppContext): void {
     res.json({ ready, executed: outcome?.executed ?? false, ...(outcome && !outcome.executed ? { reason: outcome.reason } : {}), list: listJson(await svc.listFor(ctx.db, person(req), id)) });
   });
 }
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  async (pctx, actor) => {
+    if (!actor.roles.some((x) => (APPROVERS as readonly string[]).includes(x))) return null;
+    const n = await svc.awaitingMe(pctx.db, actor);
+    return n ? { title: '查詢紀錄銷毀目錄', items: [{ label: '待您核准', value: n, href: '/destructions' }] } : null;
+  },
+];

@@ -9,20 +9,20 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { allUnits, subtreeOf, agencyIn, type UnitRow } from '../accounts/units.ts';
 import { reachOf } from '../accounts/reach.ts';
-import { recordEvent, SYSTEM_ACTOR, type Actor } from '../events/service.ts';
+import { recordEvent, SYSTEM_ACTOR, type EventActor } from '../events/service.ts';
 import { chainHash, segmentLine, type EntryFields } from '../queries/chain.ts';
 import { recordCheckpoint, recordDestruction, type CheckpointSettings } from '../queries/checkpoints.ts';
 import { retentionCutoffDate } from '../queries/rules.ts';
 import { localDate, now, startOfLocalDay } from '../time.ts';
-import { conflict, forbidden, notFound } from '../web/problem.ts';
+import { conflict, forbidden, notFound } from '../problem.ts';
 import * as repo from './repo.ts';
 import { approvalProblem, currentApprovals, dutiesOf, readyApprovals, DUTY_LABELS, type Approval, type Duty } from './rules.ts';
+import type { Actor } from '../actor.ts';
 
 export type DestructionSettings = Pick<Config, 'RETENTION_YEARS'> & CheckpointSettings;
-export interface Person { id: number; account: string; unitId: number; roles: readonly string[]; ip?: string | null }
 
 const PAGE = 5000;
-const eventActor = (p: Person): Actor => ({ id: p.id, account: p.account, ip: p.ip ?? null });
+const eventActor = (p: Actor): EventActor => ({ id: p.id, account: p.account, ip: p.ip ?? null });
 
 /** Who owns lists: each agency (its subtree), and the planning department (its own units, without the agencies). */
 function owners(units: UnitRow[]): Array<{ unit: UnitRow; unitIds: number[] }> {
@@ -161,7 +161,7 @@ export interface ListView {
   approvals: Array<Approval & { current: boolean }>; current: Partial<Record<Duty, Approval>>; canApprove: Duty[];
 }
 
-function view(l: repo.DestructionRow, units: UnitRow[], approvals: Approval[], duties: Duty[], person: Person, at: number): ListView {
+function view(l: repo.DestructionRow, units: UnitRow[], approvals: Approval[], duties: Duty[], person: Actor, at: number): ListView {
   const u = units.find((x) => Number(x.id) === Number(l.unit_id));
   const current = currentApprovals(approvals, at);
   return {
@@ -174,7 +174,7 @@ function view(l: repo.DestructionRow, units: UnitRow[], approvals: Approval[], d
 }
 
 /** The lists whose agency lies within the person's reach, newest first. */
-export async function listsFor(db: Db, person: Person): Promise<ListView[]> {
+export async function listsFor(db: Db, person: Actor): Promise<ListView[]> {
   const units = await allUnits(db);
   const reach = reachOf(units, person);
   const lists = await repo.listsIn(db, reach.countyWide ? null : reach.unitIds);
@@ -185,7 +185,7 @@ export async function listsFor(db: Db, person: Person): Promise<ListView[]> {
 }
 
 /** One list, when its agency lies within reach; else not found (its existence is not told). */
-export async function listFor(db: Conn, person: Person, id: number): Promise<ListView> {
+export async function listFor(db: Conn, person: Actor, id: number): Promise<ListView> {
   const units = await allUnits(db);
   const l = await repo.listById(db, id);
   if (!l || !reachOf(units, person).unitIds.includes(Number(l.unit_id))) throw notFound('找不到此銷毀目錄。');
@@ -194,7 +194,7 @@ export async function listFor(db: Conn, person: Person, id: number): Promise<Lis
 }
 
 /** Lists awaiting an approval this person could give (for the home page). */
-export async function awaitingMe(db: Db, person: Person): Promise<number> {
+export async function awaitingMe(db: Db, person: Actor): Promise<number> {
   return (await listsFor(db, person)).filter((l) => l.canApprove.length).length;
 }
 
@@ -202,7 +202,7 @@ export async function awaitingMe(db: Db, person: Person): Promise<number> {
  * Approves a list under one duty. Returns whether the list is now approved by both duties (the
  * caller then carries it out under the admin account).
  */
-export async function approve(db: Db, person: Person, id: number, duty: Duty): Promise<{ ready: boolean }> {
+export async function approve(db: Db, person: Actor, id: number, duty: Duty): Promise<{ ready: boolean }> {
   await listFor(db, person, id); // reach first: out of reach is not found
   const units = await allUnits(db);
   const duties = dutiesOf(units, person);

@@ -4,7 +4,7 @@
 import type { Conn } from '../db.ts';
 import { publishedKey, type CheckpointSettings } from '../queries/checkpoints.ts';
 import { now, rocDate, rocDateTime } from '../time.ts';
-import { BOLD_FONT, addInertRow, printSetup, streamingWorkbook, yieldToWriter } from '../../reports/cells.ts';
+import { BOLD_FONT, addInertRow, printSetup, streamingWorkbook, yieldToWriter, type WorkbookFormat } from '../../reports/cells.ts';
 import { listEntries, type ListView } from './service.ts';
 import { DUTY_LABELS, STATUS_LABELS } from './rules.ts';
 
@@ -13,8 +13,8 @@ const COLUMNS = [
   { header: '查詢作業代號', width: 14 }, { header: '雜湊值（SHA-256）', width: 68 },
 ];
 
-export async function writeListXlsx(conn: Conn, cfg: CheckpointSettings, l: ListView, stream: NodeJS.WritableStream): Promise<{ rows: number }> {
-  const wb = streamingWorkbook({ stream });
+export async function writeListXlsx(conn: Conn, cfg: CheckpointSettings, l: ListView, stream: NodeJS.WritableStream, format: WorkbookFormat = 'xlsx'): Promise<{ rows: number }> {
+  const wb = streamingWorkbook({ stream }, format);
   wb.creator = 'NHI Query Audit';
   const ws = wb.addWorksheet('銷毀目錄', { views: [{ state: 'frozen', ySplit: 1 }], ...printSetup('landscape') });
   ws.columns = COLUMNS.map((c) => ({ width: c.width }));

@@ -124,11 +124,19 @@ export async function verifyEvents(db: Db | Conn, opts: { pageSize?: number } = 
   if (head && (expectSeq - 1 !== headSeq || head.hash !== prev)) {
     report(null, `the event chain head records seq ${headSeq} but the verified events end at seq ${expectSeq - 1}: events at the end were removed or the head was altered`);
   }
-  // Rows outside the chain: without a seq, or beyond the head (read again, so an append that
-  // committed during the walk is not taken for one).
-  const head2 = await db('event_chain_head').where({ id: 1 }).first('seq');
-  const headNow = Number(head2?.seq ?? 0);
-  const outside = await db('system_events').whereNull('seq').orWhere('seq', '>', headNow).orWhere('seq', '<', 1).orderBy('id').limit(MAX_BREAKS).select('id', 'seq');
-  for (const r of outside) report(Number(r.id), r.seq == null ? 'it has no seq: it was inserted outside the event chain' : `its seq ${r.seq} lies outside the event chain (head seq ${headNow}): it was inserted outside the chain`);
+  // Rows outside the chain: without a seq, or beyond the head. As the query log's check does, the
+  // rows are read before the head is read again: an append moves the head in the same commit as
+  // its rows, so a row committed during the walk lies within the head read after it. (Reading the
+  // head first let an append committing in between pass for an inserted row.)
+  const unchained = await db('system_events').whereNull('seq').orWhere('seq', '<', 1).orderBy('id').limit(MAX_BREAKS).select('id', 'seq');
+  for (const r of unchained) report(Number(r.id), r.seq == null ? 'it has no seq: it was inserted outside the event chain' : `its seq ${r.seq} lies outside the event chain: it was inserted outside the chain`);
+  const beyond = await db('system_events').where('seq', '>', headSeq).max('seq as seq').first();
+  if (beyond?.seq != null) {
+    const headNow = Number((await db('event_chain_head').where({ id: 1 }).first('seq'))?.seq ?? 0);
+    if (Number(beyond.seq) > headNow) {
+      const outside = await db('system_events').where('seq', '>', headNow).orderBy('seq').limit(MAX_BREAKS).select('id', 'seq');
+      for (const r of outside) report(Number(r.id), `its seq ${r.seq} lies outside the event chain (head seq ${headNow}): it was inserted outside the chain`);
+    }
+  }
   return { ok: breaks.length === 0, count, headSeq, headHash: head?.hash ?? EVENT_GENESIS, breaks };
 }

@@ -27,6 +27,10 @@ export async function countEvents(conn: Conn, f: { action: string; actorId: numb
   return Number(n);
 }
 
+/** Whether an event of the action about the target was recorded since the instant. */
+export const eventSince = async (conn: Conn, f: { action: string; targetId: string; since: number }): Promise<boolean> =>
+  !!(await conn('system_events').where({ action: f.action, target_id: f.targetId }).andWhere('at', '>=', f.since).first('id'));
+
 /** Events of the given kinds about units in `unitIds` (null: every unit), newest first. */
 export async function eventsAbout(conn: Conn, f: { actions: readonly string[]; unitIds: number[] | null; since: number; limit: number }): Promise<EventRow[]> {
   const q = conn('system_events').whereIn('action', f.actions as string[]).andWhere('at', '>=', f.since).orderBy('id', 'desc').limit(f.limit);

@@ -4,15 +4,17 @@
 // the last write of its transaction.
 import type { Conn } from '../db.ts';
 import { now } from '../time.ts';
-import { countEvents, eventsAbout, insertEvent, listEvents, type EventRow } from './repo.ts';
+import { countEvents, eventsAbout, eventSince, insertEvent, listEvents, type EventRow } from './repo.ts';
+import { EVENT_ACTION_LABELS } from '../labels.ts';
 
-export interface Actor {
+/** Whom an event is attributed to: a person (actor.ts), or the system (SYSTEM_ACTOR). */
+export interface EventActor {
   id: number | null;
   account: string | null;
   ip?: string | null;
 }
 
-export const SYSTEM_ACTOR: Actor = { id: null, account: 'system', ip: null };
+export const SYSTEM_ACTOR: EventActor = { id: null, account: 'system', ip: null };
 
 export interface EventInput {
   action: string;
@@ -23,7 +25,10 @@ export interface EventInput {
   detail?: Record<string, unknown>;
 }
 
-export async function recordEvent(conn: Conn, actor: Actor, e: EventInput): Promise<void> {
+/** Whether an event of the action about the target was recorded since the instant (a cause raised once). */
+export const recordedSince = eventSince;
+
+export async function recordEvent(conn: Conn, actor: EventActor, e: EventInput): Promise<void> {
   await insertEvent(conn, {
     at: now(),
     actor_id: actor.id,
@@ -45,11 +50,9 @@ export { verifyEvents, type EventVerifyResult, type EventBreak } from './chain.t
  * Security events the ethics unit (政風) is alerted to, with the words it reads them in. Each is
  * recorded with the unit of the person it concerns, so reach decides who sees it.
  */
-export const ALERT_LABELS: Record<string, string> = {
-  'query-log.subject-search-throttled': '依證號搜尋超過每小時上限',
-  'query-log.subject-mismatch': '查詢紀錄的查詢條件與紀錄不符（疑遭竄改）',
-  lockout: '帳號因登入失敗而鎖定',
-};
+export const ALERT_LABELS: Record<string, string> = Object.fromEntries(
+  ['query-log.subject-search-throttled', 'query-log.subject-mismatch', 'lockout', 'alert.chain-break', 'alert.unlogged'].map((a) => [a, EVENT_ACTION_LABELS[a]]),
+);
 
 export interface Alert { id: number; at: number; account: string | null; unitId: number | null; what: string }
 

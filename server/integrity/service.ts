@@ -8,7 +8,7 @@ import type { Db } from '../db.ts';
 import { allUnits } from '../accounts/units.ts';
 import { isCountyWide } from '../accounts/reach.ts';
 import { publishedKey } from '../queries/checkpoints.ts';
-import { notFound } from '../web/problem.ts';
+import { notFound } from '../problem.ts';
 import * as repo from './repo.ts';
 
 export const READERS = ['ethics', 'auditor', 'planning_admin'] as const;

@@ -1,4 +1,4 @@
-import type { Capability, Command } from '../capabilities.ts';
+import type { Capability, Command } from '../capability.ts';
 import type { JobDef } from '../../jobs/registry.ts';
 import { dayPeriod } from '../../jobs/periods.ts';
 import { deliverOutbox, mailEnabled, queueAlerts, queueEntryAlerts, queueSignInNotices, runReminders, transportFor } from './service.ts';

@@ -11,38 +11,19 @@ import { allUnits, agencyIn, type UnitRow } from '../accounts/units.ts';
 import { reachOf } from '../accounts/reach.ts';
 import { eventsAbout } from '../events/repo.ts';
 import { ALERT_LABELS } from '../events/service.ts';
-import { whereActiveNow } from '../accounts/active.ts';
 import { todosFor } from '../todos/service.ts';
 import { isOverdue, type Todo } from '../todos/rules.ts';
 import { addDays, localDate, now, rocDateTime } from '../time.ts';
 import { log } from '../log.ts';
 import { watchedHmacs } from '../watchlist/repo.ts';
 import * as repo from './repo.ts';
-import { LEASE_MS, alertMessage, signInMessage, backoffMs, digestMessage, escalationMessage, headerText, isAddress, reminderMessage, type Message } from './rules.ts';
+import { LEASE_MS, alertMessage, signInMessage, backoffMs, digestMessage, escalationMessage, reminderMessage } from './rules.ts';
+import { activeStaff, baseUrl, enqueue, mailEnabled, type Outgoing, type Staff } from './outbox.ts';
+import { isRole } from '../accounts/roles.ts';
 
 export type MailSettings = Pick<Config, 'SMTP_URL' | 'MAIL_FROM' | 'PUBLIC_URL' | 'PORT' | 'MAIL_REMINDER_DAYS' | 'MAIL_MAX_ATTEMPTS' | 'PASSWORD_MAX_AGE_DAYS'>;
 
-export const mailEnabled = (cfg: Pick<Config, 'SMTP_URL'>): boolean => !!cfg.SMTP_URL;
-export const baseUrl = (cfg: Pick<Config, 'PUBLIC_URL' | 'PORT'>): string => cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`;
-
-export interface Outgoing { kind: string; dedupeKey: string; recipientId: number; message: Message }
-
-/**
- * Queues messages to people, in the caller's transaction. A person without a valid address gets
- * a row marked 'no-address' (kept, so the gap is visible) and nothing is sent.
- */
-export async function enqueue(conn: Conn, cfg: Pick<Config, 'SMTP_URL'>, list: Outgoing[], at = now()): Promise<void> {
-  if (!mailEnabled(cfg) || !list.length) return;
-  const people = await repo.addressesOf(conn, [...new Set(list.map((m) => m.recipientId))]);
-  await repo.insertMessages(conn, list.map((m) => {
-    const email = people.get(m.recipientId)?.email?.trim() ?? null;
-    const ok = isAddress(email);
-    return {
-      kind: m.kind, dedupe_key: m.dedupeKey.slice(0, 191), recipient_id: m.recipientId, to_address: ok ? email : null,
-      subject: headerText(m.message.subject, 200), body: m.message.body, status: ok ? 'pending' : 'no-address', next_attempt_at: at, created_at: at,
-    };
-  }));
-}
+export { mailEnabled, baseUrl, enqueue, alertEthics, type Outgoing } from './outbox.ts';
 
 export type Transport = Pick<Transporter, 'sendMail' | 'close'>;
 
@@ -90,15 +71,6 @@ export async function deliverOutbox(db: Db, cfg: MailSettings, transport: Transp
 // ---------------------------------------------------------------------------------------------
 // Reminders and escalation (daily)
 
-interface Staff { id: number; account: string; name: string; unit_id: number; roles: string[] }
-
-async function activeStaff(conn: Conn): Promise<Staff[]> {
-  const users = await whereActiveNow(conn('users as u'), 'u.').select('u.id', 'u.account', 'u.name', 'u.unit_id');
-  const roles = new Map<number, string[]>();
-  for (const r of await conn('user_roles').select('user_id', 'role')) roles.set(Number(r.user_id), [...(roles.get(Number(r.user_id)) ?? []), r.role]);
-  return users.map((u: any) => ({ id: Number(u.id), account: u.account, name: u.name, unit_id: Number(u.unit_id), roles: roles.get(Number(u.id)) ?? [] }));
-}
-
 /** Who hears of an overdue duty: the unit's supervisors (單位主管) and the agency's admins; for a filing, the planning department's admins. */
 export function escalationTargets(staff: Staff[], units: UnitRow[], person: Staff, t: Todo): number[] {
   if (t.kind === 'filing') return staff.filter((s) => s.roles.includes('planning_admin')).map((s) => s.id);
@@ -121,7 +93,7 @@ export async function runReminders(db: Db, cfg: MailSettings, at = now()): Promi
   const staff = await activeStaff(db);
   const prefs = await repo.preferencesOf(db, staff.map((s) => s.id));
   for (const person of staff) {
-    const list = (await todosFor(db, cfg, { id: person.id, account: person.account, unitId: person.unit_id, roles: person.roles }, at)).filter((t) => t.due != null && today >= addDays(t.due, -cfg.MAIL_REMINDER_DAYS));
+    const list = (await todosFor(db, cfg, { id: person.id, account: person.account, unitId: person.unit_id, roles: person.roles.filter(isRole) }, at)).filter((t) => t.due != null && today >= addDays(t.due, -cfg.MAIL_REMINDER_DAYS));
     if (!list.length) continue;
     const out: Outgoing[] = [];
     const unitName = units.find((u) => u.id === person.unit_id)?.name ?? '';

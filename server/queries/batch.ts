@@ -14,10 +14,11 @@ import crypto from 'node:crypto';
 import type { Conn, Db } from '../db.ts';
 import { insertChunked } from '../db.ts';
 import { textProblem } from '../text.ts';
-import { Problem, notFound, validation, type FieldError } from '../web/problem.ts';
+import { Problem, notFound, validation, type FieldError } from '../problem.ts';
 import { appendEntries, type Appended } from './chain.ts';
 import { encryptSubject, entryAad, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
-import { prepareEntries, visibleUnitsFor, type Person, type Recorder } from './service.ts';
+import { prepareEntries, visibleUnitsFor, type Recorder } from './service.ts';
+import type { Actor } from '../actor.ts';
 import * as repo from './repo.ts';
 import type { Config } from '../config.ts';
 
@@ -135,7 +136,7 @@ export async function recordBatch(db: Db, cfg: Cfg, who: Recorder, input: BatchI
 export interface BatchView { id: number; seq: number; account: string; unit: string; unitName: string; queriedAt: string; opCode: string; scope: string; caseNo: string; reason: string; queryRequestId: number | null; documentNo: string; fileSha256: string; fileName: string | null; subjects: number; subject: string; hash: string }
 
 /** One batch, within the person's visibility (as its entry); 404 outside it and for an entry that is no batch. */
-export async function getBatch(db: Db, person: Person, id: number): Promise<BatchView> {
+export async function getBatch(db: Db, person: Actor, id: number): Promise<BatchView> {
   const row = await repo.logById(db, id, await visibleUnitsFor(db, person));
   const b = row && row.subject_type === BATCH_TYPE ? await db('batch_queries').where({ entry_id: id }).first() : null;
   if (!row || !b) throw notFound('查無此批次查詢紀錄，或您沒有檢視權限');

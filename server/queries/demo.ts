@@ -3,7 +3,7 @@
 // so far) with an office-hours rhythm, a few after-hours and high-volume clerks and subjects queried
 // more than once. Appended through the real chain in batches.
 import type { JobContext } from '../../jobs/registry.ts';
-import type { DemoAccount, DemoOptions } from '../capabilities.ts';
+import type { DemoAccount, DemoOptions } from '../capability.ts';
 import { now, localDate, localMonth, localParts, startOfLocalDay, addDays, previousMonth } from '../time.ts';
 import { appendEntries, type EntryFields } from './chain.ts';
 import { generateNationalId, generateResidentCertificate, protectSubject, encryptSubject, requestAad, type Subject } from './subject.ts';
@@ -62,6 +62,8 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
   const validTo = addDays(today, 180);
 
   const clerks: Clerk[] = [];
+  // An entry under a form carries the form's 案號 (the recording rule; see formCaseNoProblem).
+  const caseNoOfForm = new Map<number, string>();
   for (const [i, c] of clerkRows.entries()) {
     const mine = perms.filter((p: any) => Number(p.user_id) === Number(c.id));
     const agencyCode = agencyCodeOf(Number(c.unit_id));
@@ -93,6 +95,7 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
         status: 'approved', decided_by: decider?.id ?? null, decided_at: startOfLocalDay(startDay) + 10 * 3_600_000, decision_note: '核准', created_at: createdAt,
       });
       requests.set(scope, Number(id));
+      caseNoOfForm.set(Number(id), caseNo);
     }
     clerks.push({
       id: Number(c.id), account: c.account, unitId: Number(c.unit_id), agencyCode, perms: mine.map((p: any) => ({ scope: p.scope, op: p.op })), requests,
@@ -131,10 +134,12 @@ export async function seedDemoQueries(ctx: JobContext, opts: DemoOptions): Promi
         const p = pick(c.perms);
         const subject = rnd() < 0.004 ? shared : pick(pools.get(c.agencyCode) ?? [shared]);
         const withoutForm = c.agencyCode === 'HLT' && rnd() < 0.1;
+        const formId = withoutForm ? null : c.requests.get(p.scope) ?? null;
+        const ownCaseNo = `${c.agencyCode}-${Number(d.slice(0, 4)) - 1911}${d.slice(5, 7)}${String(1 + Math.floor(rnd() * 400)).padStart(3, '0')}`;
         entries.push({
           user_id: c.id, account: c.account, unit_id: c.unitId, queried_at: at, op_code: p.op, scope_code: p.scope,
-          query_request_id: withoutForm ? null : c.requests.get(p.scope) ?? null,
-          case_no: `${c.agencyCode}-${Number(d.slice(0, 4)) - 1911}${d.slice(5, 7)}${String(1 + Math.floor(rnd() * 400)).padStart(3, '0')}`,
+          query_request_id: formId,
+          case_no: (formId != null ? caseNoOfForm.get(formId) : undefined) ?? ownCaseNo,
           reason: pick(REASONS[p.scope] ?? ['依業務需要查詢']),
           ...protectSubject(keys, subject, { user_id: c.id, queried_at: at }), client_ip: c.ip, source: rnd() < 0.2 ? 'api' : 'web', token_id: null,
         });

@@ -1,12 +1,15 @@
 // The queries capability (clause 4(一)): query request forms, the tamper-evident query log,
 // subject protection, service tokens, signed checkpoints; jobs verify-log, retention and checkpoint;
 // commands verify-log, rotate-subject-key and checkpoint …; demo entries for seed-demo.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { Capability, CliArgs, Command } from '../capabilities.ts';
+import type { Capability, CliArgs, Command } from '../capability.ts';
 import type { JobDef } from '../../jobs/registry.ts';
 import { dayPeriod, hourPeriod } from '../../jobs/periods.ts';
 import { ConfigError, type Config } from '../config.ts';
-import type { Db } from '../db.ts';
+import type { Conn, Db } from '../db.ts';
+import { alertEthics } from '../mail/outbox.ts';
+import { localDate, now } from '../time.ts';
 import { withAdminDb } from '../db.ts';
 import { recordEvent, SYSTEM_ACTOR, verifyEvents, type EventBreak } from '../events/service.ts';
 import { MAX_BREAKS } from './chain.ts';
@@ -14,7 +17,7 @@ import { hourlyCheckpoint, parseHead, publicKeyPem, recordCheckpoint, rotateChec
 import { rotateSubjectKey } from './service.ts';
 import { CipherPool } from './ciphertexts.ts';
 import { access } from './access.ts';
-import { register } from './routes.ts';
+import { homePanels, nav, register } from './routes.ts';
 import { seedDemoQueries } from './demo.ts';
 import { batchCollector, verifyBatches } from './batch.ts';
 import { batchAccess, registerBatches } from './batch-routes.ts';
@@ -68,6 +71,14 @@ export async function verifyEverything(db: Db, cfg: Config, opts: Parameters<typ
   return { log, ciphers, batches, events, breaks, total, ok: log.ok && log.chain.ok && total === 0 };
 }
 
+/**
+ * A break mails the county-wide ethics unit (issue 18), in the transaction that records the
+ * verification; keyed by the day and the first break, so the daily job and a manual run that
+ * find the same break send one mail. The text holds the count only, never an entry's content.
+ */
+const alertChainBreak = (conn: Conn, cfg: Config, first: string, total: number) =>
+  alertEthics(conn, cfg, { kind: 'chain-break', key: `${localDate(now())}:${crypto.createHash('sha256').update(first).digest('hex').slice(0, 32)}`, unitId: null, countyWide: true, href: '/integrity', detail: `${total} 處` });
+
 export const verifyLogJob: JobDef = {
   name: 'verify-log',
   cron: '30 2 * * *',
@@ -77,8 +88,11 @@ export const verifyLogJob: JobDef = {
     const { log: r, ciphers, events: ev } = v;
     const c = r.chain;
     const first = r.breaks[0];
-    await recordEvent(ctx.db, SYSTEM_ACTOR, { action: 'query-log.verify', outcome: v.ok ? 'ok' : 'failed', targetType: 'query_log', targetId: v.breaks[0]?.id ?? null,
-      detail: v.ok && c.ok ? { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count } : { badSeq: first?.seq ?? null, reason: first?.reason ?? '', breaks: r.breaks.length, ciphertexts: ciphers.badCount, batches: v.batches.badCount, events: ev.breaks.length } });
+    await ctx.db.transaction(async (trx) => {
+      await recordEvent(trx, SYSTEM_ACTOR, { action: 'query-log.verify', outcome: v.ok ? 'ok' : 'failed', targetType: 'query_log', targetId: v.breaks[0]?.id ?? null,
+        detail: v.ok && c.ok ? { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count } : { badSeq: first?.seq ?? null, reason: first?.reason ?? '', breaks: r.breaks.length, ciphertexts: ciphers.badCount, batches: v.batches.badCount, events: ev.breaks.length } });
+      if (!v.ok || !c.ok) await alertChainBreak(trx, ctx.cfg, v.breaks[0]?.first ?? 'query log broken', v.total);
+    });
     if (!v.ok || !c.ok) throw new Error(`${v.breaks[0]?.first ?? 'query log broken'}${v.total > 1 ? ` (and ${v.total - 1} more)` : ''}`);
     return { count: c.count, headSeq: c.headSeq, headHash: c.headHash, checkpoints: r.checkpoints.total, events: ev.count };
   },
@@ -140,6 +154,8 @@ const verifyCommand: Command = {
       return 0;
     }
     const [first, ...rest] = v.breaks;
+    // The alert must never keep the verdict from being printed (a read-only account, say).
+    await alertChainBreak(ctx.db, ctx.cfg, first.first, v.total).catch((e) => process.stderr.write(`verify-log: ethics alert not queued: ${(e as Error).message}\n`));
     out(first.first);
     for (const b of rest) out(`  also: ${b.text}`);
     const why = r.breaks.length
@@ -219,6 +235,8 @@ const rotateCommand: Command = {
 export const queries: Capability = {
   name: 'queries',
   access: [...access, ...batchAccess],
+  nav,
+  homePanels,
   register(r, ctx) {
     register(r, ctx);
     registerBatches(r, ctx);

@@ -27,6 +27,8 @@ export interface RecordingLookups {
   settings: Map<number, { require_query_request: boolean; case_no_pattern: string | null }>;
   opCodes: Set<string>;
   forms: Map<number, RequestForm>;
+  /** The named users' forms that carry one of the typed case numbers (案號 checks). */
+  formsByCaseNo: RequestForm[];
 }
 
 /**
@@ -36,7 +38,7 @@ export interface RecordingLookups {
  * instead of eight (recording is the hot path of the whole system). Each branch is tagged in `k`;
  * all values are bound parameters.
  */
-export async function recordingLookups(conn: Conn, q: { userIds: number[]; accounts: string[]; formIds: number[] }): Promise<RecordingLookups> {
+export async function recordingLookups(conn: Conn, q: { userIds: number[]; accounts: string[]; formIds: number[]; caseNos?: string[] }): Promise<RecordingLookups> {
   const N = conn.raw('NULL');
   const who = (w: any, idCol: string, accountCol: string) => {
     w.whereIn(idCol, q.userIds.length ? q.userIds : [0]);
@@ -51,8 +53,10 @@ export async function recordingLookups(conn: Conn, q: { userIds: number[]; accou
     .unionAll((b: any) => b.from('unit_scopes as us').join('scopes as ls', 'ls.id', 'us.scope_id').where('us.status', 'active').andWhere('ls.active', true)
       .select(conn.raw("'l'"), 'us.unit_id', N, N, N, 'ls.code', N, N, N, N))
     .unionAll((b: any) => b.from('query_requests as r').join('scopes as rs', 'rs.id', 'r.scope_id').whereIn('r.id', q.formIds.length ? q.formIds : [0])
-      .select(conn.raw("'f'"), 'r.id', 'r.requester_id', 'r.unit_id', N, 'rs.code', 'r.status', 'r.valid_from', 'r.valid_to', N));
-  const out: RecordingLookups = { units: [], users: [], perms: new Map(), agencyScopes: new Map(), settings: new Map(), opCodes: new Set(), forms: new Map() };
+      .select(conn.raw("'f'"), 'r.id', 'r.requester_id', 'r.unit_id', N, 'rs.code', 'r.status', 'r.valid_from', 'r.valid_to', 'r.case_no'))
+    .unionAll((b: any) => b.from('query_requests as c').join('users as cu', 'cu.id', 'c.requester_id').whereIn('c.case_no', q.formIds.length && q.caseNos?.length ? q.caseNos : ['']).andWhere((w: any) => who(w, 'cu.id', 'cu.account'))
+      .select(conn.raw("'c'"), 'c.id', 'c.requester_id', 'c.unit_id', N, N, 'c.status', N, N, 'c.case_no'));
+  const out: RecordingLookups = { units: [], users: [], perms: new Map(), agencyScopes: new Map(), settings: new Map(), opCodes: new Set(), forms: new Map(), formsByCaseNo: [] };
   const add = (m: Map<number, Set<string>>, id: number, v: string) => { if (!m.has(id)) m.set(id, new Set()); m.get(id)!.add(v); };
   for (const r of rows) {
     // A UNION's column types are the widest of its branches: numbers may come back as text.
@@ -66,7 +70,8 @@ export async function recordingLookups(conn: Conn, q: { userIds: number[]; accou
       case 'm': add(out.perms, i1!, `${r.s1}|${r.s2}`); break;
       case 'o': out.opCodes.add(r.s1); break;
       case 'l': add(out.agencyScopes, i1!, r.s1); break;
-      case 'f': out.forms.set(i1!, { id: i1!, requester_id: Number(r.i2), unit_id: Number(r.i3), scope_code: r.s1, status: r.s2, valid_from: r.s3, valid_to: r.s4 }); break;
+      case 'f': out.forms.set(i1!, { id: i1!, requester_id: Number(r.i2), unit_id: Number(r.i3), scope_code: r.s1, status: r.s2, valid_from: r.s3, valid_to: r.s4, case_no: r.s5 }); break;
+      case 'c': out.formsByCaseNo.push({ id: i1!, requester_id: Number(r.i2), unit_id: Number(r.i3), scope_code: '', status: r.s2, valid_from: '', valid_to: '', case_no: r.s5 }); break;
     }
   }
   out.units.sort((a, b) => a.id - b.id);
@@ -88,13 +93,13 @@ const REQUEST_COLS = ['r.id', 'r.unit_id', 'r.requester_id', 'r.case_no', 'r.pur
   'r.valid_from', 'r.valid_to', 'r.status', 'r.decided_by', 'r.decided_at', 'r.decision_note', 'r.created_at', 'u.account as requester_account', 'u.name as requester_name',
   'un.code as unit_code', 'un.name as unit_name', 'd.account as decider_account', 'd.name as decider_name'];
 
-export function requestQuery(conn: Conn) {
+export function queryRequestQuery(conn: Conn) {
   return conn('query_requests as r').join('scopes as s', 's.id', 'r.scope_id').join('users as u', 'u.id', 'r.requester_id').join('units as un', 'un.id', 'r.unit_id')
     .leftJoin('users as d', 'd.id', 'r.decided_by').select(REQUEST_COLS);
 }
-export const requestById = (conn: Conn, id: number): Promise<any> => requestQuery(conn).where('r.id', id).first();
-export const insertRequest = (conn: Conn, row: Record<string, unknown>): Promise<number> => insertId(conn, 'query_requests', row);
-export async function decideRequestRow(conn: Conn, id: number, row: { status: string; decided_by: number; decided_at: number; decision_note: string | null }): Promise<number> {
+export const queryRequestById = (conn: Conn, id: number): Promise<any> => queryRequestQuery(conn).where('r.id', id).first();
+export const insertQueryRequest = (conn: Conn, row: Record<string, unknown>): Promise<number> => insertId(conn, 'query_requests', row);
+export async function decideQueryRequestRow(conn: Conn, id: number, row: { status: string; decided_by: number; decided_at: number; decision_note: string | null }): Promise<number> {
   // Only a pending form changes: a concurrent second decision updates nothing.
   return conn('query_requests').where({ id, status: 'pending' }).update(row);
 }

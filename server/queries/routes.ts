@@ -4,11 +4,12 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
-import { Problem, forbidden, validation, type FieldError } from '../web/problem.ts';
-import { formChecksOwnText, idParam as pathId, parseOr400 } from '../web/validate.ts';
-import { renderPage, addNav } from '../web/views.ts';
-import { addHomePanel } from '../web/home.ts';
+import { parseOr400, type FieldError, forbidden, Problem, validation } from '../problem.ts';
+import { formChecksOwnText, idParam as pathId } from '../web/validate.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { type HomePanel } from '../web/home.ts';
 import { localDate, addDays, now, startOfLocalDay } from '../time.ts';
+import { rocCompact, workbookDownload } from '../web/attachment.ts';
 import { addInertRow, streamingWorkbook, yieldToWriter } from '../../reports/cells.ts';
 import { SUBJECT_TYPES } from './subject.ts';
 import { MAX_BATCH, REVEALING_ROLES } from './rules.ts';
@@ -17,7 +18,8 @@ import * as svc from './service.ts';
 import { entryFields, str } from './schemas.ts';
 import * as repo from './repo.ts';
 
-const SUBJECT_LABELS: Record<string, string> = { 'national-id': '身分證統一編號', 'resident-certificate': '居留證統一證號', 'name-birthdate': '姓名及出生日期', other: '其他條件', batch: '批次查詢' };
+import { SUBJECT_LABELS } from '../labels.ts';
+import type { Actor } from '../actor.ts';
 
 const entrySchema = z.object({
   ...entryFields,
@@ -57,7 +59,7 @@ const subjectSearchOf = (q: z.infer<typeof subjectSearchSchema>): svc.SubjectSea
   subjectType: q.subjectType, subjectId: q.subjectId, purpose: q.purpose,
 });
 
-export const person = (req: Request): svc.Person => {
+export const person = (req: Request): Actor => {
   const a = req.actor!;
   return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
 };
@@ -84,38 +86,17 @@ function formErrors(e: unknown): Record<string, string> | null {
 
 interface Remembered { caseNo: string; reason: string; scope: string; opCode: string; queryRequestId: string; subjectType: string }
 
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/query-logs/new', label: '登錄查詢', roles: ['clerk'], order: 10 },
+  { href: '/query-requests', label: '申請單', roles: ['clerk', 'supervisor'], order: 11 },
+  { href: '/query-requests/inbox', label: '待核申請單', roles: ['supervisor'], order: 12 },
+  { href: '/query-logs', label: '查詢日誌', roles: 'signed-in', order: 13 },
+  { href: '/query-logs/who', label: '誰查詢了此人', roles: [...REVEALING_ROLES], order: 14 },
+  { href: '/service-tokens', label: '服務權杖', roles: ['admin', 'planning_admin'], order: 60 },
+];
+
 export function register(r: Routes, ctx: AppContext): void {
-
-  addNav('/query-logs/new', '登錄查詢', ['clerk'], 10);
-  addNav('/query-requests', '申請單', ['clerk', 'supervisor'], 11);
-  addNav('/query-requests/inbox', '待核申請單', ['supervisor'], 12);
-  addNav('/query-logs', '查詢日誌', 'signed-in', 13);
-  addNav('/query-logs/who', '誰查詢了此人', [...REVEALING_ROLES], 14);
-  addNav('/service-tokens', '服務權杖', ['admin', 'planning_admin'], 60);
-
-  // Panels are registered once per process and use the context they are given.
-  if (panelsAdded) return registerRest(r, ctx);
-  panelsAdded = true;
-  addHomePanel(async (pctx, actor) => {
-    if (!actor.roles.includes('clerk')) return null;
-    const s = await svc.clerkSummary(pctx.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
-    return { title: '我的查詢', items: [
-      { label: '今日登錄筆數', value: s.today, href: '/query-logs' },
-      { label: '有效申請單', value: s.openRequests, href: '/query-requests' },
-      { label: '待核申請單', value: s.pending, href: '/query-requests' },
-    ], html: '<p><a href="/query-logs/new">登錄健保查詢 →</a></p>' };
-  });
-  addHomePanel(async (pctx, actor) => {
-    if (!actor.roles.includes('supervisor')) return null;
-    const n = await svc.pendingApprovals(pctx.db, { id: actor.id, account: actor.account, unitId: actor.unitId, roles: actor.roles });
-    return { title: '申請單核定', items: [{ label: '待核定申請單', value: n, href: '/query-requests/inbox' }] };
-  });
-  registerRest(r, ctx);
-}
-
-let panelsAdded = false;
-
-function registerRest(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
 
   // ---- JSON API ----
@@ -170,22 +151,22 @@ function registerRest(r: Routes, ctx: AppContext): void {
   r.get('/api/v1/query-requests', async (req, res) => {
     const q = parseOr400(z.object({ status: z.enum(['pending', 'approved', 'rejected', 'withdrawn']).optional(), mine: z.string().optional(), inbox: z.string().optional(), open: z.string().optional() }), cleanQuery(req.query as Record<string, unknown>));
     const yes = (v?: string) => v === '1' || v === 'true';
-    res.json(await svc.listRequests(db, cfg, person(req), { status: q.status, mine: yes(q.mine), inbox: yes(q.inbox), open: yes(q.open) }));
+    res.json(await svc.listQueryRequests(db, cfg, person(req), { status: q.status, mine: yes(q.mine), inbox: yes(q.inbox), open: yes(q.open) }));
   });
 
   r.post('/api/v1/query-requests', async (req, res) => {
     const body = parseOr400(requestSchema, req.body);
-    const id = await svc.fileRequest(db, cfg, person(req), body);
-    const [view] = (await svc.listRequests(db, cfg, person(req), { mine: true })).items.filter((x) => x.id === id);
+    const id = await svc.fileQueryRequest(db, cfg, person(req), body);
+    const [view] = (await svc.listQueryRequests(db, cfg, person(req), { mine: true })).items.filter((x) => x.id === id);
     res.status(201).location(`/api/v1/query-requests/${id}`).json(view ?? { id, status: 'pending' });
   });
 
   r.post('/api/v1/query-requests/:id/decision', async (req, res) => {
     const id = idParam(req);
     const body = parseOr400(decisionSchema, req.body);
-    await svc.decideRequest(db, person(req), id, body);
-    const row = await repo.requestById(db, id);
-    res.json(svc.requestView(row, cfg));
+    await svc.decideQueryRequest(db, person(req), id, body);
+    const row = await repo.queryRequestById(db, id);
+    res.json(svc.queryRequestView(row, cfg));
   });
 
   r.get('/api/v1/service-tokens', async (req, res) => {
@@ -210,7 +191,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
       .where('p.user_id', me.id).andWhere('s.active', true).orderBy(['s.sort', 'o.code']).select('s.code as scope', 's.clause', 's.title', 'o.code as opCode', 'o.name as opName');
     const scopes = [...new Map(perms.map((p: any) => [p.scope, { code: p.scope, label: `${p.clause} ${p.title}` }])).values()];
     const ops = [...new Map(perms.map((p: any) => [p.opCode, { code: p.opCode, label: `${p.opCode} ${p.opName}` }])).values()];
-    const requests = await svc.openRequestsOf(db, cfg, me.id);
+    const requests = await svc.openQueryRequestsOf(db, cfg, me.id);
     const start = startOfLocalDay(localDate(now()));
     const recent = (await repo.listLogs(db, { all: false, unitIds: [], userIds: [me.id], ranges: [] }, { from: start }, { offset: 0, limit: 10 })).rows.map(svc.logItem);
     renderPage(res, 'queries/record', { title: '登錄健保查詢', values, errors, scopes, ops, requests, recent, subjectTypes: SUBJECT_TYPES.map((t) => ({ code: t, label: SUBJECT_LABELS[t] })) }, status);
@@ -266,7 +247,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     }
     const { page: _p, ...filter } = raw;
     const qs = new URLSearchParams(filter).toString();
-    const units = await db('units').orderBy('code').select('code', 'name');
+    const units = await svc.filterUnitsFor(db, person(req));
     const ops = await repo.opCodeRows(db);
     renderPage(res, 'queries/list', { title: '查詢日誌', items: result.items, total: result.total, page, pages: Math.max(1, Math.ceil(result.total / pageSize)), values: filter, qs, errors, units, ops }, Object.keys(errors).length ? 400 : 200);
   };
@@ -276,10 +257,9 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const q = parseOr400(listQuery, cleanQuery(req.query as Record<string, unknown>));
     const lq = logQueryOf(q);
     await svc.plainFilter(db, cfg, lq); // a bad filter is a 400 before any byte is sent
-    res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-    res.setHeader('Content-Disposition', `attachment; filename="query-logs-${localDate(now())}.xlsx"`);
+    const format = workbookDownload(req, res, `查詢日誌_${rocCompact(localDate(now()))}`, `query-logs-${localDate(now())}`);
     res.setHeader('Cache-Control', 'no-store');
-    const wb = streamingWorkbook({ stream: res });
+    const wb = streamingWorkbook({ stream: res }, format);
     const ws = wb.addWorksheet('查詢日誌');
     addInertRow(ws, svc.EXPORT_HEADERS).commit();
     let n = 0;
@@ -330,7 +310,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
   // ---- Pages: request forms ----
   const requestsPage = async (req: Request, res: Response, values: Record<string, string>, errors: Record<string, string>, status = 200) => {
     const me = person(req);
-    const mine = await svc.listRequests(db, cfg, me, { mine: true });
+    const mine = await svc.listQueryRequests(db, cfg, me, { mine: true });
     const scopes = await db('user_permissions as p').join('scopes as s', 's.id', 'p.scope_id').where('p.user_id', me.id).andWhere('s.active', true).distinct('s.code', 's.clause', 's.title', 's.sort').orderBy('s.sort');
     renderPage(res, 'queries/requests', { title: '查詢申請單', mine: mine.items, scopes, values, errors, isClerk: me.roles.includes('clerk') }, status);
   };
@@ -347,7 +327,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const lines = values.expected.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
     const expectedSubjects = lines.map((l) => ({ type: (/^[A-Za-z][12]\d{8}$/.test(l) ? 'national-id' : /^[A-Za-z][89A-Da-d]\d{8}$/.test(l) ? 'resident-certificate' : 'other') as any, value: l }));
     try {
-      await svc.fileRequest(db, cfg, person(req), { caseNo: values.caseNo, purpose: values.purpose, scope: values.scope, validFrom: values.validFrom, validTo: values.validTo, expectedSubjects });
+      await svc.fileQueryRequest(db, cfg, person(req), { caseNo: values.caseNo, purpose: values.purpose, scope: values.scope, validFrom: values.validFrom, validTo: values.validTo, expectedSubjects });
       req.session.flash = { kind: 'ok', text: '申請單已送出，待單位主管核定。' };
       res.redirect(303, '/query-requests');
     } catch (e) {
@@ -358,7 +338,7 @@ function registerRest(r: Routes, ctx: AppContext): void {
     }
   });
   r.get('/query-requests/inbox', async (req, res) => {
-    const inbox = await svc.listRequests(db, cfg, person(req), { inbox: true });
+    const inbox = await svc.listQueryRequests(db, cfg, person(req), { inbox: true });
     renderPage(res, 'queries/inbox', { title: '待核申請單', items: inbox.items, errors: {} });
   });
   r.post('/query-requests/:id/decision', async (req, res) => {
@@ -367,13 +347,13 @@ function registerRest(r: Routes, ctx: AppContext): void {
     const note = typeof req.body?.note === 'string' ? req.body.note : '';
     try {
       if (!decision) throw validation([{ field: 'decision', message: '請選擇核准或駁回' }]);
-      await svc.decideRequest(db, person(req), id, { decision, note });
+      await svc.decideQueryRequest(db, person(req), id, { decision, note });
       req.session.flash = { kind: 'ok', text: `申請單 ${id} 已${decision === 'approve' ? '核准' : '駁回'}。` };
       res.redirect(303, '/query-requests/inbox');
     } catch (e) {
       const fe = formErrors(e);
       if (!fe) throw e;
-      const inbox = await svc.listRequests(db, cfg, person(req), { inbox: true });
+      const inbox = await svc.listQueryRequests(db, cfg, person(req), { inbox: true });
       renderPage(res, 'queries/inbox', { title: '待核申請單', items: inbox.items, errors: { [id]: fe.note ?? fe.decision ?? fe.form ?? '輸入有誤' }, notes: { [id]: note } }, 400);
     }
   });
@@ -405,3 +385,21 @@ function registerRest(r: Routes, ctx: AppContext): void {
 }
 
 export type { FieldError };
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  async (pctx, actor) => {
+    if (!actor.roles.includes('clerk')) return null;
+    const s = await svc.clerkSummary(pctx.db, actor);
+    return { title: '我的查詢', items: [
+      { label: '今日登錄筆數', value: s.today, href: '/query-logs' },
+      { label: '有效申請單', value: s.openRequests, href: '/query-requests' },
+      { label: '待核申請單', value: s.pending, href: '/query-requests' },
+    ], html: '<p><a href="/query-logs/new">登錄健保查詢 →</a></p>' };
+  },
+  async (pctx, actor) => {
+    if (!actor.roles.includes('supervisor')) return null;
+    const n = await svc.pendingApprovals(pctx.db, actor);
+    return { title: '申請單核定', items: [{ label: '待核定申請單', value: n, href: '/query-requests/inbox' }] };
+  },
+];

@@ -78,6 +78,8 @@ export interface RequestForm {
   status: string;
   valid_from: string;
   valid_to: string;
+  /** The form's 案號: an entry under the form carries it. */
+  case_no?: string;
 }
 
 /**
@@ -97,6 +99,20 @@ export function requestFormProblem(form: RequestForm | undefined, userId: number
 }
 
 /** Validity period of a new form: ISO dates, to ≥ from, from not in the past, at most 1 year. */
+/**
+ * Message when an entry filed under one of the clerk's request forms carries the 案號 of another of
+ * their forms: switching forms on the entry page once left form 4's case number under form 5, which
+ * ties the query to the wrong case. `ownForms` are the clerk's forms that carry the typed 案號.
+ */
+export function formCaseNoProblem(form: RequestForm | undefined, caseNo: string, ownForms: readonly RequestForm[]): string | null {
+  if (!form || form.case_no == null) return null;
+  const v = caseNo.trim();
+  if (v === form.case_no.trim()) return null;
+  // The clerk's approved forms are the ones the entry page offers (a pending or withdrawn one is no case yet).
+  const other = ownForms.find((f) => f.id !== form.id && f.status === 'approved' && (f.case_no ?? '').trim() === v);
+  return other ? `案號 ${v} 屬於申請單第 ${other.id} 號；依申請單第 ${form.id} 號查詢，案號應為 ${form.case_no}` : null;
+}
+
 export function validityProblem(from: string, to: string, today: string): { field: 'validFrom' | 'validTo'; message: string } | null {
   if (from < today) return { field: 'validFrom', message: '生效日不可早於今日' };
   if (to < from) return { field: 'validTo', message: '到期日不可早於生效日' };

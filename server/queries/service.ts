@@ -3,32 +3,27 @@
 import crypto from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
-import { now, localDate, startOfLocalDay, addDays, isIsoDate } from '../time.ts';
+import { now, localDate, localTimeSeconds, startOfLocalDay, addDays, isIsoDate, parseRocDate, ROC_DATE_HINT, rocShort } from '../time.ts';
+import { CHANNEL_LABELS, SUBJECT_LABELS, labelOf } from '../labels.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
 import { reachOf } from '../accounts/reach.ts';
 import type { Role } from '../accounts/roles.ts';
 import { isDisabledNow } from '../accounts/active.ts';
-import { countEvents, recordEvent, SYSTEM_ACTOR, type Actor as EventActor } from '../events/service.ts';
-import { Problem, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
+import { countEvents, recordEvent, SYSTEM_ACTOR, type EventActor } from '../events/service.ts';
+import { Problem, forbidden, notFound, validation, type FieldError } from '../problem.ts';
 import { appendEntries, type Appended, type EntryFields } from './chain.ts';
 import { cipherKeyId, decryptSubject, encryptSubject, entryAad, guessSubjectType, isUnbound, keyId, maskSubject, matchesHmac, normalise, openEntrySubject, protectSubject, requestAad, SubjectCipherError, subjectHmac, subjectProblem, type Subject, type SubjectType } from './subject.ts';
 import * as rules from './rules.ts';
 import * as repo from './repo.ts';
 import { sourceRecordAad } from '../reconcile/rules.ts';
+import { ethicsRanges } from '../checks/ethics-scope.ts';
+import type { Actor } from '../actor.ts';
 
 export type Keys = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious'>;
 type Cfg = Pick<Config, 'SUBJECT_HMAC_KEY' | 'subjectEncKey' | 'subjectEncKeyPrevious' | 'REASON_MIN_LENGTH' | 'RETENTION_YEARS'>;
 export type SearchCfg = Keys & Pick<Config, 'REASON_MIN_LENGTH' | 'SUBJECT_SEARCH_PER_HOUR'>;
 
-/** The person acting, as the services need it. */
-export interface Person {
-  id: number;
-  account: string;
-  unitId: number;
-  roles: readonly Role[];
-  ip?: string | null;
-}
-const eventActor = (p: Person): EventActor => ({ id: p.id, account: p.account, ip: p.ip ?? null });
+const eventActor = (p: Actor): EventActor => ({ id: p.id, account: p.account, ip: p.ip ?? null });
 
 export interface EntryInput {
   caseNo: string;
@@ -43,36 +38,34 @@ export interface EntryInput {
 
 /** Who records: a signed-in clerk (the page or the API with a cookie) or an integration's token. */
 export type Recorder =
-  | { kind: 'session'; person: Person; ip: string | null }
+  | { kind: 'session'; person: Actor; ip: string | null }
   | { kind: 'token'; token: { id: number; unitId: number; userId: number }; ip: string | null };
 
 // ---------------------------------------------------------------------------------------------
 // Visibility (clause 4(一)2–3)
 
-/**
- * Ethics staff see what their investigations cover. The checks capability registers the function
- * that answers it (from its own folder) with `setEthicsScope`; until then ethics see nothing.
- */
-export type EthicsScopeFn = (conn: Conn, person: Person) => Promise<rules.Visibility['ranges']>;
-// Kept on globalThis: a module loaded twice (ESM and CJS under a test runner) shares one hook.
-const HOOK = Symbol.for('nhi-audit.queries.ethicsScope');
-const hooks = globalThis as unknown as Record<symbol, EthicsScopeFn | undefined>;
-export function setEthicsScope(fn: EthicsScopeFn | null): void {
-  hooks[HOOK] = fn ?? undefined;
-}
-/** The registered function (for tests that replace it for a while and put it back). */
-export const currentEthicsScope = (): EthicsScopeFn | null => hooks[HOOK] ?? null;
-export function ethicsScope(conn: Conn, person: Person): Promise<rules.Visibility['ranges']> {
-  const fn = hooks[HOOK];
-  return person.roles.includes('ethics') && fn ? fn(conn, person) : Promise.resolve([]);
+/** Ethics staff see what their investigations cover (checks/ethics-scope.ts); other roles nothing extra. */
+export function ethicsScope(conn: Conn, person: Actor): Promise<rules.Visibility['ranges']> {
+  return person.roles.includes('ethics') ? ethicsRanges(conn, person.id) : Promise.resolve([]);
 }
 
 /** Which query log entries the person may see: call this from any capability listing entries. */
-export async function visibleUnitsFor(conn: Conn, person: Person, units?: UnitRow[]): Promise<rules.Visibility> {
+export async function visibleUnitsFor(conn: Conn, person: Actor, units?: UnitRow[]): Promise<rules.Visibility> {
   const all = units ?? (await allUnits(conn));
   const v = rules.baseVisibility({ id: person.id, roles: person.roles }, reachOf(all, person), subtreeOf(all, person.unitId));
   v.ranges = await ethicsScope(conn, person);
   return v;
+}
+
+/**
+ * The units the log's unit filter offers: those whose entries the person may see (the county when
+ * they see everything; a clerk's own unit for their own entries). Others would only ever list nothing.
+ */
+export async function filterUnitsFor(conn: Conn, person: Actor): Promise<Array<{ code: string; name: string }>> {
+  const units = await allUnits(conn);
+  const v = await visibleUnitsFor(conn, person, units);
+  const ids = new Set([...v.unitIds, ...v.ranges.flatMap((r) => r.unitIds), ...(v.userIds.length ? [Number(person.unitId)] : [])]);
+  return units.filter((u) => v.all || ids.has(Number(u.id))).sort((a, b) => a.code.localeCompare(b.code)).map((u) => ({ code: u.code, name: u.name }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +93,8 @@ export async function prepareEntries(db: Db, cfg: Cfg, who: Recorder, inputs: En
   const named = who.kind === 'token' ? [...new Set(inputs.map((e) => e.account).filter((a): a is string => !!a))] : [];
   const selfId = who.kind === 'session' ? who.person.id : who.token.userId;
   const formIds = [...new Set(inputs.map((e) => e.queryRequestId).filter((x): x is number => x != null))];
-  const { units, users: found, perms, agencyScopes, settings, opCodes: ops, forms } = await repo.recordingLookups(db, { userIds: [selfId], accounts: named, formIds });
+  const caseNos = [...new Set(inputs.filter((e) => e.queryRequestId != null).map((e) => String(e.caseNo ?? '').trim()))];
+  const { units, users: found, perms, agencyScopes, settings, opCodes: ops, forms, formsByCaseNo } = await repo.recordingLookups(db, { userIds: [selfId], accounts: named, formIds, caseNos });
   const people = found.filter((u) => u.id === selfId);
   const namedPeople = found.filter((u) => named.includes(u.account));
 
@@ -158,6 +152,8 @@ export async function prepareEntries(db: Db, cfg: Cfg, who: Recorder, inputs: En
       const form = forms.get(Number(e.queryRequestId));
       const fp = rules.requestFormProblem(form, u.id, e.scope, day);
       if (fp) errors.push({ field: `${p}queryRequestId`, message: fp });
+      const fc = rules.formCaseNoProblem(form, e.caseNo, formsByCaseNo.filter((f) => f.requester_id === u.id));
+      if (fc && !cn) errors.push({ field: `${p}caseNo`, message: fc });
     } else if (set?.require_query_request) {
       errors.push({ field: `${p}queryRequestId`, message: '本機關規定查詢須依核准之申請單，請填申請單編號' });
     }
@@ -233,7 +229,7 @@ async function drain(db: Db, q: { jobs: Job[]; running: boolean }): Promise<void
 // ---------------------------------------------------------------------------------------------
 // Query request forms (申請單, clause 4(一)1)
 
-export interface RequestInput {
+export interface QueryRequestInput {
   caseNo: string;
   purpose: string;
   scope: string;
@@ -242,7 +238,7 @@ export interface RequestInput {
   expectedSubjects?: Subject[];
 }
 
-export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: RequestInput): Promise<number> {
+export async function fileQueryRequest(db: Db, cfg: Cfg, person: Actor, input: QueryRequestInput): Promise<number> {
   if (!person.roles.includes('clerk')) throw forbidden('僅查詢人員可提出申請單');
   const errors: FieldError[] = [];
   // The same facts recording checks against, read the same way.
@@ -257,8 +253,8 @@ export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: Reque
   const mine = perms.get(person.id) ?? new Set<string>();
   if (!scopes?.has(input.scope)) errors.push({ field: 'scope', message: '業務範圍不在本機關核准的健保連線業務之內（或已停用）' });
   else if (![...mine].some((k) => k.startsWith(`${input.scope}|`))) errors.push({ field: 'scope', message: '您的查詢權限不含此業務範圍' });
-  if (!isIsoDate(input.validFrom)) errors.push({ field: 'validFrom', message: '請輸入有效的生效日' });
-  if (!isIsoDate(input.validTo)) errors.push({ field: 'validTo', message: '請輸入有效的到期日' });
+  if (!isIsoDate(input.validFrom)) errors.push({ field: 'validFrom', message: `請輸入有效的生效日：${ROC_DATE_HINT}` });
+  if (!isIsoDate(input.validTo)) errors.push({ field: 'validTo', message: `請輸入有效的到期日：${ROC_DATE_HINT}` });
   if (isIsoDate(input.validFrom) && isIsoDate(input.validTo)) {
     const vp = rules.validityProblem(input.validFrom, input.validTo, today());
     if (vp) errors.push(vp);
@@ -273,7 +269,7 @@ export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: Reque
   const scopeId = (await db('scopes').where({ code: input.scope }).first('id')).id;
   const createdAt = now();
   return db.transaction(async (trx) => {
-    const id = await repo.insertRequest(trx, {
+    const id = await repo.insertQueryRequest(trx, {
       unit_id: person.unitId, requester_id: person.id, case_no: input.caseNo.trim(), purpose: input.purpose.trim(), scope_id: scopeId,
       // Expected subjects may be national IDs: only their ciphertext is stored, bound to this form.
       expected_subjects_cipher: subjects.length ? encryptSubject(cfg.subjectEncKey, JSON.stringify(subjects.map((s) => ({ type: s.type, value: normalise(s) }))), requestAad({ requester_id: person.id, created_at: createdAt })) : null,
@@ -284,8 +280,8 @@ export async function fileRequest(db: Db, cfg: Cfg, person: Person, input: Reque
   });
 }
 
-export async function decideRequest(db: Db, person: Person, id: number, input: { decision: 'approve' | 'reject'; note?: string | null }): Promise<void> {
-  const form = await repo.requestById(db, id);
+export async function decideQueryRequest(db: Db, person: Actor, id: number, input: { decision: 'approve' | 'reject'; note?: string | null }): Promise<void> {
+  const form = await repo.queryRequestById(db, id);
   if (!form) throw notFound('查無此申請單');
   const units = await allUnits(db);
   const problem = rules.deciderProblem({
@@ -298,17 +294,17 @@ export async function decideRequest(db: Db, person: Person, id: number, input: {
   const note = input.note?.trim() || null;
   if (input.decision === 'reject' && !note) throw validation([{ field: 'note', message: '駁回時請說明理由' }]);
   await db.transaction(async (trx) => {
-    const changed = await repo.decideRequestRow(trx, id, { status: input.decision === 'approve' ? 'approved' : 'rejected', decided_by: person.id, decided_at: now(), decision_note: note });
+    const changed = await repo.decideQueryRequestRow(trx, id, { status: input.decision === 'approve' ? 'approved' : 'rejected', decided_by: person.id, decided_at: now(), decision_note: note });
     if (!changed) throw new Problem(409, 'already-decided', 'Conflict', '此申請單已核定，不可重複核定');
     await recordEvent(trx, eventActor(person), { action: `query-request.${input.decision}`, targetType: 'query_request', targetId: id, unitId: Number(form.unit_id) });
   });
 }
 
-export interface RequestView {
+export interface QueryRequestView {
   id: number; caseNo: string; purpose: string; scope: string; scopeTitle: string; unit: string; unitName: string; requester: string; requesterName: string;
   status: string; validFrom: string; validTo: string; open: boolean; decidedBy: string | null; decidedAt: string | null; note: string | null; createdAt: string; expectedSubjects: number;
 }
-export function requestView(r: any, cfg?: Keys): RequestView {
+export function queryRequestView(r: any, cfg?: Keys): QueryRequestView {
   const day = today();
   let expected = 0;
   if (r.expected_subjects_cipher && cfg) {
@@ -327,10 +323,10 @@ export function requestView(r: any, cfg?: Keys): RequestView {
  * Forms the person may see: their own; for supervisors those of their unit's subtree in their
  * reach; for auditors those within their reach (the county for county-wide offices).
  */
-export async function listRequests(db: Db, cfg: Keys, person: Person, f: { status?: string; inbox?: boolean; mine?: boolean; open?: boolean; limit?: number }): Promise<{ items: RequestView[]; total: number }> {
+export async function listQueryRequests(db: Db, cfg: Keys, person: Actor, f: { status?: string; inbox?: boolean; mine?: boolean; open?: boolean; limit?: number }): Promise<{ items: QueryRequestView[]; total: number }> {
   const units = await allUnits(db);
   const reach = reachOf(units, person);
-  const q = repo.requestQuery(db);
+  const q = repo.queryRequestQuery(db);
   if (f.inbox) {
     if (!person.roles.includes('supervisor')) return { items: [], total: 0 };
     const agency = agencyIn(units, person.unitId);
@@ -348,14 +344,14 @@ export async function listRequests(db: Db, cfg: Keys, person: Person, f: { statu
   if (f.status) q.where('r.status', f.status);
   if (f.open) { const d = today(); q.where('r.status', 'approved').andWhere('r.valid_from', '<=', d).andWhere('r.valid_to', '>=', d); }
   const rows = await q.orderBy('r.id', 'desc').limit(f.limit ?? 200);
-  return { items: rows.map((r: any) => requestView(r, cfg)), total: rows.length };
+  return { items: rows.map((r: any) => queryRequestView(r, cfg)), total: rows.length };
 }
 
 /** The person's approved forms open today, for the recording page. */
-export async function openRequestsOf(db: Db, cfg: Keys, userId: number): Promise<RequestView[]> {
+export async function openQueryRequestsOf(db: Db, cfg: Keys, userId: number): Promise<QueryRequestView[]> {
   const d = today();
-  const rows = await repo.requestQuery(db).where('r.requester_id', userId).andWhere('r.status', 'approved').andWhere('r.valid_from', '<=', d).andWhere('r.valid_to', '>=', d).orderBy('r.id', 'desc');
-  return rows.map((r: any) => requestView(r, cfg));
+  const rows = await repo.queryRequestQuery(db).where('r.requester_id', userId).andWhere('r.status', 'approved').andWhere('r.valid_from', '<=', d).andWhere('r.valid_to', '>=', d).orderBy('r.id', 'desc');
+  return rows.map((r: any) => queryRequestView(r, cfg));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,9 +374,11 @@ export async function toFilter(db: Conn, cfg: Keys, q: LogQuery): Promise<repo.L
   const errors: FieldError[] = [];
   const f: repo.LogFilter = {};
   const instant = (s: string, field: string, end: boolean): number | undefined => {
-    if (isIsoDate(s)) return startOfLocalDay(end ? addDays(s, 1) : s);
+    // Pages send the ROC day as typed when it did not read (rocDateFields); the API sends ISO.
+    const day = parseRocDate(s);
+    if (day) return startOfLocalDay(end ? addDays(day, 1) : day);
     if (/^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s))) return Date.parse(s);
-    errors.push({ field, message: '請輸入 YYYY-MM-DD 日期或 ISO 8601 時間' });
+    errors.push({ field, message: ROC_DATE_HINT });
     return undefined;
   };
   if (q.from) f.from = instant(q.from, 'from', false);
@@ -423,7 +421,7 @@ export function logItem(r: any): LogItem {
  * never a filter here: that search is reveal-class (`searchBySubject`), and a filter anyone could
  * use would let a mask be completed by trying its candidates.
  */
-export async function searchLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
+export async function searchLogs(db: Db, cfg: Keys, person: Actor, q: LogQuery, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
   const f = await plainFilter(db, cfg, q);
   const { rows, total } = await repo.listLogs(db, await visibleUnitsFor(db, person), f, page);
   return { items: rows.map(logItem), total };
@@ -447,7 +445,7 @@ export const SUBJECT_SEARCH_THROTTLED = 'query-log.subject-search-throttled';
  * alerted. The answer never tells "no entries" from "outside your reach": entries outside it are
  * simply not there.
  */
-export async function searchBySubject(db: Db, cfg: SearchCfg, person: Person, q: SubjectSearch, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
+export async function searchBySubject(db: Db, cfg: SearchCfg, person: Actor, q: SubjectSearch, page: { offset: number; limit: number }): Promise<{ items: LogItem[]; total: number }> {
   const errors: FieldError[] = [];
   const sp = q.subjectId.trim() ? null : '請輸入被查詢者查詢條件';
   if (sp) errors.push({ field: 'subjectId', message: sp });
@@ -483,7 +481,7 @@ export async function searchBySubject(db: Db, cfg: SearchCfg, person: Person, q:
 }
 
 /** One entry, if the person may see it. */
-export async function getLog(db: Db, person: Person, id: number): Promise<LogItem> {
+export async function getLog(db: Db, person: Actor, id: number): Promise<LogItem> {
   const row = await repo.logById(db, id, await visibleUnitsFor(db, person));
   if (!row) throw notFound('查無此查詢紀錄，或您沒有檢視權限');
   return logItem(row);
@@ -504,7 +502,7 @@ export const SUBJECT_MISMATCH = 'query-log.subject-mismatch';
  * The full subject of an entry, for auditors, the planning department and ethics staff within an
  * investigation; the display is recorded as an event (never the plain value).
  */
-export async function revealSubject(db: Db, cfg: Keys, person: Person, id: number): Promise<{ type: string; value: string }> {
+export async function revealSubject(db: Db, cfg: Keys, person: Actor, id: number): Promise<{ type: string; value: string }> {
   const units = await allUnits(db);
   const row = await repo.logById(db, id);
   if (!row) throw notFound('查無此查詢紀錄');
@@ -546,7 +544,7 @@ export const EXPORT_HEADERS = ['編號', '序號', '帳號', '單位代碼', '�
  * Streams the filtered entries (masked subjects) as xlsx rows through `addRow`, paging by key,
  * and records the export as an event.
  */
-export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery, addRow: (values: unknown[]) => Promise<void>): Promise<number> {
+export async function exportLogs(db: Db, cfg: Keys, person: Actor, q: LogQuery, addRow: (values: unknown[]) => Promise<void>): Promise<number> {
   const f = await plainFilter(db, cfg, q);
   const v = await visibleUnitsFor(db, person);
   let before: number | null = null;
@@ -556,8 +554,9 @@ export async function exportLogs(db: Db, cfg: Keys, person: Person, q: LogQuery,
     if (!rows.length) break;
     for (const r of rows) {
       const it = logItem(r);
-      await addRow([it.id, it.seq, it.account, it.unit, it.unitName, localDate(it.queriedAtMs), new Date(it.queriedAtMs).toLocaleTimeString('en-GB', { timeZone: 'Asia/Taipei', hour12: false }),
-        it.opCode, it.scope, it.queryRequestId ?? '', it.caseNo, it.reason, it.subject.type, it.subject.masked, it.clientIp ?? '', it.source, it.hash]);
+      // People read this workbook: ROC day, Taipei time, and words for the subject type and channel.
+      await addRow([it.id, it.seq, it.account, it.unit, it.unitName, rocShort(localDate(it.queriedAtMs)), localTimeSeconds(it.queriedAtMs),
+        it.opCode, it.scope, it.queryRequestId ?? '', it.caseNo, it.reason, labelOf(SUBJECT_LABELS, it.subject.type), it.subject.masked, it.clientIp ?? '', labelOf(CHANNEL_LABELS, it.source), it.hash]);
       n++;
     }
     before = Number(rows[rows.length - 1].seq);
@@ -573,19 +572,19 @@ export const TOKEN_PREFIX = 'nhiq_';
 export const hashToken = (raw: string): string => crypto.createHash('sha256').update(raw).digest('hex');
 
 /** Units an admin manages tokens for: everything for the planning department, else their subtree. */
-async function adminReach(db: Conn, person: Person): Promise<number[] | null> {
+async function adminReach(db: Conn, person: Actor): Promise<number[] | null> {
   if (person.roles.includes('planning_admin')) return null;
   return subtreeOf(await allUnits(db), person.unitId);
 }
 
-export async function listTokens(db: Db, person: Person): Promise<any[]> {
+export async function listTokens(db: Db, person: Actor): Promise<any[]> {
   const rows = await repo.tokensIn(db, await adminReach(db, person));
   return rows.map((r: any) => ({ id: Number(r.id), name: r.name, unit: r.unit_code, unitName: r.unit_name, account: r.account, status: r.status,
     createdAt: new Date(Number(r.created_at)).toISOString(), revokedAt: r.revoked_at ? new Date(Number(r.revoked_at)).toISOString() : null, lastUsedAt: r.last_used_at ? new Date(Number(r.last_used_at)).toISOString() : null }));
 }
 
 /** Creates a token bound to a unit and its service account; the raw token is returned once and only its SHA-256 stored. */
-export async function createToken(db: Db, person: Person, input: { name: string; unit: string; account: string }): Promise<{ id: number; token: string }> {
+export async function createToken(db: Db, person: Actor, input: { name: string; unit: string; account: string }): Promise<{ id: number; token: string }> {
   const errors: FieldError[] = [];
   const units = await allUnits(db);
   const unit = units.find((u) => u.code === input.unit);
@@ -605,7 +604,7 @@ export async function createToken(db: Db, person: Person, input: { name: string;
   });
 }
 
-export async function revokeToken(db: Db, person: Person, id: number): Promise<void> {
+export async function revokeToken(db: Db, person: Actor, id: number): Promise<void> {
   const row = await db('service_tokens').where({ id }).first('id', 'unit_id', 'status');
   const reach = await adminReach(db, person);
   if (!row || (reach && !reach.includes(Number(row.unit_id)))) throw notFound('查無此服務權杖');
@@ -680,7 +679,7 @@ export async function rotateSubjectKey(db: Db, cfg: Keys, opts: { batch?: number
 // ---------------------------------------------------------------------------------------------
 // For the home page
 
-export async function clerkSummary(db: Db, person: Person): Promise<{ today: number; openRequests: number; pending: number }> {
+export async function clerkSummary(db: Db, person: Actor): Promise<{ today: number; openRequests: number; pending: number }> {
   const start = startOfLocalDay(today());
   const [{ n }] = await db('query_logs').where({ user_id: person.id }).andWhere('queried_at', '>=', start).count({ n: '*' });
   const d = today();
@@ -689,7 +688,7 @@ export async function clerkSummary(db: Db, person: Person): Promise<{ today: num
   return { today: Number(n), openRequests: Number(o), pending: Number(p) };
 }
 
-export async function pendingApprovals(db: Db, person: Person): Promise<number> {
+export async function pendingApprovals(db: Db, person: Actor): Promise<number> {
   const units = await allUnits(db);
   const agency = agencyIn(units, person.unitId);
   const reach = subtreeOf(units, person.unitId).filter((id) => agency && agencyIn(units, id)?.id === agency.id);

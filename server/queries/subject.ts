@@ -3,6 +3,7 @@
 // display, and a mask for everywhere else. Keys come from the environment, never from the database.
 import crypto from 'node:crypto';
 import { textProblem } from '../text.ts';
+import { parseRocDate } from '../time.ts';
 
 export const SUBJECT_TYPES = ['national-id', 'resident-certificate', 'name-birthdate', 'other'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
@@ -71,8 +72,13 @@ const DATE_TAIL = /[0-9０-９]{4}[-－][0-9０-９]{2}[-－][0-9０-９]{2}$/;
 export function normalise(s: Subject): string {
   if (s.type === 'national-id' || s.type === 'resident-certificate') return idForm(s.value);
   const v = s.value.normalize('NFC').trim().replace(/\s+/g, ' ');
-  return s.type === 'name-birthdate' ? v.replace(DATE_TAIL, (d) => d.normalize('NFKC')) : v;
+  if (s.type !== 'name-birthdate') return v;
+  // A birth date typed in the ROC calendar (王小明 69/05/06) is the same person as its ISO form.
+  const w = v.replace(DATE_TAIL, (d) => d.normalize('NFKC'));
+  return w.replace(ROC_TAIL, (d) => parseRocDate(d.normalize('NFKC')) ?? d);
 }
+/** A ROC birth date at the end: 69/05/06, 69-5-6, 690506, 0690506, 民國69年5月6日 (full-width digits too). */
+const ROC_TAIL = /(?<=[ ,，|/])\s*(?:民國\s*)?(?:[0-9０-９]{2,3}[/／.\-－年][0-9０-９]{1,2}[/／.\-－月][0-9０-９]{1,2}日?|[0-9０-９]{6,7})$/;
 
 /** A message (zh-TW) when the subject is not valid for its type; null when valid. */
 export function subjectProblem(s: Subject): string | null {
@@ -89,7 +95,7 @@ export function subjectProblem(s: Subject): string | null {
       return isResidentCertificate(v) ? null : '居留證統一證號的檢查碼不符，請核對是否打錯';
     case 'name-birthdate': {
       const m = /^(.+?)[ ,，|/]\s*(\d{4}-\d{2}-\d{2})$/.exec(v);
-      if (!m) return '請以「姓名 出生日期(YYYY-MM-DD)」格式輸入';
+      if (!m) return '請以「姓名 出生日期」格式輸入，出生日期用民國年，例如「王小明 69/05/06」';
       if ([...m[1]].length > 50) return '姓名過長';
       const d = new Date(m[2] + 'T00:00:00Z');
       if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== m[2]) return '出生日期不正確';

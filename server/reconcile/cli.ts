@@ -4,12 +4,13 @@
 // same file was already imported for the source.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CliArgs, Command } from '../capabilities.ts';
+import type { CliArgs, Command } from '../capability.ts';
 import type { JobContext } from '../../jobs/registry.ts';
-import { Problem } from '../web/problem.ts';
+import { Problem } from '../problem.ts';
 import { now } from '../time.ts';
 import * as svc from './service.ts';
 import { writeRefusalReport } from './report.ts';
+import { OPERATOR } from '../actor.ts';
 
 const USAGE = 'reconcile import --source S --unit CODE --period YYYY-MM --file F [--json] [--report ERRORS.xlsx]';
 
@@ -42,7 +43,7 @@ async function importCommand(ctx: JobContext, args: CliArgs, out: (line: string)
   if (stat.size > ctx.cfg.RECONCILE_MAX_FILE_MB * 1048576) return fail(svc.tooLarge(ctx.cfg), 1);
   await ctx.db.migrate.latest();
   try {
-    const r = await svc.importFile(ctx.db, ctx.cfg, svc.OPERATOR, {
+    const r = await svc.importFile(ctx.db, ctx.cfg, OPERATOR, {
       source: f.source as string, unit: f.unit as string, period: f.period as string, file: { fileName: path.basename(file), bytes: fs.readFileSync(file) }, via: 'cli',
     });
     if (json) out(JSON.stringify(r));
@@ -94,7 +95,7 @@ async function withdrawCommand(ctx: JobContext, args: CliArgs, out: (line: strin
   if (missing.length) return fail(new Problem(400, 'validation', 'Validation failed', `usage: ${WITHDRAW_USAGE}`, missing), 2);
   await ctx.db.migrate.latest();
   try {
-    const r = await svc.withdrawImport(ctx.db, ctx.cfg, svc.OPERATOR, id!, { reason });
+    const r = await svc.withdrawImport(ctx.db, ctx.cfg, OPERATOR, id!, { reason });
     if (json) out(JSON.stringify(r));
     else {
       out(`withdrew import ${r.id} (${r.fileName}): source ${r.source}, unit ${r.unit}, period ${r.period}; its records are kept but no longer matched`);

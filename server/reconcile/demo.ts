@@ -5,12 +5,13 @@
 // records after querying) and two queries no entry records (a clerk's lookups never logged).
 import iconv from 'iconv-lite';
 import type { JobContext } from '../../jobs/registry.ts';
-import type { DemoAccount, DemoOptions } from '../capabilities.ts';
+import type { DemoAccount, DemoOptions } from '../capability.ts';
 import { allUnits, subtreeOf } from '../accounts/units.ts';
 import { generateNationalId, openEntrySubject } from '../queries/subject.ts';
 import { localDate, localMonth, localParts, monthRange, now, previousMonth, startOfLocalDay } from '../time.ts';
 import { insertLink, insertMapping, insertSource, sourceByCode } from './repo.ts';
-import { importFile, type Who } from './service.ts';
+import { importFile } from './service.ts';
+import type { Actor } from '../actor.ts';
 
 export const DEMO_SOURCE = 'NHI-VPN';
 export const DEMO_AGENCY = 'SOC';
@@ -81,7 +82,7 @@ export async function seedReconcileDemo(ctx: JobContext, opts: DemoOptions): Pro
     lines.push([r.account, date, time, r.subject, r.op].join(','));
   }
   const bytes = iconv.encode(lines.join('\r\n') + '\r\n', 'cp950');
-  const who: Who = { id: Number(planner.id), account: planner.account, unitId: Number(planner.unit_id), roles: ['planning_admin'] };
+  const who: Actor = { id: Number(planner.id), account: planner.account, unitId: Number(planner.unit_id), roles: ['planning_admin'] };
   await importFile(db, cfg, who, { source: DEMO_SOURCE, unit: DEMO_AGENCY, period, file: { fileName: `健保署查詢紀錄-${DEMO_AGENCY}-${period}.csv`, bytes }, via: 'demo' });
   return [];
 }

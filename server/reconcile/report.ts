@@ -1,7 +1,7 @@
 // The refused import's report as a workbook: every refused row, column and reason (匯入錯誤),
 // and what was refused (說明). Cells are inert (reports/cells.ts); no value of a refused cell is
 // written, so an identifier in the file never reaches the report.
-import { addInertRow, BOLD_FONT, streamingWorkbook, yieldToWriter } from '../../reports/cells.ts';
+import { addInertRow, BOLD_FONT, streamingWorkbook, yieldToWriter, type WorkbookFormat } from '../../reports/cells.ts';
 import { rocDateTime, rocMonth } from '../time.ts';
 import type { RowError } from './rules.ts';
 
@@ -15,11 +15,9 @@ export interface RefusalReport {
   errors: RowError[];
 }
 
-export const REPORT_MIME = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-
 /** Writes the report to a stream (an HTTP answer or a file). */
-export async function writeRefusalReport(stream: NodeJS.WritableStream, r: RefusalReport): Promise<void> {
-  const wb = streamingWorkbook({ stream });
+export async function writeRefusalReport(stream: NodeJS.WritableStream, r: RefusalReport, format: WorkbookFormat = 'xlsx'): Promise<void> {
+  const wb = streamingWorkbook({ stream }, format);
   const ws = wb.addWorksheet('匯入錯誤', { views: [{ state: 'frozen', ySplit: 1 }] });
   ws.columns = [{ width: 8 }, { width: 24 }, { width: 90 }];
   const head = addInertRow(ws, ['列', '欄', '原因']);

@@ -3,6 +3,7 @@
 import type { Conn } from '../db.ts';
 import { insertChunked, isMysql, pagesAhead, selectArrays } from '../db.ts';
 import type { Item } from './matching.ts';
+import { taipeiDayIndexSql } from '../time.ts';
 
 export const PAGE = 5000;
 
@@ -148,7 +149,7 @@ export async function countCells(conn: Conn, importIds: number[]): Promise<Array
 /** The log's counts per person and Taipei day (index 0 = 1970-01-01) in [from, to), entries of the units only. */
 export async function logDayCounts(conn: Conn, userIds: number[], unitIds: number[], from: number, to: number): Promise<Array<{ userId: number; dayIndex: number; count: number }>> {
   const out: Array<{ userId: number; dayIndex: number; count: number }> = [];
-  const day = isMysql(conn) ? '(queried_at + 28800000) DIV 86400000' : '(queried_at + 28800000) / 86400000';
+  const day = taipeiDayIndexSql('queried_at', isMysql(conn));
   for (let i = 0; i < userIds.length; i += 400) {
     const rows: any[] = await conn('query_logs').whereIn('user_id', userIds.slice(i, i + 400)).whereIn('unit_id', unitIds).andWhere('queried_at', '>=', from).andWhere('queried_at', '<', to)
       .groupByRaw(`user_id, ${day}`).select('user_id', conn.raw(`${day} as d`)).count({ n: '*' });

@@ -4,12 +4,12 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import type { CliArgs, Command } from '../capabilities.ts';
+import type { CliArgs, Command } from '../capability.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { addNav, renderPage } from '../web/views.ts';
-import { parseForm, parseOr400 } from '../web/validate.ts';
-import { Problem } from '../web/problem.ts';
-import { localMonth, now, previousMonth, rocDateTime } from '../time.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { parseForm, pathId } from '../web/validate.ts';
+import { parseOr400, Problem } from '../problem.ts';
+import { localMonth, now, parseRocMonth, previousMonth, ROC_MONTH_HINT, rocDateTime, rocInput, rocMonth } from '../time.ts';
 import { agencyByCode } from '../accounts/units.ts';
 import { FINDING_KINDS, RESULT_READERS, RESULT_RUNNERS, listRuns, rerun, runDetail, runReconciliation, type FindingKind } from './results.ts';
 
@@ -33,7 +33,6 @@ const runBody = z.object({
   period: z.string({ message: '請填期間（YYYY-MM）' }).trim().regex(/^\d{4}-(0[1-9]|1[0-2])$/, '期間格式應為 YYYY-MM'),
 });
 
-const idParam = (v: unknown): number => (typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : -1);
 
 export const KIND_LABELS: Record<FindingKind, string> = { unlogged: '未登錄（來源有紀錄、日誌無登錄）', unconfirmed: '未確認（日誌有登錄、完整來源無紀錄）', 'count-difference': '筆數差異', 'unknown-account': '未知帳號' };
 export const TRIGGER_LABELS: Record<string, string> = { import: '匯入後自動', manual: '人工重新對帳', demo: '示範資料', withdrawal: '撤回匯入後' };
@@ -41,16 +40,20 @@ const CHECK_NOTES: Record<string, string> = { 'not-drawn': '本月查核尚未�
 
 const viewData = { KIND_LABELS, TRIGGER_LABELS, rocDateTime: (ms: number) => rocDateTime(Number(ms)) };
 
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const resultsNav: NavEntry[] = [
+  { href: '/reconciliations', label: '對帳結果', roles: RESULT_READERS, order: 46 },
+];
+
 export function registerResults(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
-  addNav('/reconciliations', '對帳結果', RESULT_READERS, 46);
 
   r.get('/api/v1/reconciliations', async (req, res) => {
     res.json(await listRuns(db, req.actor!, parseOr400(listQuery, req.query)));
   });
   r.get('/api/v1/reconciliations/:id', async (req, res) => {
     const q = parseOr400(detailQuery, req.query);
-    res.json((await runDetail(db, req.actor!, idParam(req.params.id), q)).json);
+    res.json((await runDetail(db, req.actor!, pathId(req.params.id), q)).json);
   });
   r.post('/api/v1/reconciliations', async (req, res) => {
     const body = parseOr400(runBody, req.body);
@@ -60,18 +63,22 @@ export function registerResults(r: Routes, ctx: AppContext): void {
   });
 
   const showList = async (req: Request, res: Response, extra: { errors?: Record<string, string>; values?: Record<string, string> } = {}, status = 200) => {
-    const period = typeof req.query.period === 'string' && /^\d{4}-\d{2}$/.test(req.query.period) ? req.query.period : undefined;
+    // Periods are typed in the ROC calendar (115/11); 'YYYY-MM' reads too.
+    const typed = typeof req.query.period === 'string' ? req.query.period.trim().slice(0, 20) : '';
+    const period = typed ? parseRocMonth(typed) ?? undefined : undefined;
     const list = await listRuns(db, req.actor!, { period });
+    const errors = { ...(typed && !period ? { filter: ROC_MONTH_HINT } : {}), ...(extra.errors ?? {}) };
     renderPage(res, 'reconcile/results', {
-      title: '對帳結果', runs: list.items, period: period ?? '', errors: extra.errors ?? {}, values: extra.values ?? { period: previousMonth(localMonth(now())), unit: '' },
+      title: '對帳結果', runs: list.items, period: period ? rocInput(period) : typed, errors, values: extra.values ?? { period: rocInput(previousMonth(localMonth(now()))), unit: '' },
       canRun: req.actor!.roles.some((x) => (RESULT_RUNNERS as readonly string[]).includes(x)), ...viewData,
     }, status);
   };
   r.get('/reconciliations', async (req, res) => showList(req, res));
   r.post('/reconciliations', async (req, res) => {
     const values = { unit: String(req.body?.unit ?? ''), period: String(req.body?.period ?? '') };
-    const parsed = parseForm(runBody, values);
-    if (!parsed.ok) return showList(req, res, { errors: parsed.errors, values }, 400);
+    const month = parseRocMonth(values.period);
+    const parsed = parseForm(runBody, { ...values, period: month ?? values.period });
+    if (!parsed.ok) return showList(req, res, { errors: month ? parsed.errors : { ...parsed.errors, period: ROC_MONTH_HINT }, values }, 400);
     try {
       const out = await rerun(db, cfg, req.actor!, parsed.value);
       if (req.session) req.session.flash = { kind: 'ok', text: `已完成對帳：相符 ${out.figures.matched}、未登錄 ${out.figures.unlogged}、未確認 ${out.figures.unconfirmed}；列入查核 ${out.checkItemsAdded} 筆。${out.checkNote ? CHECK_NOTES[out.checkNote] ?? '' : ''}` };
@@ -86,8 +93,8 @@ export function registerResults(r: Routes, ctx: AppContext): void {
   r.get('/reconciliations/:id', async (req, res) => {
     const q = detailQuery.safeParse(req.query);
     const page = q.success ? q.data : {};
-    const d = await runDetail(db, req.actor!, idParam(req.params.id), { ...page, limit: page.limit ?? 200 });
-    renderPage(res, 'reconcile/run', { title: `對帳紀錄：${d.run.unit_name} ${d.run.period}`, d, kind: page.kind ?? '', ...viewData });
+    const d = await runDetail(db, req.actor!, pathId(req.params.id), { ...page, limit: page.limit ?? 200 });
+    renderPage(res, 'reconcile/run', { title: `對帳紀錄：${d.run.unit_name} ${rocMonth(d.run.period)}`, d, kind: page.kind ?? '', ...viewData });
   });
 }
 

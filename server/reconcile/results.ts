@@ -19,22 +19,19 @@ import type { Conn, Db } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, unitByCode, type UnitRow } from '../accounts/units.ts';
 import { reachOf, withinReach } from '../accounts/reach.ts';
 import { recordEvent, SYSTEM_ACTOR } from '../events/service.ts';
-import { isMonth, iso, localMonth, monthRange, now } from '../time.ts';
-import { forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
+import { dayOfIndex, isMonth, iso, localMonth, monthRange, now, rocMonth, taipeiDayIndex } from '../time.ts';
+import { forbidden, notFound, validation, type FieldError } from '../problem.ts';
 import { byTimeThenId, compareCounts, forEachByTime, StreamMatcher, type Item } from './matching.ts';
 import * as repo from './results-repo.ts';
 import { addUnloggedItems } from '../checks/unlogged.ts';
+import { alertEthics, type AlertSettings } from '../mail/outbox.ts';
+import type { Actor } from '../actor.ts';
 
-export type Actor = Express.Actor;
 
 /** Who reads reconciliation results within their reach (accounts/reach.ts), and who re-runs them. */
 export const RESULT_READERS = ['planning_admin', 'admin', 'auditor', 'ethics'] as const;
 export const RESULT_RUNNERS = ['planning_admin', 'admin', 'auditor'] as const;
 
-const TAIPEI_OFFSET_MS = 8 * 3_600_000;
-const DAY_MS = 86_400_000;
-const dayOf = (index: number): string => new Date(index * DAY_MS).toISOString().slice(0, 10);
-const dayIndex = (at: number): number => Math.floor((at + TAIPEI_OFFSET_MS) / DAY_MS);
 
 export interface SourceOutcome {
   source: repo.SourceRow;
@@ -217,10 +214,10 @@ async function matchRecords(conn: Conn, source: repo.SourceRow & { importIds: nu
 /** Matches one count-only source: per person and day, its count against the log's. */
 async function matchCounts(conn: Conn, source: repo.SourceRow & { importIds: number[] }, unitIds: Set<number>, period: string): Promise<SourceOutcome> {
   const [start, end] = monthRange(period);
-  const cells = (await repo.countCells(conn, source.importIds)).map((c) => ({ userId: c.userId, day: dayOf(dayIndex(c.at)), count: c.count }));
+  const cells = (await repo.countCells(conn, source.importIds)).map((c) => ({ userId: c.userId, day: dayOfIndex(taipeiDayIndex(c.at)), count: c.count }));
   const people = new Set(cells.map((c) => c.userId));
   if (source.complete) for (const p of await repo.linkedPeople(conn, source.id, [...unitIds])) people.add(p);
-  const log = (await repo.logDayCounts(conn, [...people], [...unitIds], start, end)).map((l) => ({ userId: l.userId, day: dayOf(l.dayIndex), count: l.count }));
+  const log = (await repo.logDayCounts(conn, [...people], [...unitIds], start, end)).map((l) => ({ userId: l.userId, day: dayOfIndex(l.dayIndex), count: l.count }));
   const c = compareCounts(cells, log, source.complete);
   const hash = new LineHash();
   for (const d of c.differences) hash.line(`D\t${d.userId}\t${d.day}\t${d.source}\t${d.log}`);
@@ -264,7 +261,7 @@ export interface RunRequest {
  * one superseded) and adds each unlogged record to the month's check. Reads outside the write
  * transaction; writes in one.
  */
-export async function runReconciliation(db: Db, cfg: Pick<Config, 'RECONCILE_WINDOW_MINUTES'>, req: RunRequest, read: EntryReading = {}): Promise<RunOutcome> {
+export async function runReconciliation(db: Db, cfg: Pick<Config, 'RECONCILE_WINDOW_MINUTES'> & AlertSettings, req: RunRequest, read: EntryReading = {}): Promise<RunOutcome> {
   const started = now();
   const units = await allUnits(db);
   const unitIds = new Set(subtreeOf(units, req.agency.id));
@@ -303,12 +300,17 @@ export async function runReconciliation(db: Db, cfg: Pick<Config, 'RECONCILE_WIN
       action: 'reconcile-run', targetType: 'reconcile_run', targetId: runId, unitId: req.agency.id,
       detail: { period: req.period, generation, trigger: req.trigger, sha256, ...figures, checkItemsAdded: added.added },
     });
+    // Unlogged queries found: the ethics unit within reach hears of it in this same transaction,
+    // once per agency, month and count (a re-run finding no more adds nothing).
+    if (figures.unlogged) {
+      await alertEthics(trx, cfg, { kind: 'unlogged', key: `${req.agency.id}:${req.period}:${figures.unlogged}`, unitId: req.agency.id, href: `/reconciliations/${runId}`, detail: `${rocMonth(req.period)}，${figures.unlogged} 筆` });
+    }
     return { runId, unitId: req.agency.id, period: req.period, generation, figures, sha256, checkItemsAdded: added.added, checkNote: added.note };
   });
 }
 
 /** Called by the import half after each import commits: reconciles that agency and period. */
-export async function reconcileAfterImport(db: Db, cfg: Pick<Config, 'RECONCILE_WINDOW_MINUTES'>, importId: number, actor?: RunRequest['actor']): Promise<RunOutcome> {
+export async function reconcileAfterImport(db: Db, cfg: Pick<Config, 'RECONCILE_WINDOW_MINUTES'> & AlertSettings, importId: number, actor?: RunRequest['actor']): Promise<RunOutcome> {
   const imp = await db('reconcile_imports').where({ id: importId }).first('unit_id', 'period');
   if (!imp) throw new Error(`import ${importId} not found`);
   const units = await allUnits(db);

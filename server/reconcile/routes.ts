@@ -4,14 +4,17 @@
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { renderPage, addNav } from '../web/views.ts';
-import { notFound, Problem } from '../web/problem.ts';
+import { renderPage, type NavEntry } from '../web/views.ts';
+import { notFound, Problem } from '../problem.ts';
 import { declareUpload } from '../web/upload.ts';
 import { localMonth, now, previousMonth, rocMonth } from '../time.ts';
 import { importAccess } from './access.ts';
 import * as svc from './service.ts';
-import { REPORT_MIME, writeRefusalReport, type RefusalReport } from './report.ts';
+import { writeRefusalReport, type RefusalReport } from './report.ts';
 import { COLUMN_KEYS, COLUMN_LABELS, DATE_STYLE_LABELS, DATE_STYLES, ENCODING_LABELS, ENCODINGS, KIND_LABELS, MANAGERS, READERS, SOURCE_KINDS, type RowError } from './rules.ts';
+import { workbookDownload } from '../web/attachment.ts';
+import type { Actor } from '../actor.ts';
+import { idParam } from '../web/validate.ts';
 
 export const access: AccessEntry[] = [...importAccess];
 
@@ -22,16 +25,13 @@ export function register(r: Routes, ctx: AppContext): void {
 // ---------------------------------------------------------------------------------------------
 // The import half
 
-const who = (req: Request): svc.Who => {
+const who = (req: Request): Actor => {
   const a = req.actor!;
   return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: a.ip };
 };
 const flash = (req: Request, kind: 'ok' | 'error', text: string) => void (req.session.flash = { kind, text });
-const idOf = (req: Request): number => {
-  const id = Number(req.params.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw notFound();
-  return id;
-};
+/** The row id in the path (web/validate.ts idParam: the one parser). */
+const idOf = (req: Request): number => idParam(req.params.id);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 /** Field → message, for a form re-shown beside its fields. */
 const fieldMap = (p: Problem): Record<string, string> => Object.fromEntries(p.errors.map((e) => [e.field, e.message]));
@@ -72,10 +72,14 @@ const labels = {
   dateStyleLabel: DATE_STYLE_LABELS,
 };
 
+/** The menu entries of this part (server/capability.ts `nav`). */
+export const nav: NavEntry[] = [
+  { href: '/reconcile/imports', label: '對帳匯入', roles: READERS, order: 50 },
+  { href: '/reconcile/sources', label: '對帳來源', roles: MANAGERS, order: 51 },
+];
+
 export function registerImports(r: Routes, ctx: AppContext): void {
   const { db, cfg } = ctx;
-  addNav('/reconcile/imports', '對帳匯入', READERS, 50);
-  addNav('/reconcile/sources', '對帳來源', MANAGERS, 51);
   for (const p of ['/api/v1/reconcile-imports', '/reconcile/imports', '/api/v1/reconcile-sources/:id/preview', '/reconcile/sources/:id/preview']) declareUpload('POST', p, (c) => c.RECONCILE_MAX_FILE_MB * 1048576);
 
   // --- JSON API ---
@@ -282,10 +286,9 @@ export function registerImports(r: Routes, ctx: AppContext): void {
   r.get('/reconcile/imports/report.xlsx', async (req, res) => {
     const report = reportOf(req);
     if (!report) throw notFound('沒有可下載的錯誤報告：錯誤報告只保留您最近一次未通過的匯入。');
-    res.setHeader('Content-Type', REPORT_MIME);
-    res.setHeader('Content-Disposition', `attachment; filename="import-errors.xlsx"; filename*=UTF-8''${encodeURIComponent(`匯入錯誤-${report.fileName}`.replace(/\.[^.]*$/, ''))}.xlsx`);
+    const format = workbookDownload(req, res, `匯入錯誤_${report.fileName}`.replace(/\.[^.]*$/, ''), 'import-errors');
     res.setHeader('Cache-Control', 'no-store');
-    await writeRefusalReport(res, report);
+    await writeRefusalReport(res, report, format);
   });
   const importPage = async (req: Request, res: Response, form: Record<string, unknown> = {}, errors: Record<string, string> = {}, status = 200) => {
     const w = who(req);

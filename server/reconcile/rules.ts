@@ -2,7 +2,7 @@
 // name, how a cell is read (ROC or AD dates, times with or without seconds, full-width digits, IDs
 // with their checksum, counts), which cells are refused (formulas, control characters), which
 // period may be imported, and who reaches which agency's sources and imports.
-import { isIsoDate, isMonth, localMonth, startOfLocalDay } from '../time.ts';
+import { isIsoDate, isMonth, localMonth, parseRocMonth, startOfLocalDay } from '../time.ts';
 import { textProblem } from '../text.ts';
 import { subjectProblem, type Subject, type SubjectType } from '../queries/subject.ts';
 import type { Role } from '../accounts/roles.ts';
@@ -242,15 +242,8 @@ export function cleanColumns(columns: Partial<Record<ColumnKey, string | null | 
 // ---------------------------------------------------------------------------------------------
 // Periods
 
-/** 'YYYY-MM' from '2024-12', '113/12', '113-12', '民國113年12月'; null when it does not read. */
-export function parsePeriod(input: string): string | null {
-  const s = cellForm(input);
-  if (isMonth(s)) return s;
-  const m = /^(?:民國\s*)?(\d{2,3})\s*[/.\-年]\s*(\d{1,2})\s*月?$/.exec(s);
-  if (!m) return null;
-  const p = `${Number(m[1]) + 1911}-${pad(Number(m[2]))}`;
-  return isMonth(p) ? p : null;
-}
+/** 'YYYY-MM' from '2024-12', '113/12', '113-12', '民國113年12月' (full-width digits too); null when it does not read. */
+export const parsePeriod = (input: string): string | null => parseRocMonth(cellForm(input));
 
 /** Why a period cannot be imported (a month not yet begun), or null. */
 export function periodProblem(period: string, at: number): string | null {

@@ -11,13 +11,12 @@ import type { Config } from '../config.ts';
 import type { Conn, Db } from '../db.ts';
 import { isUniqueViolation } from '../db.ts';
 import { allUnits, agencyIn, subtreeOf, type UnitRow } from '../accounts/units.ts';
-import { recordEvent, type Actor } from '../events/service.ts';
+import { recordEvent, type EventActor } from '../events/service.ts';
 import { encryptSubject, maskSubject, subjectHmac } from '../queries/subject.ts';
 import { textProblem } from '../text.ts';
 import { reasonProblem } from '../queries/rules.ts';
 import { iso, localDate, now, rocDateTime, rocMonth, rocShort } from '../time.ts';
-import { Problem, conflict, forbidden, notFound, validation, type FieldError } from '../web/problem.ts';
-import { parseOr400 } from '../web/validate.ts';
+import { parseOr400, conflict, type FieldError, forbidden, notFound, Problem, validation } from '../problem.ts';
 import * as repo from './repo.ts';
 import { readTable } from './parse.ts';
 import {
@@ -25,12 +24,9 @@ import {
   parsePeriod, periodProblem, readRecords, readsSource, reconcileReach, sourceRecordAad, sourceServes,
   type DateStyle, type Encoding, type Mapping, type ParsedRecord, type ReconcileReach, type RowError, type SourceKind,
 } from './rules.ts';
+import { isOperator, type Actor, type Operator } from '../actor.ts';
 
-/** Who acts: a signed-in person, or the server's operator at the command line (every agency). */
-export interface Who { id: number | null; account: string; unitId: number; roles: readonly string[]; ip?: string | null; operator?: boolean }
-/** The command line: run by whoever operates the server, who reaches every agency. */
-export const OPERATOR: Who = { id: null, account: 'system', unitId: 0, roles: [], operator: true };
-const actorOf = (w: Who): Actor => ({ id: w.id, account: w.account, ip: w.ip ?? null });
+const actorOf = (w: Actor | Operator): EventActor => ({ id: w.id, account: w.account, ip: w.ip ?? null });
 
 // Answers that must not tell "does not exist" from "not yours".
 const NO_SOURCE = '查無此對帳來源';
@@ -40,9 +36,9 @@ const NO_ACCOUNT = '查無此帳號（或不在您的權責範圍內）';
 
 export interface Scope { units: UnitRow[]; reach: ReconcileReach }
 
-export async function scopeOf(conn: Conn, who: Who): Promise<Scope> {
+export async function scopeOf(conn: Conn, who: Actor | Operator): Promise<Scope> {
   const units = await allUnits(conn);
-  if (who.operator) {
+  if (isOperator(who)) {
     const all = new Set(units.filter((u) => u.kind === 'agency').map((u) => Number(u.id)));
     return { units, reach: { countyRead: true, countyManage: true, read: all, manage: new Set(all) } };
   }
@@ -64,7 +60,7 @@ const sourceView = (s: repo.SourceRow, scope: Scope, mappingVersion: number | nu
   mappingVersion, canManage: managesSource(scope.reach, s), createdAt: iso(s.created_at),
 });
 
-export async function listSourcesFor(conn: Conn, who: Who): Promise<SourceView[]> {
+export async function listSourcesFor(conn: Conn, who: Actor | Operator): Promise<SourceView[]> {
   const scope = await scopeOf(conn, who);
   if (!scope.reach.read.size && !scope.reach.countyRead) return [];
   const rows = await repo.listSources(conn, [...scope.reach.read], true);
@@ -97,7 +93,7 @@ export const sourceSchema = z.object({
 });
 export const sourcePatchSchema = z.object({ name: name.optional(), complete: bool.optional() });
 
-export async function createSource(conn: Db, who: Who, input: unknown): Promise<SourceView> {
+export async function createSource(conn: Db, who: Actor | Operator, input: unknown): Promise<SourceView> {
   const v = parseOr400(sourceSchema, input);
   const scope = await scopeOf(conn, who);
   let unitId: number | null = null;
@@ -105,7 +101,7 @@ export async function createSource(conn: Db, who: Who, input: unknown): Promise<
     const u = scope.units.find((x) => x.code === v.unit);
     if (!u || !scope.reach.manage.has(Number(u.id))) throw validation([{ field: 'unit', message: NO_AGENCY }]);
     unitId = Number(u.id);
-  } else if (!scope.reach.countyManage) {
+  } else if (!scope.reach.countyManage && !isOperator(who)) {
     // An agency admin's source is the agency's own.
     const own = agencyIn(scope.units, who.unitId);
     if (!own || !scope.reach.manage.has(Number(own.id))) throw forbidden('只有計畫處與業務機關的管理者可以設定對帳來源。');
@@ -125,7 +121,7 @@ export async function createSource(conn: Db, who: Who, input: unknown): Promise<
   }
 }
 
-export async function updateSource(conn: Db, who: Who, id: number, input: unknown): Promise<SourceView> {
+export async function updateSource(conn: Db, who: Actor | Operator, id: number, input: unknown): Promise<SourceView> {
   const v = parseOr400(sourcePatchSchema, input);
   const scope = await scopeOf(conn, who);
   const s = await managedSource(conn, scope, id);
@@ -144,7 +140,7 @@ export async function updateSource(conn: Db, who: Who, id: number, input: unknow
 export interface MappingView { id: number; version: number; columns: Record<string, string>; encoding: Encoding; dateStyle: DateStyle; headerRow: number; createdBy: string | null; createdAt: string | null }
 const mappingView = (m: repo.MappingRow): MappingView => ({ id: m.id, version: m.version, columns: { ...m.columns } as Record<string, string>, encoding: m.encoding, dateStyle: m.date_style, headerRow: m.header_row, createdBy: m.creator ?? null, createdAt: iso(m.created_at) });
 
-export async function sourceDetail(conn: Conn, who: Who, id: number): Promise<SourceView & { mappings: MappingView[] }> {
+export async function sourceDetail(conn: Conn, who: Actor | Operator, id: number): Promise<SourceView & { mappings: MappingView[] }> {
   const scope = await scopeOf(conn, who);
   const s = await readableSource(conn, scope, id);
   const mappings = (await repo.mappingsOf(conn, id)).map(mappingView);
@@ -171,7 +167,7 @@ export function checkedMapping(input: unknown, kind: SourceKind): Mapping {
   return { columns: cleanColumns(v.columns), encoding: v.encoding, dateStyle: v.dateStyle, headerRow: v.headerRow };
 }
 
-export async function createMapping(conn: Db, who: Who, sourceId: number, input: unknown): Promise<MappingView> {
+export async function createMapping(conn: Db, who: Actor | Operator, sourceId: number, input: unknown): Promise<MappingView> {
   const scope = await scopeOf(conn, who);
   const s = await managedSource(conn, scope, sourceId);
   const m = checkedMapping(input, s.kind);
@@ -202,7 +198,7 @@ export interface LinkView { id: number; account: string; name: string; unitName:
 const linkUnits = (scope: Scope, manage = false): number[] | null =>
   (manage ? scope.reach.countyManage : scope.reach.countyRead) ? null : underAgencies(scope.units, manage ? scope.reach.manage : scope.reach.read);
 
-export async function linksFor(conn: Conn, who: Who, sourceId: number): Promise<LinkView[]> {
+export async function linksFor(conn: Conn, who: Actor | Operator, sourceId: number): Promise<LinkView[]> {
   const scope = await scopeOf(conn, who);
   await readableSource(conn, scope, sourceId);
   const rows = await repo.linksOf(conn, sourceId, linkUnits(scope));
@@ -219,7 +215,7 @@ export const linkSchema = z.object({
  * replaced). A second identifier of one person at one source would be a second account (clause
  * 3(二)1(4)): it stays unlinked and shows as an unknown account.
  */
-export async function setLink(conn: Db, who: Who, sourceId: number, input: unknown): Promise<LinkView> {
+export async function setLink(conn: Db, who: Actor | Operator, sourceId: number, input: unknown): Promise<LinkView> {
   const v = parseOr400(linkSchema, input);
   const tp = textProblem(v.sourceAccount);
   if (tp) throw validation([{ field: 'sourceAccount', message: `來源帳號${tp}` }]);
@@ -250,7 +246,7 @@ export async function setLink(conn: Db, who: Who, sourceId: number, input: unkno
   return (await linksFor(conn, who, sourceId)).find((l) => l.id === id)!;
 }
 
-export async function removeLink(conn: Db, who: Who, linkId: number): Promise<{ sourceId: number }> {
+export async function removeLink(conn: Db, who: Actor | Operator, linkId: number): Promise<{ sourceId: number }> {
   const scope = await scopeOf(conn, who);
   const link = await repo.linkById(conn, linkId);
   const gone = () => notFound('查無此帳號對應');
@@ -267,7 +263,7 @@ export async function removeLink(conn: Db, who: Who, linkId: number): Promise<{ 
 }
 
 /** Source accounts in the source's imports (within reach) that no link names now: the unknown accounts to link or explain. */
-export async function unlinkedAccounts(conn: Conn, who: Who, sourceId: number): Promise<Array<{ sourceAccount: string; records: number }>> {
+export async function unlinkedAccounts(conn: Conn, who: Actor | Operator, sourceId: number): Promise<Array<{ sourceAccount: string; records: number }>> {
   const scope = await scopeOf(conn, who);
   await readableSource(conn, scope, sourceId);
   const rows: any[] = await conn('source_records as r').join('reconcile_imports as i', 'i.id', 'r.import_id')
@@ -311,7 +307,7 @@ export interface Preview { format: string; header: string[]; rows: PreviewRow[];
  * The first rows of a file as the source's mapping (or a draft one) reads them: accounts with the
  * person linked, times in Taipei, subjects masked. Nothing is stored and no period is checked.
  */
-export async function preview(conn: Conn, cfg: Config, who: Who, sourceId: number, file: FileInput, draft?: unknown): Promise<Preview> {
+export async function preview(conn: Conn, cfg: Config, who: Actor | Operator, sourceId: number, file: FileInput, draft?: unknown): Promise<Preview> {
   const scope = await scopeOf(conn, who);
   const s = await readableSource(conn, scope, sourceId);
   if (file.bytes.length > sizeLimit(cfg)) throw tooLarge(cfg);
@@ -372,7 +368,7 @@ export function cleanFileName(name: string): string {
  * Refused: an agency outside the person's reach (as for none), a period not yet begun, the same
  * file twice (per source), a file over RECONCILE_MAX_FILE_MB, and any bad row (ImportRefused).
  */
-export async function importFile(db: Db, cfg: Config, who: Who, input: ImportInput): Promise<ImportResult> {
+export async function importFile(db: Db, cfg: Config, who: Actor | Operator, input: ImportInput): Promise<ImportResult> {
   const scope = await scopeOf(db, who);
   const errors: FieldError[] = [];
   const sourceRef = String(input.source ?? '').trim();
@@ -486,7 +482,7 @@ function recordRow(keys: { enc: Buffer; hmac: string }, importId: number, r: Par
  * reconciled again at once, and a corrected file for the same source and month may then be
  * imported. Outside the person's reach the import answers as none; a second withdrawal is a 409.
  */
-export async function withdrawImport(db: Db, cfg: Config, who: Who, id: number, input: { reason?: unknown }): Promise<ImportView & { rerun: { runId: number; generation: number } | null }> {
+export async function withdrawImport(db: Db, cfg: Config, who: Actor | Operator, id: number, input: { reason?: unknown }): Promise<ImportView & { rerun: { runId: number; generation: number } | null }> {
   const scope = await scopeOf(db, who);
   const row = await repo.importById(db, id);
   if (!row || !scope.reach.read.has(row.unit_id)) throw notFound(NO_IMPORT);
@@ -501,7 +497,7 @@ export async function withdrawImport(db: Db, cfg: Config, who: Who, id: number, 
     if (!changed) throw already();
     await recordEvent(trx, actorOf(who), {
       action: 'reconcile.import-withdrawn', targetType: 'reconcile_import', targetId: id, unitId: row.unit_id,
-      detail: { source: row.source_code, period: row.period, fileName: row.file_name, sha256: row.file_sha256, reason: reason.trim(), ...(who.operator ? { osUser: osUser() } : {}) },
+      detail: { source: row.source_code, period: row.period, fileName: row.file_name, sha256: row.file_sha256, reason: reason.trim(), ...(isOperator(who) ? { osUser: osUser() } : {}) },
     });
   });
   // The month is reconciled again without the withdrawn records (after the commit: a failure
@@ -511,7 +507,7 @@ export async function withdrawImport(db: Db, cfg: Config, who: Who, id: number, 
   return { ...importView((await repo.importById(db, id))!), rerun: run ? { runId: run.runId, generation: run.generation } : null };
 }
 
-export async function listImportsFor(conn: Conn, who: Who, q: { unit?: string; period?: string; source?: string } = {}): Promise<ImportView[]> {
+export async function listImportsFor(conn: Conn, who: Actor | Operator, q: { unit?: string; period?: string; source?: string } = {}): Promise<ImportView[]> {
   const scope = await scopeOf(conn, who);
   const f: { period?: string; sourceId?: number; unitId?: number } = {};
   const errors: FieldError[] = [];
@@ -535,7 +531,7 @@ export async function listImportsFor(conn: Conn, who: Who, q: { unit?: string; p
   return (await repo.listImports(conn, agencies, f)).map(importView);
 }
 
-export async function importDetail(conn: Conn, who: Who, id: number): Promise<ImportResult & { sample: Array<{ row: number; sourceAccount: string; person: string | null; at: string; atText: string; subject: string | null; opCode: string | null; count: number | null }>; canWithdraw: boolean }> {
+export async function importDetail(conn: Conn, who: Actor | Operator, id: number): Promise<ImportResult & { sample: Array<{ row: number; sourceAccount: string; person: string | null; at: string; atText: string; subject: string | null; opCode: string | null; count: number | null }>; canWithdraw: boolean }> {
   const scope = await scopeOf(conn, who);
   const row = await repo.importById(conn, id);
   if (!row || !scope.reach.read.has(row.unit_id)) throw notFound(NO_IMPORT);
@@ -547,7 +543,7 @@ export async function importDetail(conn: Conn, who: Who, id: number): Promise<Im
 }
 
 /** Agencies the person may import for, and the sources each may use, for the import form. */
-export async function importChoices(conn: Conn, who: Who): Promise<{ agencies: UnitRow[]; sources: SourceView[] }> {
+export async function importChoices(conn: Conn, who: Actor | Operator): Promise<{ agencies: UnitRow[]; sources: SourceView[] }> {
   const scope = await scopeOf(conn, who);
   const agencies = scope.units.filter((u) => u.kind === 'agency' && scope.reach.manage.has(Number(u.id)));
   const sources = (await listSourcesFor(conn, who)).filter((s) => s.mappingVersion != null && (s.unit == null || agencies.some((a) => a.code === s.unit)));

@@ -2,7 +2,7 @@
 // without — an open investigation for the first agency's ethics and IT staff, and a filing of last
 // year awaiting the planning department's acknowledgement. Guarded: a re-run adds nothing.
 import type { JobContext } from '../../jobs/registry.ts';
-import type { DemoAccount, DemoOptions } from '../capabilities.ts';
+import type { DemoAccount, DemoOptions } from '../capability.ts';
 import { now } from '../time.ts';
 
 export const DEMO_INVESTIGATION_TITLE = '示範：異常查詢調查（待辦事項）';

@@ -1,7 +1,7 @@
 // HTTP for the to-do list: the home-page panel and the same list as JSON.
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { addHomePanel, type HomePanel } from '../web/home.ts';
+import { type HomePanel } from '../web/home.ts';
 import { eta } from '../web/views.ts';
 import { localDate, now, rocDate } from '../time.ts';
 import { todosFor } from './service.ts';
@@ -19,17 +19,16 @@ const todoPanel: HomePanel = async (c, actor) => {
   return { title: '待辦事項', html: eta.render('todos/panel', { items }) };
 };
 
-let panelAdded = false;
 
 export function register(r: Routes, ctx: AppContext): void {
-  // One list of panels per process (several apps in one test run): added once, drawn with the rendering app's context.
-  if (!panelAdded) {
-    panelAdded = true;
-    addHomePanel(todoPanel);
-  }
   r.get('/api/v1/me/todos', async (req, res) => {
     const today = localDate(now());
     const items = (await todosFor(ctx.db, ctx.cfg, req.actor!)).map((t) => ({ kind: t.kind, title: t.title, count: t.count, due: t.due, overdue: isOverdue(t, today), href: t.href }));
     res.json({ items, total: items.length });
   });
 }
+
+/** The home-page panels of this part (server/capability.ts `homePanels`). */
+export const homePanels: HomePanel[] = [
+  todoPanel,
+];

@@ -14,21 +14,21 @@ import * as checksRepo from '../checks/repo.ts';
 import { explanationsFor } from '../checks/service.ts';
 import * as auditsRepo from '../audits/repo.ts';
 import { awaitingMe } from '../destruction/service.ts';
-import { addDays, localDate, now } from '../time.ts';
+import { addDays, localDate, now, rocMonth, rocPeriod } from '../time.ts';
 import * as repo from './repo.ts';
 import {
   AUDIT_LEAD_DAYS, LINK_REVIEW_LEAD_DAYS, SOON_DAYS, TODO_LABELS, checkDueDate, filingDueDate, halfDueDate, halfOfDate, passwordDueDate, previousHalf, shownFrom, sortTodos,
   type Todo,
 } from './rules.ts';
+import type { Actor } from '../actor.ts';
 
-export interface TodoPerson { id: number; account: string; unitId: number; roles: readonly Role[] | readonly string[] }
 
 export type TodoSettings = Pick<Config, 'PASSWORD_MAX_AGE_DAYS'>;
 
-const has = (p: TodoPerson, ...roles: string[]): boolean => p.roles.some((r) => roles.includes(r));
+const has = (p: Actor, ...roles: string[]): boolean => p.roles.some((r) => roles.includes(r));
 
 /** Every open duty of the person, most urgent first. */
-export async function todosFor(db: Db, cfg: TodoSettings, person: TodoPerson, at = now()): Promise<Todo[]> {
+export async function todosFor(db: Db, cfg: TodoSettings, person: Actor, at = now()): Promise<Todo[]> {
   const today = localDate(at);
   const out: Todo[] = [];
   const add = (t: Omit<Todo, 'title'> & { title?: string }) => out.push({ ...t, title: t.title ?? TODO_LABELS[t.kind] });
@@ -60,9 +60,9 @@ export async function todosFor(db: Db, cfg: TodoSettings, person: TodoPerson, at
   }
   // 5(一): items to judge and checks to sign off, by the end of the month after the checked month.
   const toJudge = await checksRepo.itemsToJudge(db, person.id);
-  for (const r of toJudge) add({ kind: 'check-items', title: `判定 ${r.period} 月查核之抽查項目`, count: Number(r.n), due: checkDueDate(r.period), href: `/checks/${r.check_id}`, ref: String(r.check_id) });
+  for (const r of toJudge) add({ kind: 'check-items', title: `判定${rocMonth(r.period)}查核之抽查項目`, count: Number(r.n), due: checkDueDate(r.period), href: `/checks/${r.check_id}`, ref: String(r.check_id) });
   for (const c of await checksRepo.openChecksOf(db, person.id)) {
-    if (Number(c.unsettled) === 0) add({ kind: 'check-sign-off', title: `簽核 ${c.period} 月查核`, count: 1, due: checkDueDate(c.period), href: `/checks/${c.id}`, ref: String(c.id) });
+    if (Number(c.unsettled) === 0) add({ kind: 'check-sign-off', title: `簽核${rocMonth(c.period)}查核`, count: 1, due: checkDueDate(c.period), href: `/checks/${c.id}`, ref: String(c.id) });
   }
   // 5(一)(二): explanations asked of the person who made the query (unlogged ones from reconciliation apart).
   const asked = (await explanationsFor(db, person.id)).filter((x: any) => x.explained_at == null);
@@ -82,7 +82,7 @@ export async function todosFor(db: Db, cfg: TodoSettings, person: TodoPerson, at
     const periods = [previousHalf(current), current].filter((p) => shownFrom(halfDueDate(p), today, AUDIT_LEAD_DAYS));
     const signed = new Set((await auditsRepo.auditsOfPeriods(db, [agency.id], periods)).filter((a) => a.status === 'signed').map((a) => a.period));
     for (const p of periods.filter((x) => !signed.has(x))) {
-      add({ kind: 'internal-audit', title: `辦理 ${p.slice(0, 4)} 年${p.endsWith('H1') ? '上' : '下'}半年內部稽核`, count: 1, due: halfDueDate(p), href: '/audits', ref: p });
+      add({ kind: 'internal-audit', title: `辦理 ${rocPeriod(p)}內部稽核`, count: 1, due: halfDueDate(p), href: '/audits', ref: p });
     }
   }
   // Duties of the agency's admin: the yearly link review (4(二)3) and the annual filing (5(五)).

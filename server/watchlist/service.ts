@@ -3,16 +3,16 @@
 // query of a listed subject alerts ethics (server/mail) and is a risk flag in the monthly sample.
 import type { Db } from '../db.ts';
 import type { Config } from '../config.ts';
-import { fieldError, forbidden, notFound, conflict } from '../web/problem.ts';
+import { fieldError, forbidden, notFound, conflict } from '../problem.ts';
 import { subjectHmac, subjectProblem, type Subject } from '../queries/subject.ts';
 import { recordEvent } from '../events/service.ts';
 import { textProblem } from '../text.ts';
 import { now } from '../time.ts';
 import * as repo from './repo.ts';
+import type { Actor } from '../actor.ts';
 
-export interface Keeper { id: number; account: string; unitId: number; roles: readonly string[]; ip?: string | null }
 
-const mustBeEthics = (p: Keeper) => {
+const mustBeEthics = (p: Actor) => {
   if (!p.roles.includes('ethics')) throw forbidden('僅政風人員可以查看或維護關注名單。');
 };
 function reasonOf(reason: unknown, field = 'reason'): string {
@@ -25,7 +25,7 @@ function reasonOf(reason: unknown, field = 'reason'): string {
 }
 
 /** Adds a subject; the value itself is never stored (nor put in the event). */
-export async function addWatch(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY'>, p: Keeper, input: { subject: Subject; reason: string }): Promise<number> {
+export async function addWatch(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY'>, p: Actor, input: { subject: Subject; reason: string }): Promise<number> {
   mustBeEthics(p);
   const problem = subjectProblem(input.subject);
   if (problem) throw fieldError('subject', problem);
@@ -41,7 +41,7 @@ export async function addWatch(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY'>, p:
   });
 }
 
-export async function removeWatch(db: Db, p: Keeper, id: number, reasonIn: string): Promise<void> {
+export async function removeWatch(db: Db, p: Actor, id: number, reasonIn: string): Promise<void> {
   mustBeEthics(p);
   const reason = reasonOf(reasonIn);
   await db.transaction(async (trx) => {
@@ -53,7 +53,7 @@ export async function removeWatch(db: Db, p: Keeper, id: number, reasonIn: strin
 }
 
 /** The list with its history (removed entries stay, with who and why); no identifier, no mask. */
-export async function listWatch(db: Db, p: Keeper) {
+export async function listWatch(db: Db, p: Actor) {
   mustBeEthics(p);
   return (await repo.listEntries(db)).map((r: any) => ({
     id: Number(r.id), subjectType: r.subject_type, status: r.status, addedAt: Number(r.added_at), addedBy: r.added_by_account, reason: r.add_reason,

@@ -4,7 +4,7 @@
 // sure nothing bypasses it.
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { Role } from '../accounts/roles.ts';
-import { forbidden, unauthorized } from './problem.ts';
+import { forbidden, unauthorized } from '../problem.ts';
 import { log } from '../log.ts';
 
 /** public: anyone; signed-in: any session; token: an integration's Bearer token; or a role list. */

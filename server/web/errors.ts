@@ -4,8 +4,8 @@ import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { isDbUnavailable } from '../db.ts';
 import { log } from '../log.ts';
-import { Problem, notFound, unavailable, validation } from './problem.ts';
-import { fieldErrors, JSON_TOO_DEEP, tooDeepProblem } from './validate.ts';
+import { fieldErrors, notFound, Problem, unavailable, validation } from '../problem.ts';
+import { JSON_TOO_DEEP, tooDeepProblem } from './validate.ts';
 import { renderPage } from './views.ts';
 
 export const wantsJson = (req: Request): boolean =>

@@ -8,7 +8,7 @@ import { now, parseRocDate } from '../time.ts';
 import { isRole, type Role } from '../accounts/roles.ts';
 import { isDisabledNow } from '../accounts/active.ts';
 import { navFor } from './views.ts';
-import { Problem, unauthorized, validation } from './problem.ts';
+import { Problem, unauthorized, validation } from '../problem.ts';
 import { checksOwnText, textFieldErrors } from './validate.ts';
 
 export function requestId(): RequestHandler {
@@ -108,7 +108,7 @@ export function viewLocals(countyName: string): RequestHandler {
     res.locals.actor = req.actor ?? null;
     // Whatever a signed-in person sees may hold personal data: never keep it in a (shared) browser cache.
     if (req.actor) res.setHeader('Cache-Control', 'no-store');
-    res.locals.nav = navFor(req.actor?.roles);
+    res.locals.nav = navFor(req.app.locals.navEntries ?? [], req.actor?.roles);
     res.locals.countyName = countyName;
     res.locals.path = req.path;
     // Made only when a page is rendered: a token stored in a fresh session would otherwise write a

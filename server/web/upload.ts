@@ -8,7 +8,7 @@ import type { Request, RequestHandler } from 'express';
 import Busboy from 'busboy';
 import type { Config } from '../config.ts';
 import { accessFor, type Audience } from './access.ts';
-import { Problem } from './problem.ts';
+import { Problem } from '../problem.ts';
 
 export interface Upload { fileName: string; mime: string; bytes: Buffer }
 

@@ -1,27 +1,9 @@
 // zod → field errors. One place turns a schema failure into a problem naming each field; and the
 // checks every request body and query string passes at the boundary, before any route reads it.
 import type { z } from 'zod';
-import { notFound, validation, type FieldError } from './problem.ts';
+import { fieldErrors, notFound, validation, type FieldError } from '../problem.ts';
 import { textProblem } from '../text.ts';
-
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  const seen = new Set<string>();
-  const out: FieldError[] = [];
-  for (const issue of error.issues) {
-    const field = issue.path.length ? issue.path.map(String).join('.') : 'body';
-    if (seen.has(field)) continue;
-    seen.add(field);
-    out.push({ field, message: issue.message });
-  }
-  return out;
-}
-
-/** Parses input with the schema or throws a 400 problem naming each bad field. */
-export function parseOr400<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) throw validation(fieldErrors(r.error));
-  return r.data;
-}
+import { WORKBOOK_MIME, isWorkbookFormat, type WorkbookFormat } from '../../reports/cells.ts';
 
 /** For forms: the parsed value, or field messages keyed by field for re-showing the form. */
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown): { ok: true; value: z.infer<S> } | { ok: false; errors: Record<string, string> } {
@@ -120,9 +102,29 @@ export function formChecksOwnText(path: string): void {
 }
 export const checksOwnText = (method: string, path: string): boolean => method === 'POST' && OWN_TEXT_RULES.has(path);
 
-/** A row id from the path: a positive whole number, else the row is simply not found (404). */
-export function idParam(v: unknown): number {
+/**
+ * The one parser of row ids in paths: a positive whole number, else -1, an id no row has, so that
+ * a service answers a malformed id exactly as an id it does not find (its own 404 words).
+ */
+export function pathId(v: unknown): number {
   const n = typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw notFound();
+  return Number.isSafeInteger(n) && n > 0 ? n : -1;
+}
+/** A row id from the path for routes whose service has no not-found answer of its own: else 404. */
+export function idParam(v: unknown): number {
+  const n = pathId(v);
+  if (n < 0) throw notFound();
   return n;
+}
+
+/**
+ * The workbook format a request asks for (issue 19): `format` (query or body) first, else an Accept
+ * header preferring the OpenDocument type; xlsx by default. An unknown format is a 400 naming `format`.
+ */
+export function workbookFormatOf(req: { accepts(types: string[]): string | false }, value: unknown): WorkbookFormat {
+  if (value !== undefined && value !== '') {
+    if (isWorkbookFormat(value)) return value;
+    throw validation([{ field: 'format', message: '檔案格式須為 xlsx 或 ods。' }]);
+  }
+  return req.accepts([WORKBOOK_MIME.xlsx, WORKBOOK_MIME.ods]) === WORKBOOK_MIME.ods ? 'ods' : 'xlsx';
 }

@@ -62,7 +62,8 @@ describe('browser: admin provisioning and account review', function () {
     expect(admin.url(), (await admin.locator('.error').allTextContents()).join(' / ')).to.match(/\/accounts\/requests\/\d+$/);
     requestId = Number(admin.url().split('/').pop());
     expect(await admin.locator('.flash').textContent()).to.contain('待權責主管核定');
-    expect(await admin.locator('main').textContent()).to.contain(NEW).and.contain('2-2/IN01');
+    // The permission by name: scope clause and title, operation code and its name (issue 17).
+    expect(await admin.locator('main').textContent()).to.contain(NEW).and.match(/二\(二\) [^／]+／IN01 [\u4e00-\u9fff]+/);
     await checkPage(admin, 'account-request');
   });
 

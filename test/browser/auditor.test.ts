@@ -38,15 +38,15 @@ describe('browser: auditor annual export and filing', function () {
     await page.getByRole('navigation', { name: '主選單' }).getByRole('link', { name: '報府備查' }).click();
     await page.waitForURL(/\/audits\/annual$/);
     await checkPage(page, 'annual-filing');
-    year = Number(await page.getByLabel('年度（西元）').inputValue());
+    year = Number(await page.getByLabel('年度（民國年）').inputValue()) + 1911; // the form shows the ROC year
     expect(year).to.be.greaterThan(2000);
     const before = await exports();
     for (const wrong of ['', '一一四', '1899']) {
-      await page.getByLabel('年度（西元）').fill(wrong);
+      await page.getByLabel('年度（民國年）').fill(wrong);
       await clickAndLoad(page, page.getByRole('button', { name: '產製' }));
       const err = page.locator('#f-year-error');
       expect(await err.textContent(), `year "${wrong}"`).to.match(/[\u4e00-\u9fff]/);
-      expect(await page.getByLabel('年度（西元）').getAttribute('aria-invalid')).to.equal('true');
+      expect(await page.getByLabel('年度（民國年）').getAttribute('aria-invalid')).to.equal('true');
     }
     await checkPage(page, 'annual-filing-errors');
     expect(await exports(), 'nothing started').to.equal(before);
@@ -54,14 +54,14 @@ describe('browser: auditor annual export and filing', function () {
 
   it('the export form keeps the year that was typed when it is refused', async () => {
     await page.goto('/audits/annual');
-    await page.getByLabel('年度（西元）').fill('1899');
+    await page.getByLabel('年度（民國年）').fill('1899');
     await clickAndLoad(page, page.getByRole('button', { name: '產製' }));
     expect(await page.locator('#f-year-error').textContent()).to.match(/[\u4e00-\u9fff]/);
-    expect(await page.getByLabel('年度（西元）').inputValue(), 'what was typed is kept').to.equal('1899');
+    expect(await page.getByLabel('年度（民國年）').inputValue(), 'what was typed is kept').to.equal('1899');
   });
 
   it('starts the annual export, watches its progress until done, and downloads the workbook', async () => {
-    await page.getByLabel('年度（西元）').fill(String(year));
+    await page.getByLabel('年度（民國年）').fill(String(year - 1911));
     await clickAndLoad(page, page.getByRole('button', { name: '產製' }));
     expect(page.url()).to.match(/\/audits\/exports\/\d+$/);
     exportId = Number(page.url().split('/').pop());

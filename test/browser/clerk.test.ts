@@ -33,7 +33,8 @@ describe('browser: clerk journey', function () {
     await page.getByLabel('密碼', { exact: true }).fill(DEMO_PASSWORD);
     await Promise.all([page.waitForURL(/\/password\?account=/), page.keyboard.press('Enter')]);
     expect(await page.locator('.flash').textContent()).to.contain('密碼已逾期');
-    await page.getByLabel('目前密碼（或一次性密碼、啟用碼）').fill(DEMO_PASSWORD);
+    // Sign-in just proved the password: only the new one is asked (issue 17).
+    expect(await page.locator('#current').count()).to.equal(0);
     await page.getByLabel('新密碼', { exact: true }).fill(NEW_PASSWORD);
     await page.getByLabel('再次輸入新密碼').fill(NEW_PASSWORD);
     await Promise.all([page.waitForURL(/\/login$/), page.keyboard.press('Enter')]);

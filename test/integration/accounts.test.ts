@@ -290,14 +290,14 @@ describe(`accounts: requests, approval, provisioning (${ENGINE})`, () => {
     const id = (await post(admin, '/api/v1/account-requests', newClerk('ag1.paged'))).body.id;
     const sup = await as('ag1.sup');
     const page = await sup.agent.get(`/accounts/requests/${id}`);
-    expect(page.text).to.contain('權責主管核定').and.contain('2-1/IN01');
+    expect(page.text).to.contain('權責主管核定').and.match(/二\(一\) [^／<]+／IN01 [\u4e00-\u9fff]+/);
     // A refused decision re-shows the page with the typed opinion and the message beside it; nothing changes.
     const refused = await sup.agent.post(`/accounts/requests/${id}/decision`).type('form').send({ _csrf: sup.csrf, decision: 'approve', reason: ' 可' });
     expect(refused.status).to.equal(400);
     expect(refused.text).to.contain('請填寫核定理由').and.contain('> 可</textarea>').and.contain('aria-invalid="true"').and.contain('權責主管核定');
     const noChoice = await sup.agent.post(`/accounts/requests/${id}/decision`).type('form').send({ _csrf: sup.csrf, decision: 'maybe', reason: '再想想看' });
     expect(noChoice.status).to.equal(400);
-    expect(noChoice.text).to.contain('決定應為 approve 或 reject').and.contain('>再想想看</textarea>');
+    expect(noChoice.text).to.contain('請選擇核可或駁回').and.contain('>再想想看</textarea>');
     expect((await t.db('account_requests').where({ id }).first()).status).to.equal('pending');
     const decided = await sup.agent.post(`/accounts/requests/${id}/decision`).type('form').send({ _csrf: sup.csrf, decision: 'approve', reason: '同意配賦' });
     expect(decided.status).to.equal(303);

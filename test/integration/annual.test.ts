@@ -123,7 +123,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect(accounts).to.have.members(['ag1.auditor', 'ag1.clerk', 'ag1u1.clerk']);
     const clerkRow = [2, 3, 4].map((i) => users.getRow(i)).find((row) => cellText(row.getCell(1).value) === 'ag1.clerk')!;
     expect(cellText(clerkRow.getCell(8).value)).to.equal('2-1/IN01、2-8/IN01');
-    expect(cellText(clerkRow.getCell(10).value)).to.equal('啟用');
+    expect(cellText(clerkRow.getCell(10).value)).to.equal('使用中'); // the account pages' word (issue 17: one source of labels)
     expect(dataRows(wb.getWorksheet(SHEETS.checks)!)).to.equal(2);
     expect(dataRows(wb.getWorksheet(SHEETS.audits)!)).to.equal(1); // AG1 2025 only
     expect(wb.getWorksheet(SHEETS.entries)!.views[0]).to.include({ state: 'frozen', ySplit: 1 });
@@ -179,7 +179,7 @@ describe(`annual filing workbook (${ENGINE})`, function () {
       const m = cellText(ws.getRow(r).getCell(14).value);
       if (m) marks.push(m);
     }
-    expect(marks.sort()).to.deep.equal(['抽查（隨機）', '抽查（風險:after-hours）'].sort());
+    expect(marks.sort()).to.deep.equal(['抽查（隨機抽樣）', '抽查（風險：非上班時間查詢）'].sort());
   });
 
   it('stores formula-like text as text, never as a formula', async () => {
@@ -316,6 +316,45 @@ describe(`annual filing workbook (${ENGINE})`, function () {
     expect((await (await signIn(app, 'ag1.clerk')).agent.get('/api/v1/reports/annual?year=2025&unit=AG1')).status).to.equal(403);
     expect((await request(app).get('/api/v1/reports/annual?year=2025')).status).to.equal(401);
     expect(await rows()).to.equal(before);
+  });
+
+  it('the annual workbook as .ods (issue 19): ?format=ods or Accept on the API, a choice on the page; an unknown format is a 400 naming format', async () => {
+    const s = await signIn(app, 'ag1.auditor');
+    const post = (body: object) => asFile(s.agent.post('/api/v1/reports/annual').set('X-CSRF-Token', s.csrf).send(body));
+    const ods = await post({ year: 2025, unit: 'AG1', format: 'ods' });
+    expect(ods.status).to.be.oneOf([200, 201]);
+    expect(ods.headers['content-type']).to.contain('application/vnd.oasis.opendocument.spreadsheet');
+    expect(ods.headers['content-disposition']).to.contain('.ods');
+    const f = path.join(dir, 'api.ods');
+    fs.writeFileSync(f, ods.body as Buffer);
+    const v = await verifyWorkbook(f);
+    expect(v.format).to.equal('ods');
+    expect(v.ok).to.equal(true);
+    // The same data as the xlsx: the same sheet hashes.
+    const xlsx = await post({ year: 2025, unit: 'AG1' });
+    fs.writeFileSync(path.join(dir, 'api.xlsx'), xlsx.body as Buffer);
+    expect((await verifyWorkbook(path.join(dir, 'api.xlsx'))).sheets).to.deep.equal(v.sheets);
+    const byQuery = await asFile(s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1&format=ods'));
+    expect(byQuery.status).to.equal(200);
+    expect(byQuery.headers['x-content-sha256']).to.equal(ods.headers['x-content-sha256']);
+    const byAccept = await asFile(s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1').set('Accept', 'application/vnd.oasis.opendocument.spreadsheet'));
+    expect(byAccept.headers['x-content-sha256']).to.equal(ods.headers['x-content-sha256']);
+    const plain = await asFile(s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1'));
+    expect(plain.headers['content-type']).to.contain('spreadsheetml');
+    for (const bad of [await s.agent.get('/api/v1/reports/annual?year=2025&unit=AG1&format=pdf'), await s.agent.post('/api/v1/reports/annual').set('X-CSRF-Token', s.csrf).send({ year: 2025, unit: 'AG1', format: 'csv' })]) {
+      expect(bad.status).to.equal(400);
+      expect(bad.headers['content-type']).to.contain('application/problem+json');
+      expect(bad.body.errors.map((e: { field: string }) => e.field)).to.deep.equal(['format']);
+    }
+    const a = await signIn(app, 'ag1.admin');
+    const page = await a.agent.get('/audits/annual?year=2025');
+    expect(page.text).to.contain('name="format"');
+    const csrf = csrfFromHtml(page.text);
+    const wrong = await a.agent.post('/audits/annual/exports').type('form').send({ _csrf: csrf, year: '114', unit: '', format: 'pdf' });
+    expect(wrong.status).to.equal(400);
+    expect(wrong.text).to.contain('檔案格式');
+    const made = await a.agent.post('/audits/annual/exports').type('form').send({ _csrf: csrf, year: '114', unit: '', format: 'ods' });
+    expect(made.status).to.equal(303);
   });
 
   it('the export page polls progress; the agency files and the planning department acknowledges', async () => {

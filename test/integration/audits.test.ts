@@ -15,6 +15,7 @@ import { runJob } from '../../jobs/runner.ts';
 import { allJobs } from '../../server/capabilities.ts';
 import { verifyWorkbook } from '../../reports/annual.ts';
 import { cellText } from '../../reports/cells.ts';
+import type { Actor } from '../../server/actor.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -25,7 +26,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
   let app: ReturnType<typeof appFor>;
   let dir: string;
   const ids: Record<string, number> = {};
-  const who = (key: string, account: string, unitId: number, roles: any[]): svc.Who => ({ id: ids[key], account, unitId, roles });
+  const who = (key: string, account: string, unitId: number, roles: any[]): Actor => ({ id: ids[key], account, unitId, roles });
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhi-audits-'));
@@ -80,7 +81,7 @@ describe(`audits: registry, destruction, link reviews, internal audits (${ENGINE
       const csrf = csrfFromHtml(page.text);
       const bad = await s.agent.post('/audits/retained').type('form').send({ _csrf: csrf, unit: String(tree.AG1), caseNo: '', description: '列印本', location: '密件櫃', medium: 'scroll', custodian: '王', access: '承辦人', destroyBy: '2025-02-30' });
       expect(bad.status).to.equal(400);
-      expect(bad.text).to.contain('請輸入案號').and.contain('請選擇紙本或電子檔').and.contain('日期格式應為 YYYY-MM-DD').and.contain('value="列印本"');
+      expect(bad.text).to.contain('請輸入案號').and.contain('請選擇紙本或電子檔').and.contain('請輸入民國日期，例如「115/12/03」').and.contain('value="列印本"');
       expect(await t.db('retained_data').count({ n: '*' }).first()).to.deep.include({ n: 0 });
       const ok = await s.agent.post('/audits/retained').type('form').send({ _csrf: csrf, unit: String(tree.AG1U1), caseNo: 'C-2025-9', description: '個案投保資料列印本', location: '密件櫃 A', medium: 'paper', custodian: '王小明', access: '承辦人及科長', destroyBy: '2099-12-31' });
       expect(ok.status).to.equal(303);

@@ -13,7 +13,7 @@ import { runJob } from '../../jobs/runner.ts';
 import { allCommands } from '../../server/capabilities.ts';
 import { monthlySamplingJob } from '../../server/checks/index.ts';
 import { populationDigest, sampleSize, selectSample } from '../../server/checks/rules.ts';
-import { ethicsRanges, investigationEntryIds } from '../../server/checks/service.ts';
+import { ethicsRanges, investigationEntryIds } from '../../server/checks/ethics-scope.ts';
 import { subjectHmac } from '../../server/queries/subject.ts';
 import { monthRange, startOfLocalDay } from '../../server/time.ts';
 import { cellText } from '../../reports/cells.ts';

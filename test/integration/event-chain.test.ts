@@ -124,6 +124,33 @@ describe(`system event chain (${ENGINE})`, function () {
     });
   }
 
+  it('an event appended while the check runs is never taken for one inserted outside the chain', async () => {
+    const { t } = await withEvents(4);
+    try {
+      // The append commits right after the check reads the head a second time (when it does):
+      // reading the head before the rows beyond it would count the new row as inserted.
+      let headReads = 0;
+      const spy: any = (table: string) => {
+        const qb: any = t.db(table);
+        if (table !== 'event_chain_head' || ++headReads !== 2) return qb;
+        const first = qb.first.bind(qb);
+        qb.first = (...cols: string[]) => {
+          const q = first(...cols);
+          return { then: (ok: any, bad: any) => q.then(async (row: unknown) => { await recordEvent(t.db, SYSTEM_ACTOR, { action: 'lockout' }); return row; }).then(ok, bad) };
+        };
+        return qb;
+      };
+      // And one that commits while the walk is under way (before any second read).
+      await recordEvent(t.db, SYSTEM_ACTOR, { action: 'login' });
+      const v = await verifyEvents(spy);
+      expect(v.breaks, JSON.stringify(v.breaks)).to.deep.equal([]);
+      expect(v.ok).to.equal(true);
+      expect((await verifyEvents(t.db)).ok, 'and the next run verifies the new ones').to.equal(true);
+    } finally {
+      await t.drop();
+    }
+  });
+
   it('reports every break, not only the first', async () => {
     const { t, ids } = await withEvents(10);
     await t.db('system_events').where({ id: ids[1] }).update({ outcome: 'denied' });

@@ -286,7 +286,7 @@ describe(`workbooks opened by LibreOffice Calc (${ENGINE})`, function () {
     for (const text of [...FORMULA_LIKE, AWKWARD_REASON]) expect(cells.has(text), text).to.equal(true);
     const row = entries.find((r) => r[8] === FORMULA_REASON)!;
     expect(row[7]).to.equal('+886-49-222');
-    expect(row[13]).to.equal('抽查（隨機）');
+    expect(row[13]).to.equal('抽查（隨機抽樣）');
     expect(sheet('agency', SHEETS.checks).flat()).to.include(CHECK_NOTE);
     const monthlyRows = sheet('monthly', '查詢紀錄單');
     expect(monthlyRows.map((r) => r[7])).to.include.members([FORMULA_REASON, '@SUM(A1:A9)', AWKWARD_REASON]);

@@ -72,10 +72,10 @@ describe(`mail: outbox, reminders, escalation, alerts (${ENGINE})`, function () 
     expect(await deliver()).to.include({ sent: r.reminders + r.escalations, failed: 0 });
     const got = await mails();
     const mine = got.filter((m) => to(m) === 'ag1.checker@county.example');
-    expect(mine.map((m) => m.subject)).to.deep.equal(['【健保查詢稽核】已逾期：簽核 2025-11 月查核']);
+    expect(mine.map((m) => m.subject)).to.deep.equal(['【健保查詢稽核】已逾期：簽核民國 114 年 11 月查核']);
     expect(mine[0].text).to.include('期限：民國 114 年 12 月 31 日').and.include('https://audit.county.example/checks/');
     expect(mine[0].from!.value[0].address).to.equal('nhi-audit@county.example');
-    const esc = got.filter((m) => m.subject!.startsWith('【健保查詢稽核】逾期通知：社會處 簽核 2025-11 月查核')).map(to).sort();
+    const esc = got.filter((m) => m.subject!.startsWith('【健保查詢稽核】逾期通知：社會處 簽核民國 114 年 11 月查核')).map(to).sort();
     expect(esc).to.deep.equal(['ag1.admin@county.example', 'ag1.sup2@county.example', 'ag1.sup@county.example'].sort());
     // The filing of 2025 is due on 31 January: within three days? No (20 January) — so no filing mail yet.
     expect(got.some((m) => m.subject!.includes('報府'))).to.equal(false);

@@ -69,8 +69,8 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       expect(await count()).to.equal(before);
     });
     it('expected subjects are bound to their form: they open under its own requester and filing time only; copied to another form they count as none', async () => {
-      const { requestView } = await import('../../server/queries/service.ts');
-      const { requestById } = await import('../../server/queries/repo.ts');
+      const { queryRequestView } = await import('../../server/queries/service.ts');
+      const { queryRequestById } = await import('../../server/queries/repo.ts');
       const row = await t.db('query_requests').where({ id: filed }).first('expected_subjects_cipher', 'requester_id', 'created_at');
       expect(row.expected_subjects_cipher.startsWith('v2.')).to.equal(true);
       expect(JSON.parse(decryptSubject([t.cfg.subjectEncKey], row.expected_subjects_cipher, requestAad(row)))).to.have.length(1);
@@ -78,8 +78,8 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       const otherRow = await t.db('query_requests').where({ id: other }).first('requester_id', 'created_at');
       expect(() => decryptSubject([t.cfg.subjectEncKey], row.expected_subjects_cipher, requestAad(otherRow))).to.throw(SubjectCipherError);
       await t.db('query_requests').where({ id: other }).update({ expected_subjects_cipher: row.expected_subjects_cipher });
-      expect(requestView(await requestById(t.db, other), t.cfg).expectedSubjects).to.equal(0);
-      expect(requestView(await requestById(t.db, filed), t.cfg).expectedSubjects).to.equal(1);
+      expect(queryRequestView(await queryRequestById(t.db, other), t.cfg).expectedSubjects).to.equal(0);
+      expect(queryRequestView(await queryRequestById(t.db, filed), t.cfg).expectedSubjects).to.equal(1);
       await t.db('query_requests').where({ id: other }).del(); // leaves the file's later cases as they were
     });
     it('bad form input names each field', async () => {
@@ -234,7 +234,7 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
     });
 
     it('a batch of 500 is recorded in order and the chain verifies', async () => {
-      const entries = Array.from({ length: 500 }, (_, i) => entry({ caseNo: `AG1-113${String(i).padStart(4, '0')}`, subject: { type: i % 2 ? 'national-id' : 'resident-certificate', value: i % 2 ? generateNationalId() : generateResidentCertificate(Math.random, i % 4 ? 'new' : 'old') } }));
+      const entries = Array.from({ length: 500 }, (_, i) => entry({ caseNo: `AG1-115${String(i).padStart(4, '0')}`, /* not another approved form's 案號 (AG1-1130077) */ subject: { type: i % 2 ? 'national-id' : 'resident-certificate', value: i % 2 ? generateNationalId() : generateResidentCertificate(Math.random, i % 4 ? 'new' : 'old') } }));
       const res = await post('clerk.a', { entries });
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).to.equal(201);
       expect(res.body.entries).to.have.length(500);
@@ -403,10 +403,11 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
       // Ethics staff outside an investigation: not theirs to see at all.
       expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${entryB}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
     });
-    it('ethics staff see and may display what their investigations cover (setEthicsScope), nothing else', async () => {
-      const { setEthicsScope, currentEthicsScope } = await import('../../server/queries/service.ts');
-      const registered = currentEthicsScope(); // the checks capability's, put back afterwards
-      setEthicsScope(async (_conn, p) => (p.account === 'ethics.x' ? [{ unitIds: [tree.AG1U1], from: Date.now() - 86_400_000 }] : []));
+    it('ethics staff see and may display what their investigations cover, nothing else', async () => {
+      // A real investigation of clerk.b's entry, with ethics.x on its ethics side; removed afterwards.
+      const [inv] = await t.db('investigations').insert({ unit_id: tree.AG1, entry_id: entryB, title: '查詢異常', status: 'open', opened_by: ids.ethics, opened_at: Date.now() });
+      const invId = Number(typeof inv === 'object' ? (inv as any).id : inv);
+      await t.db('investigation_participants').insert({ investigation_id: invId, user_id: ids.ethics, side: 'ethics', added_by: ids.ethics, added_at: Date.now() });
       try {
         const { visibleUnitsFor } = await import('../../server/queries/service.ts');
         const vv = await visibleUnitsFor(t.db, { id: ids.ethics, account: 'ethics.x', unitId: tree.AG1, roles: ['ethics'] });
@@ -416,7 +417,8 @@ describe(`query requests and query log over HTTP (${ENGINE})`, function () {
         const other = (await t.db('query_logs').where({ account: 'clerk.a' }).first('id')).id;
         expect((await s['ethics.x'].agent.post(`/api/v1/query-logs/${other}/subject`).set('X-CSRF-Token', s['ethics.x'].csrf)).status).to.equal(404);
       } finally {
-        setEthicsScope(registered);
+        await t.db('investigation_participants').where({ investigation_id: invId }).delete();
+        await t.db('investigations').where({ id: invId }).delete();
       }
       expect((await accountsSeen('ethics.x')).total).to.equal(0); // no investigation in this database
     });

@@ -158,7 +158,7 @@ describe(`to-do list (${ENGINE})`, function () {
     const sign = res.body.items.find((x: any) => x.kind === 'check-sign-off');
     expect(sign).to.include({ due: '2025-12-31', overdue: true });
     const home = await s.agent.get('/');
-    expect(home.text).to.include('待辦事項').and.include('簽核 2025-11 月查核').and.include('民國 114 年 12 月 31 日').and.include('（已逾期）');
+    expect(home.text).to.include('待辦事項').and.include('簽核民國 114 年 11 月查核').and.include('民國 114 年 12 月 31 日').and.include('（已逾期）');
     expect((await request401()).status).to.equal(401);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { dueAt, taipeiDate, taipeiMinuteOfDay, taipeiWeekday, isAfterHours, isHoliday, isOverdue, isSettled, median, spikeDays, taipeiDayIndex } from '../../server/checks/rules.ts';
-import { localDate, localParts, startOfLocalDay } from '../../server/time.ts';
+import { dueAt, isAfterHours, isHoliday, isOverdue, isSettled, median, spikeDays } from '../../server/checks/rules.ts';
+import { localDate, localParts, startOfLocalDay, taipeiDate, taipeiDayIndex, taipeiMinuteOfDay, taipeiWeekday } from '../../server/time.ts';
 import { eligibleCheckerRank } from '../../server/accounts/roles.ts';
 
 const at = (date: string, hhmm: string) => startOfLocalDay(date) + (Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3))) * 60_000;

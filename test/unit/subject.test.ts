@@ -83,6 +83,13 @@ describe('subject conditions (被查詢者查詢條件)', () => {
       expect(subjectProblem({ type: 'other', value: '   ' })).to.contain('請輸入');
       expect(subjectProblem({ type: 'passport' as any, value: 'X' })).to.contain('類型');
     });
+    it('takes a ROC birth date as its ISO form, so both find the same person (issue 17)', () => {
+      for (const v of ['王小明 69/05/06', '王小明 0690506', '王小明 民國69年5月6日', '王小明 ６９/０５/０６']) {
+        expect(normalise({ type: 'name-birthdate', value: v }), v).to.equal('王小明 1980-05-06');
+        expect(subjectProblem({ type: 'name-birthdate', value: v }), v).to.equal(null);
+      }
+      expect(subjectProblem({ type: 'name-birthdate', value: '王小明' })).to.contain('民國年').and.contain('69/05/06');
+    });
     it('normalises IDs to upper case and collapses spaces', () => {
       expect(normalise({ type: 'national-id', value: ' a123456789 ' })).to.equal('A123456789');
       expect(normalise({ type: 'name-birthdate', value: '王小明   1980-05-06' })).to.equal('王小明 1980-05-06');

@@ -1,5 +1,8 @@
-// RFC 9457 problem details. Services throw these; the error handler renders them as
-// application/problem+json for the API or as a page for browsers.
+// The domain's errors, in the one shape of RFC 9457 problem details. Services, rules and commands
+// throw these; they know nothing of HTTP beyond the status that classifies them. The web layer
+// (web/errors.ts) renders them as application/problem+json for the API or as a page for browsers;
+// commands print them (toJSON) and map them to exit codes.
+import type { z } from 'zod';
 export interface FieldError {
   field: string;
   message: string;
@@ -47,3 +50,22 @@ export const notFound = (detail = '找不到指定的資料。') => new Problem(
 export const conflict = (kind: string, detail: string) => new Problem(409, kind, 'Conflict', detail);
 export const unavailable = (detail = '資料庫暫時無法使用，資料未寫入，請稍後再試。') =>
   new Problem(503, 'database-unavailable', 'Service unavailable', detail);
+
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const seen = new Set<string>();
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const field = issue.path.length ? issue.path.map(String).join('.') : 'body';
+    if (seen.has(field)) continue;
+    seen.add(field);
+    out.push({ field, message: issue.message });
+  }
+  return out;
+}
+
+/** Parses input with the schema or throws a 400 problem naming each bad field. */
+export function parseOr400<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) throw validation(fieldErrors(r.error));
+  return r.data;
+}
