@@ -10,6 +10,7 @@ import { allJobs } from './capabilities.ts';
 import { startSchedule, type Schedule } from '../jobs/schedule.ts';
 import { configureLocale } from './web/locale.ts';
 import { startOutboxWorker } from './mail/service.ts';
+import { closePdfBrowser } from './web/pdf.ts';
 
 export interface Running {
   server: Server;
@@ -68,6 +69,7 @@ export async function startServer(cfg: Config = loadConfig(), opts: { port?: num
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
       sessions.close();
+      await closePdfBrowser();
       await db.destroy();
     })());
   return { server, db, schedule, stop };

@@ -98,7 +98,6 @@ export function requestFormProblem(form: RequestForm | undefined, userId: number
   return null;
 }
 
-/** Validity period of a new form: ISO dates, to ≥ from, from not in the past, at most 1 year. */
 /**
  * Message when an entry filed under one of the clerk's request forms carries the 案號 of another of
  * their forms: switching forms on the entry page once left form 4's case number under form 5, which
@@ -113,6 +112,7 @@ export function formCaseNoProblem(form: RequestForm | undefined, caseNo: string,
   return other ? `案號 ${v} 屬於申請單第 ${other.id} 號；依申請單第 ${form.id} 號查詢，案號應為 ${form.case_no}` : null;
 }
 
+/** Validity period of a new form: ISO dates, to ≥ from, from not in the past, at most 1 year. */
 export function validityProblem(from: string, to: string, today: string): { field: 'validFrom' | 'validTo'; message: string } | null {
   if (from < today) return { field: 'validFrom', message: '生效日不可早於今日' };
   if (to < from) return { field: 'validTo', message: '到期日不可早於生效日' };

@@ -209,6 +209,9 @@ describe(`OpenDocument workbooks beside xlsx, read back by LibreOffice (${ENGINE
       expect(pdf, `${url}: glyphs embedded`).to.match(/\/Subtype \/Type3/);
       expect(pdf, `${url}: text extractable`).to.match(/\/ToUnicode/);
     }
+    // The same page asked for again is the same PDF, from the last prints kept (no second print).
+    const again = async () => ((await asFile(s.agent.get(`/checks/${check.id}/sheet.pdf`))).body as Buffer);
+    expect(Buffer.compare(await again(), await again())).to.equal(0);
     expect((await (await signIn(app, 'ag1.clerk')).agent.get(`/audits/${auditId}/record.pdf`)).status).to.equal(403);
   });
 
