@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
 import { parseOr400, fieldErrors, notFound, Problem } from '../problem.ts';
-import { idParam } from '../web/validate.ts';
+import { idParam, formErrors } from '../web/validate.ts';
 import { renderPage, type NavEntry } from '../web/views.ts';
 import { type HomePanel } from '../web/home.ts';
 import { iso, localDate, now } from '../time.ts';
@@ -22,10 +22,8 @@ import { accountReviewJob, accountsWithoutEmail, assertReviewItemVisible, decide
 import type { SignedInActor } from '../actor.ts';
 import type { Actor } from '../actor.ts';
 
-const who = (req: Request): Actor => {
-  const a = req.actor!;
-  return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: req.ip ?? null };
-};
+/** The signed-in person (req.actor is already the one Actor shape, with the request's address). */
+const who = (req: Request): Actor => req.actor!;
 /** The row id in the path (web/validate.ts idParam: the one parser). */
 const idOf = (req: Request): number => idParam(req.params.id);
 const paging = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), offset: z.coerce.number().int().min(0).optional() });
@@ -97,7 +95,7 @@ async function act(req: Request, res: Response, back: string, fn: () => Promise<
     req.session.flash = { kind: 'ok', text: await fn() };
   } catch (e) {
     if (!correctable(e)) throw e;
-    if (reshow && e.status === 400 && e.errors.length) return reshow(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+    if (reshow && e.status === 400 && e.errors.length) return reshow(formErrors(e));
     req.session.flash = { kind: 'error', text: e.errors.length ? e.errors.map((x) => x.message).join(' ') : e.detail ?? e.title };
   }
   res.redirect(303, back);
@@ -258,7 +256,7 @@ export function register(r: Routes, ctx: AppContext): void {
     try {
       await svc.createUnit(db, who(req), parsed.data);
     } catch (e) {
-      if (e instanceof Problem && e.status < 500) return show(e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title }, e.status);
+      if (e instanceof Problem && e.status < 500) return show(formErrors(e), e.status);
       throw e;
     }
     req.session.flash = { kind: 'ok', text: `已新增單位 ${parsed.data.name}。` };
@@ -357,7 +355,7 @@ export function register(r: Routes, ctx: AppContext): void {
       req.session.flash = { kind: 'ok', text: `帳號申請 #${id} 已送出，待權責主管核定。` };
       res.redirect(303, `/accounts/requests/${id}`);
     } catch (e) {
-      if (e instanceof Problem && e.status < 500) return show(e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title }, e.status);
+      if (e instanceof Problem && e.status < 500) return show(formErrors(e), e.status);
       throw e;
     }
   });

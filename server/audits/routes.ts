@@ -9,7 +9,7 @@ import { pdfOfHtml } from '../web/pdf.ts';
 import { type HomePanel } from '../web/home.ts';
 import { parseOr400, forbidden, notFound, Problem, fieldError } from '../problem.ts';
 import { parseJson } from '../db.ts';
-import { parseForm, workbookFormatOf, idParam, pathId } from '../web/validate.ts';
+import { parseForm, workbookFormatOf, idParam, pathId, formErrors } from '../web/validate.ts';
 import { isIsoDate, localDate, now, parseHalfYear, parseRocYear, ROC_DATE_HINT, rocPeriod } from '../time.ts';
 import * as svc from './service.ts';
 import * as repo from './repo.ts';
@@ -52,10 +52,8 @@ export const access: AccessEntry[] = [
   { method: 'POST', path: '/api/v1/reports/audit-package', who: svc.EXPORT_ROLES, units: 'subtree', note: 'makes the audit package for the NHI administration (xlsx) and answers it' },
 ];
 
-const who = (req: Request): Actor => {
-  const a = req.actor!;
-  return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: a.ip };
-};
+/** The signed-in person (req.actor is already the one Actor shape, with the request's address). */
+const who = (req: Request): Actor => req.actor!;
 const flash = (req: Request, kind: 'ok' | 'error', text: string) => void (req.session.flash = { kind, text });
 const currentYear = () => Number(localDate(now()).slice(0, 4));
 /** Pages take the year in the ROC calendar (115, or a western 2026 also reads); the API and CLI keep western years. */
@@ -131,7 +129,7 @@ export function register(r: Routes, ctx: AppContext): void {
       const out = await svc.openAudit(db, cfg, who(req), p.value);
       res.redirect(303, `/audits/${out.id}`);
     } catch (e) {
-      if (e instanceof Problem && e.status === 400) return again(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+      if (e instanceof Problem && e.status === 400) return again(formErrors(e));
       throw e;
     }
   });
@@ -185,7 +183,7 @@ export function register(r: Routes, ctx: AppContext): void {
       const out = await svc.recordLinkReview(db, who(req), p.value);
       flash(req, 'ok', out.terminationId ? `已記錄檢視結果並產生終止連結申請（第 ${out.terminationId} 號）。` : '已記錄檢視結果。');
     } catch (e) {
-      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return linksPage(req, res, year, req.body, e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { link: e.detail ?? e.title }, e.status);
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return linksPage(req, res, year, req.body, formErrors(e, 'link'), e.status);
       throw e;
     }
     res.redirect(303, `/audits/links?year=${p.value.year}`);
@@ -355,7 +353,7 @@ export function register(r: Routes, ctx: AppContext): void {
       if (e instanceof Problem && e.status === 400) {
         const a = await svc.auditForViewer(db, who(req), id);
         const shown = { ...a, findings: input.findings, conclusion: input.conclusion, checklist: a.checklist.map((i) => ({ ...i, result: (input.results[i.key]?.result || i.result) as any, note: input.results[i.key]?.note ?? i.note })) };
-        return renderPage(res, 'audits/audit', { title: '內部稽核', a: shown, canEdit: true, errors: Object.fromEntries(e.errors.map((x) => [x.field, x.message])) }, 400);
+        return renderPage(res, 'audits/audit', { title: '內部稽核', a: shown, canEdit: true, errors: formErrors(e) }, 400);
       }
       throw e;
     }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { Routes } from '../web/access.ts';
 import { parseOr400, Problem, unauthorized } from '../problem.ts';
-import { parseForm } from '../web/validate.ts';
+import { parseForm, formErrors } from '../web/validate.ts';
 import { renderPage } from '../web/views.ts';
 import { generateCsrfToken } from '../web/middleware.ts';
 import { recordEvent } from '../events/service.ts';
@@ -137,7 +137,7 @@ export function register(r: Routes, ctx: AppContext): void {
       await changePassword(db, cfg, { ...parsed.value, ip: req.ip ?? null, keepSid: self ? req.sessionID : undefined, provenUserId: proof?.userId });
     } catch (e) {
       if (e instanceof Problem && e.errors.length) {
-        return show(Object.fromEntries(e.errors.map((x) => [x.field, x.message])), e.status);
+        return show(formErrors(e), e.status);
       }
       throw e;
     }

@@ -6,7 +6,7 @@ import type { AccessEntry, Routes } from '../web/access.ts';
 import { pageHtml, renderPage, type NavEntry } from '../web/views.ts';
 import { pdfOfHtml } from '../web/pdf.ts';
 import { type HomePanel } from '../web/home.ts';
-import { parseForm, pathId } from '../web/validate.ts';
+import { parseForm, pathId, formErrors } from '../web/validate.ts';
 import { parseOr400, Problem, validation } from '../problem.ts';
 import { wantsJson } from '../web/errors.ts';
 import { localMonth, now, parseRocMonth, previousMonth, ROC_MONTH_HINT, rocDateTime, rocInput, rocMonth, rocYear } from '../time.ts';
@@ -223,7 +223,7 @@ export function register(r: Routes, ctx: AppContext): void {
       back(req, res, `/checks/${req.params.id}#item-${item}`, message);
     } catch (e) {
       if (!json && e instanceof Problem && (e.status === 400 || e.status === 409)) {
-        const errs = e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title };
+        const errs = formErrors(e);
         return showCheck(req, res, { errors: { [item]: errs }, values }, e.status);
       }
       throw e;
@@ -368,7 +368,7 @@ export function register(r: Routes, ctx: AppContext): void {
         back(req, res, `/investigations/${req.params.id}`, ok);
       } catch (e) {
         if (e instanceof Problem && (e.status === 400 || e.status === 409)) {
-          return showInvestigation(req, res, { [form]: e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { form: e.detail ?? e.title } }, { [form]: values }, e.status);
+          return showInvestigation(req, res, { [form]: formErrors(e) }, { [form]: values }, e.status);
         }
         throw e;
       }

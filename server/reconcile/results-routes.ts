@@ -7,7 +7,7 @@ import type { AppContext } from '../context.ts';
 import type { CliArgs, Command } from '../capability.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
 import { renderPage, type NavEntry } from '../web/views.ts';
-import { parseForm, pathId } from '../web/validate.ts';
+import { parseForm, pathId, formErrors } from '../web/validate.ts';
 import { parseOr400, Problem } from '../problem.ts';
 import { localMonth, now, parseRocMonth, previousMonth, ROC_MONTH_HINT, rocDateTime, rocInput, rocMonth } from '../time.ts';
 import { agencyByCode } from '../accounts/units.ts';
@@ -85,7 +85,7 @@ export function registerResults(r: Routes, ctx: AppContext): void {
       res.redirect(303, `/reconciliations/${out.runId}`);
     } catch (e) {
       if (e instanceof Problem && (e.status === 400 || e.status === 403)) {
-        return showList(req, res, { errors: e.errors.length ? Object.fromEntries(e.errors.map((x) => [x.field, x.message])) : { unit: e.detail ?? e.title }, values }, e.status);
+        return showList(req, res, { errors: formErrors(e, 'unit'), values }, e.status);
       }
       throw e;
     }

@@ -14,7 +14,7 @@ import { writeRefusalReport, type RefusalReport } from './report.ts';
 import { COLUMN_KEYS, COLUMN_LABELS, DATE_STYLE_LABELS, DATE_STYLES, ENCODING_LABELS, ENCODINGS, KIND_LABELS, MANAGERS, READERS, SOURCE_KINDS, type RowError } from './rules.ts';
 import { workbookDownload } from '../web/attachment.ts';
 import type { Actor } from '../actor.ts';
-import { idParam } from '../web/validate.ts';
+import { idParam, formErrors } from '../web/validate.ts';
 
 export const access: AccessEntry[] = [...importAccess];
 
@@ -25,16 +25,13 @@ export function register(r: Routes, ctx: AppContext): void {
 // ---------------------------------------------------------------------------------------------
 // The import half
 
-const who = (req: Request): Actor => {
-  const a = req.actor!;
-  return { id: a.id, account: a.account, unitId: a.unitId, roles: a.roles, ip: a.ip };
-};
+/** The signed-in person (req.actor is already the one Actor shape, with the request's address). */
+const who = (req: Request): Actor => req.actor!;
 const flash = (req: Request, kind: 'ok' | 'error', text: string) => void (req.session.flash = { kind, text });
 /** The row id in the path (web/validate.ts idParam: the one parser). */
 const idOf = (req: Request): number => idParam(req.params.id);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 /** Field → message, for a form re-shown beside its fields. */
-const fieldMap = (p: Problem): Record<string, string> => Object.fromEntries(p.errors.map((e) => [e.field, e.message]));
 const REPORT_URL = '/reconcile/imports/report.xlsx';
 /** A mapping's field errors on the source page, apart from the link form's (both have an account field). */
 const mappingErrors = (p: Problem): Record<string, string> =>
@@ -165,7 +162,7 @@ export function registerImports(r: Routes, ctx: AppContext): void {
       flash(req, 'ok', `已建立對帳來源「${s.name}」，請設定欄位對應。`);
       res.redirect(303, `/reconcile/sources/${s.id}`);
     } catch (e) {
-      if (e instanceof Problem && e.status === 400) return sourcesPage(req, res, b, fieldMap(e), 400);
+      if (e instanceof Problem && e.status === 400) return sourcesPage(req, res, b, formErrors(e), 400);
       throw e;
     }
   });
@@ -189,7 +186,7 @@ export function registerImports(r: Routes, ctx: AppContext): void {
     try {
       await svc.updateSource(db, who(req), id, { name: text(b.name) || undefined, complete: text(b.complete) === 'on' || text(b.complete) === 'true' });
     } catch (e) {
-      if (e instanceof Problem && e.status === 400) return sourcePage(req, res, id, { form: b, errors: fieldMap(e), status: 400 });
+      if (e instanceof Problem && e.status === 400) return sourcePage(req, res, id, { form: b, errors: formErrors(e), status: 400 });
       throw e;
     }
     flash(req, 'ok', '已更新對帳來源設定。');
@@ -232,7 +229,7 @@ export function registerImports(r: Routes, ctx: AppContext): void {
       const l = await svc.setLink(db, who(req), id, { account: text(b.account), sourceAccount: text(b.sourceAccount) });
       flash(req, 'ok', `已設定 ${l.account} 在此來源的帳號。`);
     } catch (e) {
-      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return sourcePage(req, res, id, { form: b, errors: e.errors.length ? fieldMap(e) : { sourceAccount: e.detail ?? e.title }, status: e.status });
+      if (e instanceof Problem && (e.status === 400 || e.status === 409)) return sourcePage(req, res, id, { form: b, errors: e.errors.length ? formErrors(e) : { sourceAccount: e.detail ?? e.title }, status: e.status });
       throw e;
     }
     res.redirect(303, `/reconcile/sources/${id}#links`);
@@ -279,7 +276,7 @@ export function registerImports(r: Routes, ctx: AppContext): void {
         keepReport(req, e);
         return importsPage(req, res, form, { file: e.detail ?? '' }, { errors: e.rowErrors.slice(0, 200).map((x) => ({ ...x, text: svc.errorText(x) })), errorCount: e.errorCount }, 400);
       }
-      if (e instanceof Problem && [400, 409, 413].includes(e.status)) return importsPage(req, res, form, e.errors.length ? fieldMap(e) : { file: e.detail ?? e.title }, null, e.status);
+      if (e instanceof Problem && [400, 409, 413].includes(e.status)) return importsPage(req, res, form, e.errors.length ? formErrors(e) : { file: e.detail ?? e.title }, null, e.status);
       throw e;
     }
   });
@@ -303,7 +300,7 @@ export function registerImports(r: Routes, ctx: AppContext): void {
       flash(req, 'ok', `已撤回第 ${out.id} 號匯入「${out.fileName}」，並已重新對帳${out.rerun ? `（第 ${out.rerun.generation} 次）` : ''}；現在可以匯入更正後的檔案。`);
       res.redirect(303, `/reconcile/imports/${out.id}`);
     } catch (e) {
-      if (e instanceof Problem && [400, 409].includes(e.status)) return importPage(req, res, { reason: text(b.reason) }, e.errors.length ? fieldMap(e) : { reason: e.detail ?? e.title }, e.status);
+      if (e instanceof Problem && [400, 409].includes(e.status)) return importPage(req, res, { reason: text(b.reason) }, e.errors.length ? formErrors(e) : { reason: e.detail ?? e.title }, e.status);
       throw e;
     }
   });

@@ -10,7 +10,7 @@ import { SUBJECT_LABELS } from '../labels.ts';
 import { iso } from '../time.ts';
 import { SUBJECT_TYPES } from '../queries/subject.ts';
 import { addWatch, listWatch, removeWatch } from './service.ts';
-import { idParam } from '../web/validate.ts';
+import { idParam, formErrors } from '../web/validate.ts';
 
 const KEEPERS = ['ethics'] as const;
 
@@ -26,13 +26,9 @@ export const access: AccessEntry[] = [
 /** What the page's forms held when refused: the add form (never the identifier) or one row's removal. */
 interface Forms { add: { subjectType: string; reason: string; errors: Record<string, string> }; remove: { id: number; reason: string; errors: Record<string, string> } }
 const blank = (): Forms => ({ add: { subjectType: 'national-id', reason: '', errors: {} }, remove: { id: 0, reason: '', errors: {} } });
-/** Field errors of a refusal, keyed by the form's field names. */
-function errorsOf(e: Problem): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of e.errors) out[f.field === 'subject.type' ? 'subjectType' : f.field.startsWith('subject') ? 'subjectValue' : f.field] ??= f.message;
-  if (!Object.keys(out).length) out.form = e.detail ?? e.title;
-  return out;
-}
+/** Field errors of a refusal, keyed by the form's field names (the subject's parts are two fields). */
+const errorsOf = (e: Problem): Record<string, string> =>
+  Object.fromEntries(Object.entries(formErrors(e)).map(([f, m]) => [f === 'subject.type' ? 'subjectType' : f.startsWith('subject') ? 'subjectValue' : f, m]));
 const refused = (e: unknown): e is Problem => e instanceof Problem && (e.status === 400 || e.status === 409 || e.status === 404);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 

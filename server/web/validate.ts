@@ -1,9 +1,18 @@
 // zod → field errors. One place turns a schema failure into a problem naming each field; and the
 // checks every request body and query string passes at the boundary, before any route reads it.
 import type { z } from 'zod';
-import { fieldErrors, notFound, validation, type FieldError } from '../problem.ts';
+import { fieldErrors, notFound, validation, type FieldError, type Problem } from '../problem.ts';
 import { textProblem } from '../text.ts';
 import { WORKBOOK_MIME, isWorkbookFormat, type WorkbookFormat } from '../../reports/cells.ts';
+
+/**
+ * A refusal as a re-shown form shows it: field → message, or, when the problem names no field,
+ * its own words under `whole` (the form, or the one field the form has).
+ */
+export function formErrors(p: Problem, whole = 'form'): Record<string, string> {
+  if (!p.errors.length) return { [whole]: p.detail ?? p.title };
+  return Object.fromEntries(p.errors.map((e) => [e.field, e.message]));
+}
 
 /** For forms: the parsed value, or field messages keyed by field for re-showing the form. */
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown): { ok: true; value: z.infer<S> } | { ok: false; errors: Record<string, string> } {
