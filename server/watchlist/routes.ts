@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import type { AccessEntry, Routes } from '../web/access.ts';
-import { parseOr400, fieldError, Problem } from '../problem.ts';
+import { parseOr400, Problem } from '../problem.ts';
 import { renderPage, type NavEntry } from '../web/views.ts';
 import { SUBJECT_LABELS } from '../labels.ts';
 import { iso } from '../time.ts';
@@ -33,7 +33,7 @@ const refused = (e: unknown): e is Problem => e instanceof Problem && (e.status 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 const addBody = z.object({
-  subject: z.object({ type: z.enum(SUBJECT_TYPES, { message: '請選擇查詢條件種類' }), value: z.string({ message: '請填寫查詢條件' }).max(200, '查詢條件過長') }),
+  subject: z.object({ type: z.enum(SUBJECT_TYPES, { message: '請選擇查詢條件種類' }), value: z.string({ message: '請填寫查詢條件' }) }),
   reason: z.string({ message: '請填寫理由' }),
 });
 const removeBody = z.object({ reason: z.string({ message: '請填寫理由' }) });
@@ -55,7 +55,6 @@ export function register(r: Routes, ctx: AppContext): void {
   r.post('/watch-list', async (req, res) => {
     const add = { subjectType: text(req.body?.subjectType), reason: text(req.body?.reason) };
     try {
-      if ([...text(req.body?.subjectValue)].length > 200) throw fieldError('subject.value', '查詢條件過長（最多 200 字）');
       await addWatch(ctx.db, ctx.cfg, req.actor!, { subject: { type: add.subjectType as any, value: text(req.body?.subjectValue) }, reason: add.reason });
     } catch (e) {
       if (!refused(e)) throw e;

@@ -27,6 +27,8 @@ function reasonOf(reason: unknown, field = 'reason'): string {
 /** Adds a subject; the value itself is never stored (nor put in the event). */
 export async function addWatch(db: Db, cfg: Pick<Config, 'SUBJECT_HMAC_KEY'>, p: Actor, input: { subject: Subject; reason: string }): Promise<number> {
   mustBeEthics(p);
+  // One limit for the page and the API: a longer value is no identifier, and is never hashed.
+  if ([...String(input.subject?.value ?? '')].length > 200) throw fieldError('subject.value', '查詢條件過長（最多 200 字）');
   const problem = subjectProblem(input.subject);
   if (problem) throw fieldError('subject', problem);
   if (input.subject.type === 'other') throw fieldError('subject.type', '關注名單僅接受身分證號、居留證號或姓名加出生日期');

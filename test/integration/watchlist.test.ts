@@ -50,6 +50,9 @@ describe(`watch list (${ENGINE})`, function () {
     const bad = await e.agent.post('/api/v1/watch-list').set('X-CSRF-Token', e.csrf).send({ subject: { type: 'national-id', value: 'A123456788' }, reason: '新聞關注人物' });
     expect(bad.status).to.equal(400);
     expect(JSON.stringify(bad.body)).to.include('subject');
+    const long = await e.agent.post('/api/v1/watch-list').set('X-CSRF-Token', e.csrf).send({ subject: { type: 'name-birthdate', value: '王'.repeat(201) }, reason: '新聞關注人物' });
+    expect(long.status).to.equal(400);
+    expect(JSON.stringify(long.body)).to.include('subject.value').and.include('最多 200 字');
     const noReason = await e.agent.post('/api/v1/watch-list').set('X-CSRF-Token', e.csrf).send({ subject: { type: 'national-id', value: WATCHED }, reason: ' ' });
     expect(noReason.status).to.equal(400);
     expect(JSON.stringify(noReason.body)).to.include('reason');
